@@ -1,0 +1,15 @@
+//! airlock: a database wire-protocol proxy that holds writes, DDL, grants and
+//! anything it cannot understand until a human approves them.
+//!
+//! The modules follow the path of one statement (see README.md, architecture):
+//! `config` → `classify` → `policy` → `approvals` → `credentials` → `pg` → `audit` → `store`.
+
+pub mod approvals;
+pub mod audit;
+pub mod check;
+pub mod classify;
+pub mod config;
+pub mod credentials;
+pub mod pg;
+pub mod policy;
+pub mod store;
