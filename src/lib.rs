@@ -12,4 +12,5 @@ pub mod config;
 pub mod credentials;
 pub mod pg;
 pub mod policy;
+pub mod state;
 pub mod store;

@@ -1,1 +1,289 @@
-//! config
+//! Configuration: `airlock.toml` parsed ([`raw`]) then validated into types that cannot be wrong.
+
+mod raw;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::pg::scram::ScramVerifier;
+
+/// Where the config file is looked for when no `--config` is given.
+pub const DEFAULT_CONFIG: &str = "airlock.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// Client-facing TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientTls {
+    /// Plaintext only: SSLRequest is answered `N`.
+    Off,
+    /// TLS when the client asks for it.
+    Optional,
+    /// Plaintext connections are refused.
+    Required,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub tls: ClientTls,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Largest client message accepted; larger ones close the session.
+    pub max_message_bytes: usize,
+    /// Base URL of the approvals page, used in hold notices.
+    pub public_url: String,
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Upstream TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamTls {
+    Disable,
+    /// Verify the chain against `ca_file` and the host name.
+    VerifyFull {
+        ca_file: PathBuf,
+        server_name: String,
+    },
+}
+
+/// One upstream database agents may name in their connection string.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+    pub user: String,
+    pub password: Option<String>,
+    pub tls: UpstreamTls,
+}
+
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub name: String,
+    pub verifier: ScramVerifier,
+    pub groups: Vec<String>,
+    pub owner: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub server: Server,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub store_url: String,
+    pub rules_dir: PathBuf,
+    pub databases: BTreeMap<String, Database>,
+    pub agents: BTreeMap<String, Agent>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        validate(path, base, raw).map_err(|message| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+}
+
+fn relative(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() || base.as_os_str().is_empty() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, String> {
+    let server = validate_server(base, raw.server)?;
+    let log_format = match raw.log.format.as_deref().unwrap_or("human") {
+        "human" => LogFormat::Human,
+        "json" => LogFormat::Json,
+        other => return Err(format!("log.format: expected human or json, got {other:?}")),
+    };
+    let store_url = match raw.store.url {
+        Some(u) => resolve_store_url(base, &u),
+        None => format!(
+            "sqlite:{}",
+            relative(base, "airlock-data/airlock.sqlite").display()
+        ),
+    };
+    let mut databases = BTreeMap::new();
+    for (name, db) in raw.databases {
+        databases.insert(name.clone(), validate_database(base, &name, db)?);
+    }
+    let mut agents = BTreeMap::new();
+    for (name, a) in raw.agents {
+        let verifier = ScramVerifier::parse(&a.scram)
+            .map_err(|e| format!("agents.{name}.scram: {e} (make one with `airlock passwd`)"))?;
+        agents.insert(
+            name.clone(),
+            Agent {
+                name,
+                verifier,
+                groups: a.groups,
+                owner: a.owner,
+            },
+        );
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        server,
+        log_format,
+        log_level: raw.log.level.unwrap_or_else(|| "info".into()),
+        store_url,
+        rules_dir: relative(base, &raw.rules),
+        databases,
+        agents,
+    })
+}
+
+fn resolve_store_url(base: &Path, url: &str) -> String {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"));
+    match path {
+        Some(p) => format!("sqlite:{}", relative(base, p).display()),
+        None => url.to_string(),
+    }
+}
+
+fn validate_server(base: &Path, s: raw::RawServer) -> Result<Server, String> {
+    let listen_text = s.listen.unwrap_or_else(|| "127.0.0.1:6432".into());
+    let listen = listen_text
+        .parse()
+        .map_err(|e| format!("server.listen {listen_text:?}: {e}"))?;
+    let tls = match s.tls.as_deref().unwrap_or("off") {
+        "off" => ClientTls::Off,
+        "optional" => ClientTls::Optional,
+        "required" => ClientTls::Required,
+        other => {
+            return Err(format!(
+                "server.tls: expected off, optional or required, got {other:?}"
+            ))
+        }
+    };
+    if tls != ClientTls::Off && (s.tls_cert.is_none() || s.tls_key.is_none()) {
+        return Err("server.tls needs server.tls_cert and server.tls_key".into());
+    }
+    let connect_timeout = match s.connect_timeout {
+        Some(t) => parse_duration(&t).map_err(|e| format!("server.connect_timeout: {e}"))?,
+        None => Duration::from_secs(10),
+    };
+    Ok(Server {
+        listen,
+        tls,
+        tls_cert: s.tls_cert.map(|p| relative(base, &p)),
+        tls_key: s.tls_key.map(|p| relative(base, &p)),
+        max_message_bytes: s.max_message_bytes.unwrap_or(64 << 20),
+        public_url: s
+            .public_url
+            .unwrap_or_else(|| "http://127.0.0.1:8080".into())
+            .trim_end_matches('/')
+            .to_string(),
+        connect_timeout,
+    })
+}
+
+fn validate_database(base: &Path, name: &str, db: raw::RawDatabase) -> Result<Database, String> {
+    let password = match (db.password, db.password_env) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "databases.{name}: give password or password_env, not both"
+            ))
+        }
+        (Some(p), None) => Some(p),
+        (None, Some(var)) => Some(std::env::var(&var).map_err(|_| {
+            format!("databases.{name}.password_env: environment variable {var} is not set")
+        })?),
+        (None, None) => None,
+    };
+    let tls = match db.tls.as_deref().unwrap_or("disable") {
+        "disable" => UpstreamTls::Disable,
+        "verify-full" => {
+            let ca = db
+                .ca_file
+                .ok_or_else(|| format!("databases.{name}: tls = \"verify-full\" needs ca_file"))?;
+            UpstreamTls::VerifyFull {
+                ca_file: relative(base, &ca),
+                server_name: db.tls_server_name.unwrap_or_else(|| db.host.clone()),
+            }
+        }
+        other => {
+            return Err(format!(
+                "databases.{name}.tls: expected disable or verify-full, got {other:?}"
+            ))
+        }
+    };
+    Ok(Database {
+        name: name.to_string(),
+        dbname: db.dbname.unwrap_or_else(|| name.to_string()),
+        host: db.host,
+        port: db.port.unwrap_or(5432),
+        user: db.user,
+        password,
+        tls,
+    })
+}
+
+/// Parses `"30s"`, `"15m"`, `"2h"`, `"500ms"` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, unit) = t
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| t.split_at(i))
+        .unwrap_or((t, "s"));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30s, 15m or 2h"))?;
+    let secs = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("{text:?} is not a duration like 30s, 15m or 2h")),
+    };
+    Ok(Duration::from_secs(secs))
+}

@@ -1,1 +1,155 @@
-//! pg
+//! The PostgreSQL protocol: the agent-facing front, the upstream connection and
+//! the session loop that joins them.
+
+pub mod cancel;
+pub mod frame;
+pub mod front;
+pub mod message;
+pub mod scram;
+pub mod session;
+pub mod tls;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::pg::cancel::CancelTarget;
+use crate::pg::front::{Opened, Startup};
+use crate::pg::message::PgError;
+use crate::pg::session::pipeline::{self, Shared};
+use crate::pg::session::{Identity, Session};
+use crate::state::State;
+
+static SESSIONS: AtomicU64 = AtomicU64::new(1);
+
+/// Accepts agents on `listener` until the task is dropped.
+pub async fn serve(state: Arc<State>, listener: TcpListener) -> std::io::Result<()> {
+    let tls = match (&state.config.server.tls_cert, &state.config.server.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(
+            tls::acceptor(cert, key).map_err(|e| std::io::Error::other(e.to_string()))?,
+        )),
+        _ => None,
+    };
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: keep serving the others.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let state = state.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            connection(state, tls.as_deref(), tcp, peer).await;
+        });
+    }
+}
+
+/// One agent connection from accept to close.
+async fn connection(
+    state: Arc<State>,
+    tls: Option<&tokio_rustls::TlsAcceptor>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) {
+    let opened = match front::open(&state, tls, tcp, peer).await {
+        Ok(Opened::Session(s)) => *s,
+        Ok(Opened::Done) => return,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "connection ended during startup");
+            return;
+        }
+    };
+    let id = format!(
+        "{:x}-{}",
+        std::process::id(),
+        SESSIONS.fetch_add(1, Ordering::Relaxed)
+    );
+    let span =
+        tracing::info_span!("session", id = %id, agent = %opened.agent.name, db = %opened.database);
+    let _enter = span.enter();
+    drop(_enter);
+    if let Err(e) = run(state, opened, id.clone(), peer).await {
+        tracing::info!(session = %id, error = %e, "session ended");
+    }
+}
+
+async fn run(
+    state: Arc<State>,
+    mut opened: Startup<tokio::io::ReadHalf<tls::Stream>>,
+    session_id: String,
+    peer: SocketAddr,
+) -> Result<(), session::SessionError> {
+    let database = state.config.databases[&opened.database].clone();
+    let timeout = state.config.server.connect_timeout;
+    let up = match upstream::connect(&database, &opened.passed, timeout).await {
+        Ok(up) => up,
+        Err(e) => {
+            tracing::warn!(db = %database.name, error = %e, "upstream connection failed");
+            let err = PgError::fatal(
+                "08006",
+                format!(
+                    "airlock could not connect to database \"{}\": {e}",
+                    database.name
+                ),
+            );
+            opened.writer.write_all(&err.encode()).await?;
+            let _ = opened.writer.shutdown().await;
+            return Ok(());
+        }
+    };
+    let key = state.cancel.issue(CancelTarget {
+        upstream: up.addr,
+        pid: up.backend_key.0,
+        secret: up.backend_key.1,
+    });
+    let mut hello = Vec::new();
+    for p in &up.parameters {
+        hello.extend_from_slice(p);
+    }
+    hello.extend_from_slice(&message::backend_key_data(key.0, key.1));
+    hello.extend_from_slice(&message::ready_for_query(b'I'));
+    opened.writer.write_all(&hello).await?;
+    tracing::info!(session = %session_id, agent = %opened.agent.name, db = %database.name, %peer, "session started");
+
+    let who = Arc::new(Identity {
+        session_id,
+        agent: opened.agent,
+        database,
+        client_addr: peer,
+        application_name: opened.application_name,
+    });
+    let shared = Arc::new(Shared::new());
+    let (to_client, inbox) = mpsc::unbounded_channel();
+    let mut client_reader = opened.reader;
+    client_reader.set_max(state.config.server.max_message_bytes);
+    let session = Session::new(who, state.clone(), shared.clone(), up.writer, to_client);
+    let audit = state.audit.clone();
+    let (upstream_reader, buffered) = up.reader.into_parts();
+    let responder = tokio::spawn(async move {
+        pipeline::respond(
+            upstream_reader,
+            buffered,
+            opened.writer,
+            &shared,
+            inbox,
+            &audit,
+        )
+        .await
+    });
+    let result = session.run(&mut client_reader).await;
+    // The responder ends once the database closes the connection (after our
+    // Terminate) or the agent's socket fails.
+    let _ = responder.await;
+    state.cancel.forget(key);
+    result
+}

@@ -92,3 +92,8 @@ pub trait Store: Send + Sync + 'static {
         sink: &mut dyn FnMut(&AuditRecord) -> std::io::Result<()>,
     ) -> Result<u64, StoreError>;
 }
+
+/// stub
+pub fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    Err(StoreError::Corrupt(format!("no store yet: {url}")))
+}

@@ -1,0 +1,81 @@
+//! `airlock.toml` as written: serde shapes that accept exactly the documented keys.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub log: RawLog,
+    #[serde(default)]
+    pub store: RawStore,
+    /// Directory of `*.toml` rule files, relative to the config file.
+    #[serde(default = "default_rules")]
+    pub rules: String,
+    #[serde(default)]
+    pub databases: BTreeMap<String, RawDatabase>,
+    #[serde(default)]
+    pub agents: BTreeMap<String, RawAgent>,
+}
+
+fn default_rules() -> String {
+    "rules".into()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub tls: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub max_message_bytes: Option<usize>,
+    pub public_url: Option<String>,
+    pub connect_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub host: String,
+    pub port: Option<u16>,
+    /// Database name upstream (defaults to the table key).
+    pub dbname: Option<String>,
+    pub user: String,
+    pub password: Option<String>,
+    /// Name of an environment variable holding the password.
+    pub password_env: Option<String>,
+    /// `disable` (loopback only) or `verify-full`.
+    pub tls: Option<String>,
+    pub ca_file: Option<String>,
+    /// Host name checked against the server certificate (defaults to `host`).
+    pub tls_server_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgent {
+    /// SCRAM-SHA-256 verifier, as printed by `airlock passwd`.
+    pub scram: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The person answerable for this agent.
+    pub owner: Option<String>,
+}

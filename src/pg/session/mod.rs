@@ -1,0 +1,628 @@
+//! One agent session after authentication: the agent's messages are read in
+//! order, every statement is classified and decided before anything of it
+//! reaches the database, and the database's answers flow back through
+//! [`pipeline::respond`].
+//!
+//! The session is a state machine over the agent's messages (see [`Session::run`]):
+//! simple Query and Execute are the two points where a statement runs; Parse and
+//! Bind only remember what a later Execute will run.
+
+pub mod pipeline;
+mod readwrite;
+pub mod statements;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::approvals::Outcome;
+use crate::audit::{AuditRecord, Decision};
+use crate::classify::{Class, Effect};
+use crate::config::{Agent, Database};
+use crate::pg::frame::{Frame, FrameError, FrameReader};
+use crate::pg::message::{self, PgError};
+use crate::policy::{Action, Request};
+use crate::state::State;
+use crate::store::NewHold;
+
+use pipeline::{Expect, Sent, Shared, ToClient};
+use statements::{Portal, Prepared, Statements};
+
+/// Who is talking, for audit and holds.
+pub struct Identity {
+    pub session_id: String,
+    pub agent: Agent,
+    pub database: Database,
+    pub client_addr: SocketAddr,
+    pub application_name: String,
+}
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("connection: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the database connection closed")]
+    UpstreamClosed,
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Whether the session goes on.
+enum Flow {
+    Continue,
+    End,
+}
+
+/// A statement about to run: from a simple Query or from Execute of a portal.
+struct Pending {
+    sent: Sent,
+    /// The frame that runs it (forwarded untouched when allowed).
+    raw: Bytes,
+    prepared: Arc<Prepared>,
+    params: Vec<Option<Bytes>>,
+    formats: Vec<i16>,
+}
+
+/// The extended-protocol batch since the last Sync.
+#[derive(Debug, Default)]
+struct Batch {
+    messages: usize,
+    /// Bind frames sent in this batch, to re-bind after airlock ends the
+    /// batch's transaction to switch it read-write.
+    binds: Vec<Bytes>,
+    /// A COMMIT/ROLLBACK ran in this batch while read-write was on: nothing more
+    /// may run until Sync.
+    must_sync: bool,
+}
+
+/// The agent-facing half of a session.
+pub struct Session<W> {
+    who: Arc<Identity>,
+    state: Arc<State>,
+    shared: Arc<Shared>,
+    upstream: W,
+    /// Bytes for the database, written when the agent has nothing more buffered.
+    out: BytesMut,
+    /// Whether anything sent since the last Sync/Query still needs a Flush to be answered.
+    unflushed: bool,
+    to_client: mpsc::UnboundedSender<ToClient>,
+    statements: Statements,
+    batch: Batch,
+    /// The open transaction block has run nothing but BEGIN.
+    block_fresh: bool,
+    /// The session default is read-write for an approved statement and must be
+    /// switched back once the database is idle again.
+    restore_pending: bool,
+}
+
+impl<W: AsyncWrite + Unpin> Session<W> {
+    pub fn new(
+        who: Arc<Identity>,
+        state: Arc<State>,
+        shared: Arc<Shared>,
+        upstream: W,
+        to_client: mpsc::UnboundedSender<ToClient>,
+    ) -> Self {
+        Session {
+            who,
+            state,
+            shared,
+            upstream,
+            out: BytesMut::with_capacity(8192),
+            unflushed: false,
+            to_client,
+            statements: Statements::default(),
+            batch: Batch::default(),
+            block_fresh: false,
+            restore_pending: false,
+        }
+    }
+
+    /// Reads the agent's messages until it leaves or the session fails.
+    pub async fn run<R: AsyncRead + Unpin>(
+        mut self,
+        client: &mut FrameReader<R>,
+    ) -> Result<(), SessionError> {
+        let result = self.dispatch_all(client).await;
+        if let Err(e) = &result {
+            let error = match e {
+                SessionError::Frame(FrameError::TooLarge { len, max }) => Some(PgError::fatal(
+                    "54000",
+                    format!("message of {len} bytes exceeds airlock's limit of {max}"),
+                )),
+                SessionError::Frame(FrameError::BadLength(_)) | SessionError::Refused(_) => Some(
+                    PgError::fatal("08P01", format!("airlock: protocol violation: {e}")),
+                ),
+                _ => None,
+            };
+            if let Some(err) = error {
+                let _ = self.to_client.send(ToClient::Close(err.encode()));
+            }
+        }
+        let _ = self.upstream.write_all(&[b'X', 0, 0, 0, 4]).await;
+        let _ = self.upstream.shutdown().await;
+        result
+    }
+
+    async fn dispatch_all<R: AsyncRead + Unpin>(
+        &mut self,
+        client: &mut FrameReader<R>,
+    ) -> Result<(), SessionError> {
+        loop {
+            let frame = match client.try_frame()? {
+                Some(f) => f,
+                None => {
+                    self.write_out().await?;
+                    match client.read_frame().await? {
+                        Some(f) => f,
+                        None => return Ok(()),
+                    }
+                }
+            };
+            if let Flow::End = self.dispatch(frame, client).await? {
+                self.write_out().await?;
+                return Ok(());
+            }
+        }
+    }
+
+    /// One agent message.
+    async fn dispatch<R: AsyncRead + Unpin>(
+        &mut self,
+        frame: Frame,
+        client: &mut FrameReader<R>,
+    ) -> Result<Flow, SessionError> {
+        let malformed = |e: crate::pg::frame::Malformed| SessionError::Refused(e.to_string());
+        if self.batch.messages == 0
+            && matches!(frame.tag, b'Q' | b'P' | b'B' | b'D' | b'E' | b'C' | b'F')
+        {
+            self.settle().await?;
+        }
+        match frame.tag {
+            b'Q' => {
+                let mut body = crate::pg::frame::Body::new(frame.body());
+                let text = body.cstr("Query").map_err(malformed)?;
+                let prepared = match std::str::from_utf8(text) {
+                    Ok(sql) => Prepared::new(sql),
+                    Err(_) => Prepared::unknown(
+                        &String::from_utf8_lossy(text),
+                        "statement text is not valid UTF-8",
+                    ),
+                };
+                self.statements.simple_query();
+                let pending = Pending {
+                    sent: Sent::Query,
+                    raw: frame.raw,
+                    prepared,
+                    params: Vec::new(),
+                    formats: Vec::new(),
+                };
+                self.statement(pending, client).await
+            }
+            b'P' => {
+                let parse = message::parse_parse(frame.body()).map_err(malformed)?;
+                let prepared = match parse.query {
+                    Ok(sql) => Prepared::new(sql),
+                    Err(()) => Prepared::unknown("", "statement text is not valid UTF-8"),
+                };
+                self.statements.parse(parse.name, prepared);
+                self.extended(frame.raw, Sent::Parse);
+                Ok(Flow::Continue)
+            }
+            b'B' => {
+                if self.batch.messages == 0
+                    && self.shared.pipeline.lock().unwrap().tx_status == b'I'
+                {
+                    // A new batch outside a block: earlier portals are gone upstream too.
+                    self.statements.clear_portals();
+                }
+                let bind = message::parse_bind(frame.body()).map_err(malformed)?;
+                let portal = Portal {
+                    prepared: self.statements.for_bind(bind.statement),
+                    params: bind
+                        .params
+                        .iter()
+                        .map(|p| p.map(Bytes::copy_from_slice))
+                        .collect(),
+                    formats: bind.formats.clone(),
+                };
+                self.statements.bind(bind.portal, portal);
+                self.batch.binds.push(frame.raw.clone());
+                self.extended(frame.raw, Sent::Bind);
+                Ok(Flow::Continue)
+            }
+            b'E' => {
+                let name = message::parse_execute(frame.body()).map_err(malformed)?;
+                let portal = self.statements.portal(name).cloned().unwrap_or(Portal {
+                    prepared: Prepared::unknown(
+                        &format!("-- execute of unknown portal {name:?}"),
+                        "portal not bound through airlock",
+                    ),
+                    params: Vec::new(),
+                    formats: Vec::new(),
+                });
+                let pending = Pending {
+                    sent: Sent::Execute,
+                    raw: frame.raw,
+                    prepared: portal.prepared,
+                    params: portal.params,
+                    formats: portal.formats,
+                };
+                let flow = self.statement(pending, client).await;
+                self.batch.messages += 1;
+                flow
+            }
+            b'D' => {
+                message::parse_target(frame.body(), "Describe").map_err(malformed)?;
+                self.extended(frame.raw, Sent::Describe);
+                Ok(Flow::Continue)
+            }
+            b'C' => {
+                let (kind, name) =
+                    message::parse_target(frame.body(), "Close").map_err(malformed)?;
+                self.statements.close(kind, name);
+                self.extended(frame.raw, Sent::Close);
+                Ok(Flow::Continue)
+            }
+            b'S' => {
+                self.send(&frame.raw, Some(Expect::new(Sent::Sync)));
+                self.unflushed = false;
+                self.batch = Batch::default();
+                Ok(Flow::Continue)
+            }
+            b'H' => {
+                self.send(&frame.raw, None);
+                self.unflushed = false;
+                Ok(Flow::Continue)
+            }
+            // COPY data from the agent belongs to a COPY FROM STDIN already decided.
+            b'd' | b'c' | b'f' => {
+                self.send(&frame.raw, None);
+                Ok(Flow::Continue)
+            }
+            b'X' => Ok(Flow::End),
+            b'F' => {
+                let err = PgError::error(
+                    "0A000",
+                    "airlock does not pass the FunctionCall protocol message; call the function with SELECT",
+                );
+                self.send(
+                    &message::poison_query(),
+                    Some(Expect::new(Sent::Query).refused(err.encode())),
+                );
+                Ok(Flow::Continue)
+            }
+            other => Err(SessionError::Refused(format!(
+                "unexpected message type {:?}",
+                other as char
+            ))),
+        }
+    }
+
+    /// Parse, Bind, Describe, Close: remembered, then passed on.
+    fn extended(&mut self, raw: Bytes, sent: Sent) {
+        self.batch.messages += 1;
+        self.send(&raw, Some(Expect::new(sent)));
+        self.unflushed = true;
+    }
+
+    /// Queues bytes for the database, with the answer they will produce.
+    fn send(&mut self, bytes: &[u8], expect: Option<Expect>) {
+        if let Some(e) = expect {
+            self.shared.push(e);
+        }
+        self.out.extend_from_slice(bytes);
+    }
+
+    async fn write_out(&mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            self.upstream.write_all(&self.out).await?;
+            self.out.clear();
+            self.upstream.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the database has answered everything sent so far.
+    async fn drain(&mut self) -> Result<(u8, bool), SessionError> {
+        if self.unflushed {
+            self.send(&message::FLUSH, None);
+            self.unflushed = false;
+        }
+        self.write_out().await?;
+        self.shared
+            .drained()
+            .await
+            .ok_or(SessionError::UpstreamClosed)
+    }
+
+    /// A statement at the point where it would run: decide, hold, refuse or run it.
+    async fn statement<R: AsyncRead + Unpin>(
+        &mut self,
+        pending: Pending,
+        client: &mut FrameReader<R>,
+    ) -> Result<Flow, SessionError> {
+        let prepared = self.resolve(&pending.prepared);
+        if let Some(err) = self.read_write_guard(&pending, &prepared) {
+            let mut record = self.record(&pending, &prepared, "(airlock)");
+            record.decision = Decision::DeniedByRule;
+            self.refuse(pending.sent, err, record);
+            return Ok(Flow::Continue);
+        }
+        let class = prepared.class();
+        let verdict = self.state.rules.evaluate(&Request {
+            agent: &self.who.agent.name,
+            groups: &self.who.agent.groups,
+            database: &self.who.database.name,
+            class,
+            tables: &prepared.classified.tables,
+            default_schema: "public",
+            at: chrono::Utc::now(),
+        });
+        let mut record = self.record(&pending, &prepared, &verdict.rule);
+        match verdict.action {
+            Action::Allow => {
+                record.decision = Decision::Allowed;
+                self.run_statement(pending, &prepared, record).await?;
+            }
+            Action::Deny { message } => {
+                record.decision = Decision::DeniedByRule;
+                let err = PgError::error("42501", format!("airlock: {message}"))
+                    .with_detail(format!("denied by rule {}", verdict.rule));
+                self.refuse(pending.sent, err, record);
+            }
+            Action::Hold { timeout, .. } => {
+                return self.hold(pending, prepared, record, timeout, client).await;
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Substitutes what SQL-level EXECUTE runs, and remembers SQL-level PREPAREs.
+    fn resolve(&mut self, prepared: &Arc<Prepared>) -> Arc<Prepared> {
+        let mut resolved = prepared.clone();
+        for s in &prepared.classified.statements {
+            match &s.effect {
+                Effect::Execute(name) => {
+                    let target = self.statements.sql_prepared(name).unwrap_or_else(|| {
+                        Prepared::unknown(
+                            &prepared.sql,
+                            "EXECUTE of a statement airlock did not see prepared",
+                        )
+                    });
+                    if target.class() > resolved.class() {
+                        let mut classified = target.classified.clone();
+                        classified.reason = format!("EXECUTE {name}: {}", classified.reason);
+                        resolved = Arc::new(Prepared {
+                            sql: prepared.sql.clone(),
+                            classified,
+                        });
+                    }
+                }
+                Effect::Prepare(name) => {
+                    self.statements.prepare_sql(name, prepared.clone());
+                }
+                Effect::Deallocate(name) => self.statements.deallocate_sql(name.as_deref()),
+                _ => {}
+            }
+        }
+        resolved
+    }
+
+    fn record(&self, p: &Pending, prepared: &Prepared, rule: &str) -> AuditRecord {
+        AuditRecord {
+            id: 0,
+            time: chrono::Utc::now(),
+            session_id: self.who.session_id.clone(),
+            agent: self.who.agent.name.clone(),
+            client_addr: self.who.client_addr.to_string(),
+            application_name: self.who.application_name.clone(),
+            database: self.who.database.name.clone(),
+            upstream_user: self.who.database.user.clone(),
+            statement: prepared.sql.to_string(),
+            params: p.params.len() as u32,
+            class: prepared.class(),
+            rule: rule.to_string(),
+            decision: Decision::Allowed,
+            hold_id: None,
+            approver: None,
+            comment: None,
+            rows: None,
+            duration_us: 0,
+            error: None,
+        }
+    }
+
+    /// Sends a refused statement's place-holder: the database answers it with an
+    /// error that is replaced by `err`, so ordering and transaction state stay
+    /// exactly as if the database itself had refused.
+    fn refuse(&mut self, sent: Sent, err: PgError, record: AuditRecord) {
+        let poison = match sent {
+            Sent::Execute => message::poison_execute(),
+            _ => message::poison_query(),
+        };
+        let expect = Expect::audited(sent, record).refused(err.encode());
+        self.send(&poison, Some(expect));
+        if sent == Sent::Execute {
+            self.unflushed = true;
+        }
+    }
+
+    /// Runs an allowed or approved statement.
+    async fn run_statement(
+        &mut self,
+        pending: Pending,
+        prepared: &Prepared,
+        record: AuditRecord,
+    ) -> Result<(), SessionError> {
+        if needs_write(prepared.class()) {
+            return self.run_writable(pending, prepared, record).await;
+        }
+        self.forward(pending, prepared, record);
+        Ok(())
+    }
+
+    fn forward(&mut self, pending: Pending, prepared: &Prepared, record: AuditRecord) {
+        if pending.sent == Sent::Execute {
+            self.unflushed = true;
+        }
+        self.block_fresh = prepared.begins_block();
+        if pending.sent == Sent::Execute && self.restore_pending && prepared.ends_block() {
+            self.batch.must_sync = true;
+        }
+        self.send(&pending.raw, Some(Expect::audited(pending.sent, record)));
+    }
+
+    /// Holds a statement until a decision, the rule's timeout, or the agent leaving.
+    async fn hold<R: AsyncRead + Unpin>(
+        &mut self,
+        pending: Pending,
+        prepared: Arc<Prepared>,
+        mut record: AuditRecord,
+        timeout: std::time::Duration,
+        client: &mut FrameReader<R>,
+    ) -> Result<Flow, SessionError> {
+        self.write_out().await?;
+        let now = chrono::Utc::now();
+        let hold = NewHold {
+            created: now,
+            expires: now + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX),
+            session_id: self.who.session_id.clone(),
+            agent: self.who.agent.name.clone(),
+            database: self.who.database.name.clone(),
+            statement: prepared.sql.to_string(),
+            params: render_params(&pending.params, &pending.formats),
+            binding: binding(&prepared.sql, &pending.params),
+            class: prepared.class(),
+            rule: record.rule.clone(),
+            tables: prepared.classified.tables.clone(),
+            client_addr: self.who.client_addr.to_string(),
+            application_name: self.who.application_name.clone(),
+        };
+        let id = match self.state.approvals.hold(hold).await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "could not record a hold; refusing the statement");
+                let err = PgError::error("58030", "airlock could not record the hold for approval");
+                self.refuse(pending.sent, err, record);
+                return Ok(Flow::Continue);
+            }
+        };
+        record.hold_id = Some(id);
+        let url = format!("{}/approvals/{id}", self.state.config.server.public_url);
+        tracing::info!(hold = id, agent = %self.who.agent.name, class = %prepared.class(), %url, "statement held for approval");
+        let _ = self.to_client.send(ToClient::Message(message::notice(
+            "01000",
+            &format!(
+                "airlock: statement held for approval #{id}: {url} (waiting up to {}s)",
+                timeout.as_secs()
+            ),
+        )));
+        let deadline = tokio::time::Instant::now() + timeout;
+        let outcome = tokio::select! {
+            outcome = self.state.approvals.wait(id, deadline) => outcome,
+            gone = wait_for_disconnect(client) => {
+                let _ = gone;
+                self.state.approvals.abandon(id).await;
+                record.decision = Decision::Abandoned;
+                tracing::info!(hold = id, "agent left while its statement was held: abandoned");
+                self.state.audit.record(record).await;
+                return Ok(Flow::End);
+            }
+        };
+        match outcome {
+            Outcome::Approved { by, comment } => {
+                record.decision = Decision::Approved;
+                record.approver = Some(by);
+                record.comment = comment;
+                self.settle().await?;
+                self.run_statement(pending, &prepared, record).await?;
+            }
+            Outcome::Denied { by, comment } => {
+                record.decision = Decision::Denied;
+                let msg = match &comment {
+                    Some(c) => format!("airlock: approval #{id} denied by {by}: {c}"),
+                    None => format!("airlock: approval #{id} denied by {by}"),
+                };
+                record.approver = Some(by);
+                record.comment = comment;
+                self.refuse(pending.sent, PgError::error("42501", msg), record);
+            }
+            Outcome::Expired => {
+                record.decision = Decision::Expired;
+                let err = PgError::error(
+                    "57014",
+                    format!(
+                        "airlock: approval #{id} expired after {}s without a decision",
+                        timeout.as_secs()
+                    ),
+                )
+                .with_hint(format!("see {url}"));
+                self.refuse(pending.sent, err, record);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+/// Classes that change something and so need the session read-write.
+fn needs_write(class: Class) -> bool {
+    class >= Class::Write
+}
+
+/// Resolves when the agent disconnects. Anything it sends meanwhile stays buffered.
+async fn wait_for_disconnect<R: AsyncRead + Unpin>(client: &mut FrameReader<R>) {
+    const KEEP_AT_MOST: usize = 1 << 20;
+    loop {
+        if client.buffered() > KEEP_AT_MOST {
+            std::future::pending::<()>().await;
+        }
+        match client.read_more().await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// What an approval binds to: the statement's bytes and its bound parameters.
+pub fn binding(sql: &str, params: &[Option<Bytes>]) -> String {
+    let mut h = Sha256::new();
+    h.update((sql.len() as u64).to_be_bytes());
+    h.update(sql.as_bytes());
+    for p in params {
+        match p {
+            None => h.update((-1i64).to_be_bytes()),
+            Some(b) => {
+                h.update((b.len() as i64).to_be_bytes());
+                h.update(b);
+            }
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// Parameters as a reviewer reads them: text as is, binary as hex.
+fn render_params(params: &[Option<Bytes>], formats: &[i16]) -> Vec<Option<String>> {
+    params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let binary = match formats.len() {
+                0 => false,
+                1 => formats[0] == 1,
+                _ => formats.get(i) == Some(&1),
+            };
+            p.as_ref().map(|b| match (binary, std::str::from_utf8(b)) {
+                (false, Ok(s)) => s.to_string(),
+                _ => format!("\\x{}", hex::encode(b)),
+            })
+        })
+        .collect()
+}

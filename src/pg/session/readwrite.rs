@@ -1,0 +1,135 @@
+//! Defence in depth: the agent's upstream session is read-only
+//! (`default_transaction_read_only = on`, set in the startup packet so RESET and
+//! DISCARD ALL come back to it). Only an allowed or approved statement runs
+//! read-write, and this file decides how:
+//!
+//! - **Idle** (no transaction block): airlock sets the session default to
+//!   read-write, runs the statement in its own (implicit) transaction, and sets
+//!   it back to read-only as soon as the database is idle again, before any
+//!   further statement of the agent's reaches it. In an extended-protocol batch
+//!   the batch's transaction is ended first and the batch's portals are bound
+//!   again, because a transaction's read-only mode is fixed when it starts.
+//! - **First statement of a block** (`BEGIN; UPDATE ...`): airlock runs
+//!   `SET TRANSACTION READ WRITE` for the block, which is legal before any query.
+//! - **Later in a block that already ran a statement**: PostgreSQL cannot make a
+//!   running transaction read-write, so the statement is refused with SQLSTATE
+//!   25006 and the block is aborted, as PostgreSQL itself would. Agents open
+//!   such blocks with the write, or with `BEGIN READ WRITE` (class `privilege`,
+//!   held for approval).
+//! - While read-write is on, a COMMIT/ROLLBACK must end its message (or batch):
+//!   otherwise the statements after it would start a fresh read-write transaction.
+
+use tokio::io::AsyncWrite;
+
+use super::pipeline::{Expect, Sent};
+use super::{Pending, Session, SessionError};
+use crate::audit::AuditRecord;
+use crate::pg::message::{self, PgError};
+use crate::pg::session::statements::Prepared;
+
+const READ_WRITE_SESSION: &str = "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE";
+const READ_ONLY_SESSION: &str = "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY";
+const READ_WRITE_BLOCK: &str = "SET TRANSACTION READ WRITE";
+
+impl<W: AsyncWrite + Unpin> Session<W> {
+    /// Sends one internal statement whose answers the agent never sees.
+    fn internal(&mut self, sql: &str) {
+        for sent in [
+            Sent::Parse,
+            Sent::Bind,
+            Sent::Execute,
+            Sent::Close,
+            Sent::Sync,
+        ] {
+            self.shared.push(Expect::internal(sent));
+        }
+        self.out
+            .extend_from_slice(&message::internal_statement(sql));
+    }
+
+    /// At the start of every query or batch: once the database is idle again
+    /// after an approved statement, the session goes back to read-only before
+    /// anything else of the agent's reaches it.
+    pub(super) async fn settle(&mut self) -> Result<(), SessionError> {
+        if !self.restore_pending || self.batch.messages > 0 {
+            return Ok(());
+        }
+        let (status, skipping) = self.drain().await?;
+        if status != b'I' || skipping {
+            return Ok(());
+        }
+        self.internal(READ_ONLY_SESSION);
+        let (status, _) = self.drain().await?;
+        if status != b'I' {
+            return Err(SessionError::Refused(
+                "could not set the session back to read-only".into(),
+            ));
+        }
+        self.restore_pending = false;
+        Ok(())
+    }
+
+    /// Refusals that keep read-write from leaking past the approved statement.
+    pub(super) fn read_write_guard(&self, p: &Pending, prepared: &Prepared) -> Option<PgError> {
+        if !self.restore_pending {
+            return None;
+        }
+        let early_end = match p.sent {
+            Sent::Query => prepared.ends_block_early(),
+            _ => self.batch.must_sync,
+        };
+        early_end.then(|| {
+            PgError::error(
+                "25000",
+                "airlock: a read-write transaction must end with COMMIT or ROLLBACK in a message of its own",
+            )
+            .with_hint("send the statements after COMMIT/ROLLBACK separately")
+        })
+    }
+
+    /// Runs a statement that needs write access.
+    pub(super) async fn run_writable(
+        &mut self,
+        pending: Pending,
+        prepared: &Prepared,
+        record: AuditRecord,
+    ) -> Result<(), SessionError> {
+        if self.restore_pending {
+            // Already inside the read-write transaction airlock opened.
+            self.forward(pending, prepared, record);
+            return Ok(());
+        }
+        let (status, skipping) = self.drain().await?;
+        match status {
+            _ if skipping => {}
+            b'E' => {}
+            b'T' if self.block_fresh => self.internal(READ_WRITE_BLOCK),
+            b'T' => {
+                let err = PgError::error(
+                    "25006",
+                    "airlock: this transaction block is read-only; an approved write can only be the first statement of a block",
+                )
+                .with_hint("start the block with the write, or run it outside a transaction block");
+                self.refuse(pending.sent, err, record);
+                return Ok(());
+            }
+            _ => {
+                if self.batch.messages > 0 {
+                    // End the batch's read-only transaction; its portals go with it.
+                    self.shared.push(Expect::internal(Sent::Sync));
+                    self.out.extend_from_slice(&message::SYNC);
+                }
+                self.internal(READ_WRITE_SESSION);
+                if self.batch.messages > 0 {
+                    for bind in std::mem::take(&mut self.batch.binds) {
+                        self.shared.push(Expect::internal(Sent::Bind));
+                        self.out.extend_from_slice(&bind);
+                    }
+                }
+                self.restore_pending = true;
+            }
+        }
+        self.forward(pending, prepared, record);
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! What a session remembers about prepared statements and portals, so that
+//! executing a name runs under the class its text was given when prepared.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::classify::{classify, Class, Classified, Dialect, Effect};
+
+/// A statement's text and what it was classified as.
+#[derive(Debug)]
+pub struct Prepared {
+    pub sql: Arc<str>,
+    pub classified: Classified,
+}
+
+impl Prepared {
+    pub fn new(sql: &str) -> Arc<Prepared> {
+        Arc::new(Prepared {
+            sql: sql.into(),
+            classified: classify(Dialect::Postgres, sql),
+        })
+    }
+
+    /// A statement airlock cannot vouch for: it will be held.
+    pub fn unknown(sql: &str, reason: &str) -> Arc<Prepared> {
+        Arc::new(Prepared {
+            sql: sql.into(),
+            classified: Classified {
+                class: Class::Unknown,
+                statements: Vec::new(),
+                tables: Vec::new(),
+                reason: reason.into(),
+            },
+        })
+    }
+
+    pub fn class(&self) -> Class {
+        self.classified.class
+    }
+
+    pub fn begins_block(&self) -> bool {
+        !self.classified.statements.is_empty()
+            && self
+                .classified
+                .statements
+                .iter()
+                .all(|s| s.effect == Effect::Begin)
+    }
+
+    pub fn ends_block(&self) -> bool {
+        self.classified
+            .statements
+            .iter()
+            .any(|s| s.effect == Effect::EndTransaction)
+    }
+
+    /// True when a COMMIT/ROLLBACK is followed by more statements in the same string.
+    pub fn ends_block_early(&self) -> bool {
+        let s = &self.classified.statements;
+        s.iter()
+            .take(s.len().saturating_sub(1))
+            .any(|s| s.effect == Effect::EndTransaction)
+    }
+}
+
+/// A bound portal.
+#[derive(Debug, Clone)]
+pub struct Portal {
+    pub prepared: Arc<Prepared>,
+    pub params: Vec<Option<Bytes>>,
+    pub formats: Vec<i16>,
+}
+
+/// The session's statements (protocol-level and SQL-level) and portals.
+#[derive(Debug, Default)]
+pub struct Statements {
+    protocol: HashMap<String, Arc<Prepared>>,
+    sql: HashMap<String, Arc<Prepared>>,
+    portals: HashMap<String, Portal>,
+}
+
+/// Re-using a name keeps the stricter meaning: the database refuses to redefine a
+/// named statement, so the old text may still be what runs.
+fn remember(map: &mut HashMap<String, Arc<Prepared>>, name: &str, p: Arc<Prepared>) {
+    if name.is_empty() {
+        map.insert(String::new(), p);
+        return;
+    }
+    match map.get(name) {
+        Some(old) if old.sql != p.sql => {
+            let reason = format!("statement name {name:?} re-used for different text");
+            map.insert(name.to_string(), Prepared::unknown(&p.sql, &reason));
+        }
+        _ => {
+            map.insert(name.to_string(), p);
+        }
+    }
+}
+
+impl Statements {
+    pub fn parse(&mut self, name: &str, p: Arc<Prepared>) {
+        remember(&mut self.protocol, name, p);
+    }
+
+    /// SQL-level `PREPARE name AS ...`.
+    pub fn prepare_sql(&mut self, name: &str, p: Arc<Prepared>) {
+        remember(&mut self.sql, &name.to_lowercase(), p);
+    }
+
+    pub fn deallocate_sql(&mut self, name: Option<&str>) {
+        match name {
+            Some(n) => {
+                self.sql.remove(&n.to_lowercase());
+            }
+            None => self.sql.clear(),
+        }
+    }
+
+    /// The statement `EXECUTE name` runs, or `None` if we never saw it prepared.
+    pub fn sql_prepared(&self, name: &str) -> Option<Arc<Prepared>> {
+        self.sql.get(&name.to_lowercase()).cloned()
+    }
+
+    /// The statement a Bind names: protocol-level first, then SQL-level (both are
+    /// visible to Bind).
+    pub fn for_bind(&self, name: &str) -> Arc<Prepared> {
+        self.protocol
+            .get(name)
+            .or_else(|| self.sql.get(name))
+            .cloned()
+            .unwrap_or_else(|| {
+                Prepared::unknown(
+                    &format!("-- bind of unknown statement {name:?}"),
+                    "statement not prepared through airlock",
+                )
+            })
+    }
+
+    pub fn bind(&mut self, portal: &str, p: Portal) {
+        if !portal.is_empty() && self.portals.contains_key(portal) {
+            let reason = format!("portal name {portal:?} re-used");
+            let prepared = Prepared::unknown(&p.prepared.sql, &reason);
+            self.portals
+                .insert(portal.to_string(), Portal { prepared, ..p });
+            return;
+        }
+        self.portals.insert(portal.to_string(), p);
+    }
+
+    pub fn portal(&self, name: &str) -> Option<&Portal> {
+        self.portals.get(name)
+    }
+
+    pub fn close(&mut self, kind: u8, name: &str) {
+        if kind == b'S' {
+            self.protocol.remove(name);
+        } else {
+            self.portals.remove(name);
+        }
+    }
+
+    /// A simple Query destroys the unnamed statement and portal.
+    pub fn simple_query(&mut self) {
+        self.protocol.remove("");
+        self.portals.remove("");
+    }
+
+    /// A new batch outside a transaction block: the database dropped every portal
+    /// when the last transaction ended.
+    pub fn clear_portals(&mut self) {
+        self.portals.clear();
+    }
+}

@@ -1,0 +1,249 @@
+//! The database side: one upstream connection per agent session, authenticated
+//! with airlock's own credentials and opened read-only.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use md5::{Digest, Md5};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::config::{Database, UpstreamTls};
+use crate::pg::frame::{FrameError, FrameReader};
+use crate::pg::message::{self, error_fields};
+use crate::pg::scram::ClientExchange;
+use crate::pg::tls::{self, Stream};
+
+/// An authenticated upstream connection, ready for queries.
+pub struct Upstream {
+    pub reader: FrameReader<tokio::io::ReadHalf<Stream>>,
+    pub writer: tokio::io::WriteHalf<Stream>,
+    pub addr: SocketAddr,
+    /// ParameterStatus frames as the server sent them, for the agent.
+    pub parameters: Vec<Bytes>,
+    pub backend_key: (i32, i32),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("cannot reach {addr}: {reason}")]
+    Unreachable { addr: String, reason: String },
+    #[error("the database refused airlock ({code}): {message}")]
+    Refused { code: String, message: String },
+    #[error("authentication upstream: {0}")]
+    Auth(String),
+    #[error("TLS upstream: {0}")]
+    Tls(String),
+    #[error("upstream protocol: {0}")]
+    Protocol(String),
+}
+
+impl From<FrameError> for UpstreamError {
+    fn from(e: FrameError) -> Self {
+        UpstreamError::Protocol(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for UpstreamError {
+    fn from(e: std::io::Error) -> Self {
+        UpstreamError::Protocol(e.to_string())
+    }
+}
+
+/// Settings that are never taken from the agent: they would turn the read-only
+/// wall off or change who we are.
+pub const READ_ONLY_PARAMETER: (&str, &str) = ("default_transaction_read_only", "on");
+
+/// Connects, negotiates TLS, authenticates and waits for ReadyForQuery.
+pub async fn connect(
+    db: &Database,
+    params: &[(String, String)],
+    timeout: Duration,
+) -> Result<Upstream, UpstreamError> {
+    let addr_text = format!("{}:{}", db.host, db.port);
+    let unreachable = |reason: String| UpstreamError::Unreachable {
+        addr: addr_text.clone(),
+        reason,
+    };
+    let tcp = tokio::time::timeout(timeout, TcpStream::connect(&addr_text))
+        .await
+        .map_err(|_| unreachable(format!("no answer within {}s", timeout.as_secs())))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    tcp.set_nodelay(true)?;
+    let addr = tcp.peer_addr()?;
+    let stream = tokio::time::timeout(timeout, negotiate_tls(tcp, &db.tls))
+        .await
+        .map_err(|_| unreachable("TLS negotiation timed out".into()))??;
+    let mut startup = vec![
+        ("user".to_string(), db.user.clone()),
+        ("database".to_string(), db.dbname.clone()),
+    ];
+    startup.extend(params.iter().cloned());
+    startup.push((READ_ONLY_PARAMETER.0.into(), READ_ONLY_PARAMETER.1.into()));
+    let (read, mut writer) = tokio::io::split(stream);
+    let mut reader = FrameReader::new(read, 1 << 30);
+    writer.write_all(&message::startup(&startup)).await?;
+    let tls = !matches!(db.tls, UpstreamTls::Disable);
+    let login = login(&mut reader, &mut writer, db, tls, addr);
+    tokio::time::timeout(timeout, login)
+        .await
+        .map_err(|_| unreachable("login timed out".into()))?
+        .map(|(parameters, backend_key)| Upstream {
+            reader,
+            writer,
+            addr,
+            parameters,
+            backend_key,
+        })
+}
+
+async fn negotiate_tls(mut tcp: TcpStream, mode: &UpstreamTls) -> Result<Stream, UpstreamError> {
+    let UpstreamTls::VerifyFull {
+        ca_file,
+        server_name,
+    } = mode
+    else {
+        return Ok(Stream::Plain(tcp));
+    };
+    tcp.write_all(&[0, 0, 0, 8, 4, 210, 22, 47]).await?;
+    let mut answer = [0u8; 1];
+    tcp.read_exact(&mut answer).await?;
+    if answer[0] != b'S' {
+        return Err(UpstreamError::Tls(
+            "the server does not accept TLS, and verify-full requires it".into(),
+        ));
+    }
+    let connector = tls::connector(ca_file).map_err(|e| UpstreamError::Tls(e.to_string()))?;
+    let name = rustls::pki_types::ServerName::try_from(server_name.clone())
+        .map_err(|e| UpstreamError::Tls(format!("server name {server_name:?}: {e}")))?;
+    let tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| UpstreamError::Tls(e.to_string()))?;
+    Ok(Stream::Client(Box::new(tls)))
+}
+
+type Login = (Vec<Bytes>, (i32, i32));
+
+async fn login(
+    reader: &mut FrameReader<tokio::io::ReadHalf<Stream>>,
+    writer: &mut tokio::io::WriteHalf<Stream>,
+    db: &Database,
+    tls: bool,
+    addr: SocketAddr,
+) -> Result<Login, UpstreamError> {
+    let mut parameters = Vec::new();
+    let mut key = (0, 0);
+    let mut scram: Option<ClientExchange> = None;
+    loop {
+        let frame = reader
+            .read_frame()
+            .await?
+            .ok_or_else(|| UpstreamError::Protocol("connection closed during login".into()))?;
+        let body = frame.body();
+        match frame.tag {
+            b'R' => {
+                let reply = authenticate(body, db, tls, addr, &mut scram)?;
+                if let Some(reply) = reply {
+                    writer.write_all(&reply).await?;
+                }
+            }
+            b'S' => parameters.push(frame.raw.clone()),
+            b'K' if body.len() >= 8 => {
+                key = (
+                    i32::from_be_bytes(body[0..4].try_into().unwrap()),
+                    i32::from_be_bytes(body[4..8].try_into().unwrap()),
+                );
+            }
+            b'Z' => return Ok((parameters, key)),
+            b'E' => {
+                let (code, message) = error_fields(body);
+                return Err(UpstreamError::Refused { code, message });
+            }
+            b'N' | b'v' => {}
+            other => {
+                return Err(UpstreamError::Protocol(format!(
+                    "unexpected message {:?} during login",
+                    other as char
+                )))
+            }
+        }
+    }
+}
+
+/// Answers one authentication request.
+fn authenticate(
+    body: &[u8],
+    db: &Database,
+    tls: bool,
+    addr: SocketAddr,
+    scram: &mut Option<ClientExchange>,
+) -> Result<Option<Bytes>, UpstreamError> {
+    if body.len() < 4 {
+        return Err(UpstreamError::Protocol(
+            "short authentication message".into(),
+        ));
+    }
+    let code = i32::from_be_bytes(body[..4].try_into().unwrap());
+    let data = &body[4..];
+    let password = || {
+        db.password.as_deref().ok_or_else(|| {
+            UpstreamError::Auth("the server asks for a password and none is configured".into())
+        })
+    };
+    match code {
+        0 => Ok(None),
+        3 => {
+            if !tls && !addr.ip().is_loopback() {
+                return Err(UpstreamError::Auth(
+                    "refusing to send a cleartext password without TLS".into(),
+                ));
+            }
+            Ok(Some(message::cstr_message(b'p', password()?.as_bytes())))
+        }
+        5 if data.len() >= 4 => {
+            let inner = hex::encode(Md5::digest(format!("{}{}", password()?, db.user)));
+            let mut outer = Md5::new();
+            outer.update(inner.as_bytes());
+            outer.update(&data[..4]);
+            let answer = format!("md5{}", hex::encode(outer.finalize()));
+            Ok(Some(message::cstr_message(b'p', answer.as_bytes())))
+        }
+        10 => {
+            let offered = data.split(|&b| b == 0).any(|m| m == b"SCRAM-SHA-256");
+            if !offered {
+                return Err(UpstreamError::Auth(
+                    "no supported SASL mechanism offered".into(),
+                ));
+            }
+            let (exchange, first) = ClientExchange::start(password()?);
+            *scram = Some(exchange);
+            Ok(Some(message::sasl_initial(
+                "SCRAM-SHA-256",
+                first.as_bytes(),
+            )))
+        }
+        11 => {
+            let ex = scram
+                .as_mut()
+                .ok_or_else(|| UpstreamError::Protocol("SASL continue before start".into()))?;
+            let server_first = std::str::from_utf8(data)
+                .map_err(|_| UpstreamError::Protocol("SASL data is not UTF-8".into()))?;
+            let reply = ex.respond(server_first).map_err(UpstreamError::Auth)?;
+            Ok(Some(message::sasl_response(reply.as_bytes())))
+        }
+        12 => {
+            let ex = scram
+                .as_ref()
+                .ok_or_else(|| UpstreamError::Protocol("SASL final before start".into()))?;
+            let server_final = std::str::from_utf8(data)
+                .map_err(|_| UpstreamError::Protocol("SASL data is not UTF-8".into()))?;
+            ex.verify(server_final).map_err(UpstreamError::Auth)?;
+            Ok(None)
+        }
+        other => Err(UpstreamError::Auth(format!(
+            "unsupported authentication method {other}"
+        ))),
+    }
+}
