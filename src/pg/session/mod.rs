@@ -97,6 +97,8 @@ pub struct Session<W> {
     batch: Batch,
     /// The open transaction block has run nothing but BEGIN.
     block_fresh: bool,
+    /// airlock made the open transaction block read-write.
+    block_rw: bool,
     /// The session default is read-write for an approved statement and must be
     /// switched back once the database is idle again.
     restore_pending: bool,
@@ -121,6 +123,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             statements: Statements::default(),
             batch: Batch::default(),
             block_fresh: false,
+            block_rw: false,
             restore_pending: false,
         }
     }
@@ -474,6 +477,9 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             self.unflushed = true;
         }
         self.block_fresh = prepared.begins_block();
+        if self.block_fresh || prepared.ends_block() {
+            self.block_rw = false;
+        }
         if pending.sent == Sent::Execute && self.restore_pending && prepared.ends_block() {
             self.batch.must_sync = true;
         }

@@ -11,6 +11,7 @@
 //!   again, because a transaction's read-only mode is fixed when it starts.
 //! - **First statement of a block** (`BEGIN; UPDATE ...`): airlock runs
 //!   `SET TRANSACTION READ WRITE` for the block, which is legal before any query.
+//! - **Later in a block airlock made read-write**: runs as is.
 //! - **Later in a block that already ran a statement**: PostgreSQL cannot make a
 //!   running transaction read-write, so the statement is refused with SQLSTATE
 //!   25006 and the block is aborted, as PostgreSQL itself would. Agents open
@@ -103,7 +104,11 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         match status {
             _ if skipping => {}
             b'E' => {}
-            b'T' if self.block_fresh => self.internal(READ_WRITE_BLOCK),
+            b'T' if self.block_rw => {}
+            b'T' if self.block_fresh => {
+                self.internal(READ_WRITE_BLOCK);
+                self.block_rw = true;
+            }
             b'T' => {
                 let err = PgError::error(
                     "25006",
