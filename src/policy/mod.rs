@@ -49,6 +49,17 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// `allow`, `hold` or `deny`: the word the rules, the audit log and `airlock check` use.
+    pub fn decision(&self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Hold { .. } => "hold",
+            Action::Deny { .. } => "deny",
+        }
+    }
+}
+
 /// The decision of the rules for one request, and which rule made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
