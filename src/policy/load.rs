@@ -50,6 +50,7 @@ pub(crate) fn rules(files: &[(String, String)]) -> Result<Vec<Rule>, PolicyError
             .map_err(|e| source.invalid(e.span().unwrap_or(0..0), e.message().to_string()))?;
         for raw_rule in raw.rule {
             let name = raw_rule.get_ref().name.clone();
+            let rule = source.rule(raw_rule)?;
             let here = format!("{file}:{}", source.line(name.span()));
             if let Some(there) = first_seen.insert(name.get_ref().clone(), here) {
                 return Err(source.invalid(
@@ -60,7 +61,7 @@ pub(crate) fn rules(files: &[(String, String)]) -> Result<Vec<Rule>, PolicyError
                     ),
                 ));
             }
-            rules.push(source.rule(raw_rule)?);
+            rules.push(rule);
         }
     }
     Ok(rules)
