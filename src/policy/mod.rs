@@ -17,6 +17,9 @@ use std::time::Duration;
 
 use crate::classify::Class;
 
+/// Writes a hold timeout the way rule files do: `5m`, `1h30m`.
+pub use timeout::display as display_timeout;
+
 /// Default time a held statement waits for a decision when no rule names one.
 pub const DEFAULT_HOLD_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -83,8 +86,6 @@ pub enum PolicyError {
         source: std::io::Error,
     },
 }
-
-pub use timeout::display as display_timeout;
 
 /// What [`Rules::evaluate`] names when no rule matched.
 pub const NO_RULE_MATCHED: &str = "(no rule matched)";
