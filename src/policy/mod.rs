@@ -1,10 +1,24 @@
 //! Policy: `rules/*.toml` loaded in file-name order; the first matching rule decides.
 //! No match → hold (fail closed).
 
+mod glob;
+mod load;
+mod raw;
+mod rule;
+mod table;
+mod timeout;
+mod window;
+
+#[cfg(test)]
+mod tests;
+
 use std::path::Path;
 use std::time::Duration;
 
 use crate::classify::Class;
+
+/// Writes a hold timeout the way rule files do: `5m`, `1h30m`.
+pub use timeout::display as display_timeout;
 
 /// Default time a held statement waits for a decision when no rule names one.
 pub const DEFAULT_HOLD_TIMEOUT: Duration = Duration::from_secs(300);
@@ -38,6 +52,17 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// `allow`, `hold` or `deny`: the word the rules, the audit log and `airlock check` use.
+    pub fn decision(&self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Hold { .. } => "hold",
+            Action::Deny { .. } => "deny",
+        }
+    }
+}
+
 /// The decision of the rules for one request, and which rule made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
@@ -62,25 +87,64 @@ pub enum PolicyError {
     },
 }
 
-/// A validated set of rules.
+/// What [`Rules::evaluate`] names when no rule matched.
+pub const NO_RULE_MATCHED: &str = "(no rule matched)";
+
+/// A validated set of rules, in the order they are tried.
 #[derive(Debug, Clone, Default)]
-pub struct Rules {}
+pub struct Rules {
+    rules: Vec<rule::Rule>,
+}
 
 impl Rules {
+    /// Loads every `*.toml` file directly inside `dir`, in file-name order. A missing
+    /// directory is an error; an empty one holds every statement.
     pub fn load_dir(dir: &Path) -> Result<Rules, PolicyError> {
-        let _ = dir;
-        Ok(Rules {})
+        Rules::from_files(load::read_dir(dir)?)
     }
 
+    /// Validates rule files given as `(file name, text)`, tried in file-name order
+    /// exactly as [`Rules::load_dir`] would.
+    pub fn from_files(mut files: Vec<(String, String)>) -> Result<Rules, PolicyError> {
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Rules {
+            rules: load::rules(&files)?,
+        })
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The first matching rule decides; when none matches, the statement is held
+    /// for [`DEFAULT_HOLD_TIMEOUT`] (fail closed).
     pub fn evaluate(&self, req: &Request<'_>) -> Verdict {
-        let _ = req;
-        Verdict {
-            action: Action::Hold {
-                timeout: DEFAULT_HOLD_TIMEOUT,
-                approvers: Vec::new(),
-                quorum: 1,
+        match self.rules.iter().find(|rule| rule.matches(req)) {
+            Some(rule) => Verdict {
+                action: rule.action.clone(),
+                rule: rule.label.clone(),
             },
-            rule: "(no rule matched)".into(),
+            None => Verdict {
+                action: Action::Hold {
+                    timeout: DEFAULT_HOLD_TIMEOUT,
+                    approvers: Vec::new(),
+                    quorum: 1,
+                },
+                rule: NO_RULE_MATCHED.into(),
+            },
         }
     }
+}
+
+/// A table name as the rules see it: `schema.table`, quotes removed, unquoted parts
+/// lower-cased, qualified with `default_schema` when written without a schema. A name
+/// that cannot be read is returned as written.
+pub fn qualified_table(written: &str, default_schema: &str) -> String {
+    table::TableName::read(written, default_schema)
+        .map_or_else(|| written.to_string(), |name| name.to_string())
 }
