@@ -27,12 +27,41 @@ struct Cli {
 enum Command {
     /// Run the proxy.
     Serve,
+    /// Classify SQL and show what the rules decide, exactly as the proxy would.
+    Check(CheckArgs),
     /// Print a SCRAM-SHA-256 verifier for an agent's password (read from stdin).
     Passwd {
         /// The password (default: read one line from standard input).
         #[arg(long)]
         password: Option<String>,
     },
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// SQL dialect.
+    #[arg(long, value_enum, default_value = "postgres")]
+    dialect: DialectArg,
+    /// Rules directory (default: the config's, or ./rules without a config).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Agent name the rules see (its groups come from the config when it is there).
+    #[arg(long, default_value = "agent")]
+    agent: String,
+    /// Database name the rules see.
+    #[arg(long, default_value = "test")]
+    database: String,
+    #[arg(long, value_enum, default_value = "text")]
+    format: airlock::check::CheckFormat,
+    /// A SQL string to check (repeatable). Without -e, all of stdin is one string.
+    #[arg(short = 'e', long = "execute")]
+    sql: Vec<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DialectArg {
+    Postgres,
+    Mysql,
 }
 
 fn main() -> std::process::ExitCode {
@@ -53,6 +82,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             init_logging(&config);
             serve(config)?;
         }
+        Command::Check(args) => return check(&cli.config, args),
         Command::Passwd { password } => {
             let password = match password {
                 Some(p) => p,
@@ -68,6 +98,54 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             println!("{}", airlock::pg::scram::ScramVerifier::generate(&password));
         }
     }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `airlock check`: exit 0 when every input was classified, 2 on bad rules.
+fn check(config_path: &std::path::Path, args: CheckArgs) -> Result<std::process::ExitCode> {
+    let config = match Config::load(config_path) {
+        Ok(c) => Some(c),
+        Err(_) if args.rules.is_some() || !config_path.exists() => None,
+        Err(e) => return Err(e.into()),
+    };
+    let rules_dir = args
+        .rules
+        .clone()
+        .or_else(|| config.as_ref().map(|c| c.rules_dir.clone()))
+        .unwrap_or_else(|| PathBuf::from("rules"));
+    let rules = match airlock::policy::Rules::load_dir(&rules_dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("airlock: {e}");
+            return Ok(std::process::ExitCode::from(2));
+        }
+    };
+    let groups = config
+        .as_ref()
+        .and_then(|c| c.agents.get(&args.agent))
+        .map(|a| a.groups.clone())
+        .unwrap_or_default();
+    let inputs = if args.sql.is_empty() {
+        let mut all = String::new();
+        std::io::stdin().read_to_string(&mut all)?;
+        vec![all]
+    } else {
+        args.sql
+    };
+    let opts = airlock::check::CheckOptions {
+        dialect: match args.dialect {
+            DialectArg::Postgres => airlock::classify::Dialect::Postgres,
+            DialectArg::Mysql => airlock::classify::Dialect::Mysql,
+        },
+        rules,
+        agent: args.agent,
+        groups,
+        database: args.database,
+        format: args.format,
+        at: chrono::Utc::now(),
+    };
+    let stdout = std::io::stdout();
+    airlock::check::run(&opts, &inputs, &mut stdout.lock())?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
