@@ -51,7 +51,7 @@ impl SqliteStore {
         create_private_file(path)?;
         let conn = Connection::open(path)?;
         configure(&conn)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        let mode = enable_wal(&conn)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Corrupt(format!(
                 "{}: cannot use WAL journal mode (got {mode})",
@@ -110,6 +110,24 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(())
+}
+
+/// Switches to WAL and returns the journal mode now in force. Changing the mode
+/// needs a lock SQLite does not wait for (its busy handler is not called), so
+/// processes opening a new file together retry here.
+fn enable_wal(conn: &Connection) -> Result<String, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return Ok(result?),
+        }
+    }
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
