@@ -1,7 +1,15 @@
 //! Audit: one [`AuditRecord`] per statement, written in batches by a background
 //! writer so the read path never waits on disk, and never silently dropped.
 
+pub mod export;
+#[cfg(test)]
+mod tests;
+pub mod writer;
+
 use serde::{Deserialize, Serialize};
+
+pub use export::{export, ExportFormat};
+pub use writer::{AuditError, AuditLog, AuditWriterHandle, WriterOptions};
 
 use crate::classify::Class;
 
