@@ -69,7 +69,9 @@ pub fn export(
         })?,
         ExportFormat::Csv => {
             write_csv_row(&mut out, CSV_COLUMNS.iter().copied())?;
-            store.export_audit(filter, &mut |rec| write_csv_row(&mut out, csv_fields(rec).iter().map(String::as_str)))?
+            store.export_audit(filter, &mut |rec| {
+                write_csv_row(&mut out, csv_fields(rec).iter().map(String::as_str))
+            })?
         }
     };
     out.flush()?;

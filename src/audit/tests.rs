@@ -40,7 +40,10 @@ async fn writer_batches_and_keeps_order() {
         assert_eq!(rec.statement, format!("SELECT {n}"));
     }
     let appends = counting.appends.load(Ordering::SeqCst);
-    assert!(appends >= 10, "at most 1,000 records per batch, got {appends} batches");
+    assert!(
+        appends >= 10,
+        "at most 1,000 records per batch, got {appends} batches"
+    );
     assert!(appends < 10_000, "records were batched");
     assert_eq!(handle.shutdown().unwrap(), 10_000);
 }
@@ -178,7 +181,10 @@ fn shutdown_within_gives_up_on_a_dead_store_and_says_so() {
     let started = std::time::Instant::now();
     let result = handle.shutdown_within(Duration::from_millis(100));
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(matches!(result, Err(AuditError::Unwritten { count: 10 })), "{result:?}");
+    assert!(
+        matches!(result, Err(AuditError::Unwritten { count: 10 })),
+        "{result:?}"
+    );
     assert!(log.record_blocking(record(99)).is_err());
 }
 
@@ -186,7 +192,8 @@ fn shutdown_within_gives_up_on_a_dead_store_and_says_so() {
 
 fn tricky_records() -> Vec<AuditRecord> {
     let mut records: Vec<_> = (0..6).map(record).collect();
-    records[1].statement = "INSERT INTO t (a, b) VALUES ('x, \"y\"', 'line one\nline two\r\nend')".into();
+    records[1].statement =
+        "INSERT INTO t (a, b) VALUES ('x, \"y\"', 'line one\nline two\r\nend')".into();
     records[1].class = Class::Write;
     records[1].decision = Decision::Approved;
     records[1].hold_id = Some(12);
@@ -221,7 +228,12 @@ fn export_jsonl_round_trips() {
         assert_eq!(got, want);
     }
     let first: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
-    let keys: Vec<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut want_keys = export::CSV_COLUMNS.to_vec();
     want_keys.sort();
     let mut keys = keys;
@@ -275,12 +287,18 @@ fn export_csv_round_trips_awkward_text() {
         assert_eq!(row.len(), 19);
         assert_eq!(row[column("statement")], want.statement);
         assert_eq!(row[column("agent")], want.agent);
-        assert_eq!(row[column("comment")], want.comment.clone().unwrap_or_default());
+        assert_eq!(
+            row[column("comment")],
+            want.comment.clone().unwrap_or_default()
+        );
         assert_eq!(
             row[column("rows")],
             want.rows.map(|r| r.to_string()).unwrap_or_default()
         );
-        assert!(row[column("time")].ends_with(".123456Z"), "microseconds, UTC");
+        assert!(
+            row[column("time")].ends_with(".123456Z"),
+            "microseconds, UTC"
+        );
         let time = chrono::DateTime::parse_from_rfc3339(&row[column("time")]).unwrap();
         assert_eq!(time, want.time);
     }
@@ -332,9 +350,17 @@ fn export_applies_filters_in_both_formats() {
     ];
     for (filter, want) in cases {
         let (n, jsonl) = exported(store.as_ref(), &filter, ExportFormat::Jsonl);
-        assert_eq!((n, jsonl.lines().count()), (want, want as usize), "{filter:?}");
+        assert_eq!(
+            (n, jsonl.lines().count()),
+            (want, want as usize),
+            "{filter:?}"
+        );
         let (n, csv) = exported(store.as_ref(), &filter, ExportFormat::Csv);
-        assert_eq!((n, parse_csv(&csv).len()), (want, want as usize + 1), "{filter:?}");
+        assert_eq!(
+            (n, parse_csv(&csv).len()),
+            (want, want as usize + 1),
+            "{filter:?}"
+        );
     }
 }
 

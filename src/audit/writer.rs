@@ -51,6 +51,8 @@ pub enum AuditError {
     Unwritten { count: u64 },
 }
 
+// Nearly every message is a record: boxing it would only add an allocation each.
+#[allow(clippy::large_enum_variant)]
 enum Message {
     Record(AuditRecord),
     /// Answered once every record queued before it is in the store.
@@ -90,7 +92,10 @@ impl AuditLog {
         AuditLog::start_with(store, WriterOptions::default())
     }
 
-    pub fn start_with(store: Arc<dyn Store>, options: WriterOptions) -> (AuditLog, AuditWriterHandle) {
+    pub fn start_with(
+        store: Arc<dyn Store>,
+        options: WriterOptions,
+    ) -> (AuditLog, AuditWriterHandle) {
         let (tx, rx) = mpsc::channel(options.capacity.max(1));
         let shared = Arc::new(Shared::default());
         let (done_tx, done) = std::sync::mpsc::channel();

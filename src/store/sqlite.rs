@@ -85,7 +85,9 @@ impl SqliteStore {
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic mid-call rolled its transaction back; the connection is usable.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn export_with(
@@ -209,11 +211,12 @@ impl Store for SqliteStore {
         }
         let now = rows::time_text(&chrono::Utc::now());
         let conn = self.lock();
-        let changed = conn.prepare_cached(
-            "UPDATE hold SET state = ?2, decided_at = ?3, decided_by = ?4, comment = ?5
+        let changed = conn
+            .prepare_cached(
+                "UPDATE hold SET state = ?2, decided_at = ?3, decided_by = ?4, comment = ?5
              WHERE id = ?1 AND state = 'pending'",
-        )?
-        .execute(rusqlite::params![id, state.as_str(), now, by, comment])?;
+            )?
+            .execute(rusqlite::params![id, state.as_str(), now, by, comment])?;
         Ok(changed == 1)
     }
 

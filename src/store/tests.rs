@@ -18,12 +18,17 @@ fn open_creates_directories_and_migrates_once() {
     let store = SqliteStore::open(&path).unwrap();
     let version = store.schema_version().unwrap();
     assert!(version >= 1);
-    let id = store.create_hold(&new_hold("agent-7", "DELETE FROM t")).unwrap();
+    let id = store
+        .create_hold(&new_hold("agent-7", "DELETE FROM t"))
+        .unwrap();
     drop(store);
 
     let reopened = SqliteStore::open(&path).unwrap();
     assert_eq!(reopened.schema_version().unwrap(), version);
-    assert_eq!(reopened.hold(id).unwrap().unwrap().state, HoldState::Pending);
+    assert_eq!(
+        reopened.hold(id).unwrap().unwrap().state,
+        HoldState::Pending
+    );
     drop(reopened);
     let again = SqliteStore::open(&path).unwrap();
     assert_eq!(again.list_holds(None).unwrap().len(), 1);
@@ -57,8 +62,12 @@ fn refuses_a_newer_schema() {
 fn uses_wal_and_full_sync() {
     let (dir, store) = temp_store();
     let conn = store.lock();
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
-    let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    let sync: i64 = conn
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
     assert_eq!(sync, 2, "FULL");
     drop(dir);
@@ -85,7 +94,12 @@ fn hold_lifecycle() {
         .finish_hold(approved, HoldState::Pending, None, None)
         .unwrap());
     assert!(store
-        .finish_hold(approved, HoldState::Approved, Some("dba@example.com"), Some("ok"))
+        .finish_hold(
+            approved,
+            HoldState::Approved,
+            Some("dba@example.com"),
+            Some("ok")
+        )
         .unwrap());
     let hold = store.hold(approved).unwrap().unwrap();
     assert_eq!(hold.state, HoldState::Approved);
@@ -103,7 +117,10 @@ fn hold_lifecycle() {
     assert!(store
         .finish_hold(expired, HoldState::Expired, None, None)
         .unwrap());
-    assert_eq!(store.hold(expired).unwrap().unwrap().state, HoldState::Expired);
+    assert_eq!(
+        store.hold(expired).unwrap().unwrap().state,
+        HoldState::Expired
+    );
 
     let abandoned = store.create_hold(&new_hold("a", "GRANT ALL")).unwrap();
     assert!(store
@@ -125,7 +142,11 @@ fn hold_lifecycle() {
 fn list_holds_filters_by_state_newest_first() {
     let (_dir, store) = temp_store();
     let ids: Vec<i64> = (0..5)
-        .map(|i| store.create_hold(&new_hold("a", &format!("DELETE {i}"))).unwrap())
+        .map(|i| {
+            store
+                .create_hold(&new_hold("a", &format!("DELETE {i}")))
+                .unwrap()
+        })
         .collect();
     store
         .finish_hold(ids[1], HoldState::Approved, Some("x"), None)
@@ -141,7 +162,10 @@ fn list_holds_filters_by_state_newest_first() {
             .map(|h| h.id)
             .collect()
     };
-    assert_eq!(ids_of(Some(HoldState::Pending)), vec![ids[4], ids[2], ids[0]]);
+    assert_eq!(
+        ids_of(Some(HoldState::Pending)),
+        vec![ids[4], ids[2], ids[0]]
+    );
     assert_eq!(ids_of(Some(HoldState::Approved)), vec![ids[1]]);
     assert_eq!(ids_of(Some(HoldState::Denied)), vec![ids[3]]);
     assert_eq!(ids_of(Some(HoldState::Expired)), Vec::<i64>::new());
@@ -276,7 +300,9 @@ fn two_stores_on_one_file_share_holds() {
     let path = dir.path().join("airlock.db");
     let proxy = SqliteStore::open(&path).unwrap();
     let cli = SqliteStore::open(&path).unwrap();
-    let id = proxy.create_hold(&new_hold("agent-7", "DELETE FROM t")).unwrap();
+    let id = proxy
+        .create_hold(&new_hold("agent-7", "DELETE FROM t"))
+        .unwrap();
     assert_eq!(cli.list_holds(Some(HoldState::Pending)).unwrap()[0].id, id);
     assert!(cli
         .finish_hold(id, HoldState::Approved, Some("dba"), None)
@@ -328,7 +354,13 @@ fn open_by_url() {
     assert_eq!(all_records(store.as_ref()).len(), 3);
     assert!(all_records(open("sqlite::memory:").unwrap().as_ref()).is_empty());
 
-    for url in ["postgres://u@h/db", "postgresql://h/db", "mysql://h/db", "sqlite:", ""] {
+    for url in [
+        "postgres://u@h/db",
+        "postgresql://h/db",
+        "mysql://h/db",
+        "sqlite:",
+        "",
+    ] {
         match open(url) {
             Err(StoreError::Unsupported(msg)) => assert!(!msg.is_empty()),
             Err(other) => panic!("{url}: {other}"),
