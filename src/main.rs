@@ -187,7 +187,10 @@ fn serve(config: Config) -> Result<()> {
             _ = shutdown_signal() => tracing::info!("shutting down"),
         }
         drop(state);
-        writer.shutdown();
+        match writer.shutdown_within(std::time::Duration::from_secs(30)) {
+            Ok(n) => tracing::info!(records = n, "audit log flushed"),
+            Err(e) => tracing::error!(error = %e, "audit log not fully flushed"),
+        }
         anyhow::Ok(())
     })
 }

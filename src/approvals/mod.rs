@@ -1,31 +1,274 @@
-//! approvals (stub until the store branch lands)
+//! Approvals: the waiting side of holds. A held statement waits here until an
+//! approver decides, its deadline passes, or its agent goes away.
+//!
+//! The store is the truth; wake-ups are only hints. A decision taken in this
+//! process wakes its waiter at once; one written by another process (the
+//! `airlock approvals` command line, another instance) is found by polling the
+//! store. Every change of state is one conditional update (`… WHERE state =
+//! 'pending'`), so when a decision and the deadline meet, exactly one wins and
+//! every party reads the same outcome.
+
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::store::{HoldState, NewHold, Store, StoreError};
+use dashmap::DashMap;
+use tokio::sync::watch;
+use tokio::time::Instant;
 
+use crate::audit::Decision;
+use crate::store::{self, Hold, HoldState, NewHold, Store, StoreError};
+
+/// How often a waiter looks in the store for a decision taken elsewhere.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How a wait ended. Anything but `Approved` means the statement does not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Approved { by: String, comment: Option<String> },
-    Denied { by: String, comment: Option<String> },
+    Approved {
+        by: String,
+        comment: Option<String>,
+    },
+    Denied {
+        by: String,
+        comment: Option<String>,
+    },
+    /// No decision before the deadline (or the hold was closed without one).
     Expired,
 }
 
+impl Outcome {
+    /// The audit decision this outcome is recorded as.
+    pub fn decision(&self) -> Decision {
+        match self {
+            Outcome::Approved { .. } => Decision::Approved,
+            Outcome::Denied { .. } => Decision::Denied,
+            Outcome::Expired => Decision::Expired,
+        }
+    }
+
+    /// Who decided, when someone did.
+    pub fn approver(&self) -> Option<&str> {
+        match self {
+            Outcome::Approved { by, .. } | Outcome::Denied { by, .. } => Some(by),
+            Outcome::Expired => None,
+        }
+    }
+
+    /// The outcome a stored hold stands for; `None` while it is pending.
+    fn of(hold: &Hold) -> Option<Outcome> {
+        let by = || hold.decided_by.clone().unwrap_or_default();
+        match hold.state {
+            HoldState::Pending => None,
+            HoldState::Approved => Some(Outcome::Approved {
+                by: by(),
+                comment: hold.comment.clone(),
+            }),
+            HoldState::Denied => Some(Outcome::Denied {
+                by: by(),
+                comment: hold.comment.clone(),
+            }),
+            HoldState::Expired | HoldState::Abandoned => Some(Outcome::Expired),
+        }
+    }
+}
+
+/// Pending holds and the statements waiting on them.
 pub struct Approvals {
     store: Arc<dyn Store>,
+    /// One wake-up channel per hold someone in this process waits on.
+    waiters: DashMap<i64, watch::Sender<()>>,
+    poll: Duration,
 }
 
 impl Approvals {
     pub fn new(store: Arc<dyn Store>) -> Arc<Approvals> {
-        Arc::new(Approvals { store })
+        Approvals::with_poll_interval(store, POLL_INTERVAL)
     }
+
+    pub fn with_poll_interval(store: Arc<dyn Store>, poll: Duration) -> Arc<Approvals> {
+        Arc::new(Approvals {
+            store,
+            waiters: DashMap::new(),
+            poll,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Records a new pending hold; returns its id.
     pub async fn hold(&self, hold: NewHold) -> Result<i64, StoreError> {
-        self.store.create_hold(&hold)
+        store::blocking(&self.store, move |s| s.create_hold(&hold)).await
     }
-    pub async fn wait(&self, id: i64, deadline: tokio::time::Instant) -> Outcome {
-        tokio::time::sleep_until(deadline).await;
-        let _ = self.store.finish_hold(id, HoldState::Expired, None, None);
+
+    /// Waits for a decision on hold `id` until `deadline`, then marks it expired.
+    ///
+    /// Cancel-safe: dropping the future leaves the hold as it is (pending, or
+    /// expired if the deadline had just been reached); call [`abandon`](Self::abandon)
+    /// when the agent has gone.
+    pub async fn wait(&self, id: i64, deadline: Instant) -> Outcome {
+        let mut waiter = self.register(id);
+        loop {
+            if let Some(outcome) = self.outcome(id).await {
+                return outcome;
+            }
+            if Instant::now() >= deadline {
+                return self.expire(id).await;
+            }
+            tokio::select! {
+                _ = waiter.woken() => {}
+                _ = tokio::time::sleep(self.poll) => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    /// Approves or denies hold `id`. False (and nothing changes) when it is no
+    /// longer pending.
+    pub async fn decide(
+        &self,
+        id: i64,
+        approve: bool,
+        by: &str,
+        comment: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let state = if approve {
+            HoldState::Approved
+        } else {
+            HoldState::Denied
+        };
+        self.finish(id, state, Some(by.to_owned()), comment.map(str::to_owned))
+            .await
+    }
+
+    /// Marks hold `id` abandoned (its agent went away): a later decision changes
+    /// nothing. False when it was no longer pending.
+    pub async fn abandon(&self, id: i64) -> Result<bool, StoreError> {
+        self.finish(id, HoldState::Abandoned, None, None).await
+    }
+
+    /// Holds in `state` (all when `None`), newest first.
+    pub async fn list(&self, state: Option<HoldState>) -> Result<Vec<Hold>, StoreError> {
+        store::blocking(&self.store, move |s| s.list_holds(state)).await
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Option<Hold>, StoreError> {
+        store::blocking(&self.store, move |s| s.hold(id)).await
+    }
+
+    /// Holds this process is waiting on.
+    pub fn waiting(&self) -> usize {
+        self.waiters.len()
+    }
+
+    async fn finish(
+        &self,
+        id: i64,
+        state: HoldState,
+        by: Option<String>,
+        comment: Option<String>,
+    ) -> Result<bool, StoreError> {
+        let changed = store::blocking(&self.store, move |s| {
+            s.finish_hold(id, state, by.as_deref(), comment.as_deref())
+        })
+        .await?;
+        if changed {
+            if let Some(waiter) = self.waiters.get(&id) {
+                waiter.send_replace(());
+            }
+        }
+        Ok(changed)
+    }
+
+    /// The stored outcome of hold `id`; `None` while pending or unreadable.
+    async fn outcome(&self, id: i64) -> Option<Outcome> {
+        match self.get(id).await {
+            Ok(Some(hold)) => Outcome::of(&hold),
+            Ok(None) => {
+                tracing::error!(hold = id, "waiting on a hold the store does not have");
+                Some(Outcome::Expired)
+            }
+            Err(error) => {
+                tracing::warn!(hold = id, %error, "cannot read hold; still waiting");
+                None
+            }
+        }
+    }
+
+    /// The deadline passed: expire the hold, unless a decision got there first.
+    async fn expire(&self, id: i64) -> Outcome {
+        const ATTEMPTS: u32 = 20;
+        for attempt in 1..=ATTEMPTS {
+            match self.finish(id, HoldState::Expired, None, None).await {
+                Ok(true) => return Outcome::Expired,
+                Ok(false) => {
+                    if let Some(outcome) = self.outcome(id).await {
+                        return outcome;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(hold = id, %error, attempt, "cannot mark hold expired; retrying")
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        tracing::error!(
+            hold = id,
+            "cannot mark hold expired; the statement does not run but the hold may still show pending"
+        );
         Outcome::Expired
     }
-    pub async fn abandon(&self, id: i64) {
-        let _ = self.store.finish_hold(id, HoldState::Abandoned, None, None);
+
+    fn register(&self, id: i64) -> Waiter<'_> {
+        let rx = self
+            .waiters
+            .entry(id)
+            .or_insert_with(|| watch::channel(()).0)
+            .subscribe();
+        Waiter {
+            approvals: self,
+            id,
+            rx: Some(rx),
+        }
     }
+}
+
+/// One wait's registration; removes the hold's channel when its last waiter goes.
+struct Waiter<'a> {
+    approvals: &'a Approvals,
+    id: i64,
+    rx: Option<watch::Receiver<()>>,
+}
+
+impl Waiter<'_> {
+    /// Resolves when a decision in this process touches the hold.
+    async fn woken(&mut self) {
+        let woken = match self.rx.as_mut() {
+            Some(rx) => rx.changed().await.is_ok(),
+            None => false,
+        };
+        if !woken {
+            // The sender is gone: only polling and the deadline remain.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        drop(self.rx.take());
+        self.approvals
+            .waiters
+            .remove_if(&self.id, |_, tx| tx.receiver_count() == 0);
+    }
+}
+
+/// The runtime instant at which a hold expiring at `expires` (wall clock) is due.
+pub fn deadline(expires: chrono::DateTime<chrono::Utc>) -> Instant {
+    let left = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
+    Instant::now() + left
 }

@@ -1,7 +1,15 @@
 //! Audit: one [`AuditRecord`] per statement, written in batches by a background
 //! writer so the read path never waits on disk, and never silently dropped.
 
+pub mod export;
+#[cfg(test)]
+mod tests;
+pub mod writer;
+
 use serde::{Deserialize, Serialize};
+
+pub use export::{export, ExportFormat};
+pub use writer::{AuditError, AuditLog, AuditWriterHandle, WriterOptions};
 
 use crate::classify::Class;
 
@@ -79,21 +87,3 @@ pub struct AuditRecord {
     pub error: Option<String>,
 }
 
-/// stub until the store branch lands
-#[derive(Clone)]
-pub struct AuditLog {}
-impl AuditLog {
-    pub async fn record(&self, rec: AuditRecord) {
-        let _ = rec;
-    }
-}
-pub struct AuditWriterHandle;
-impl AuditWriterHandle {
-    pub fn shutdown(self) {}
-}
-impl AuditLog {
-    pub fn start(store: std::sync::Arc<dyn crate::store::Store>) -> (AuditLog, AuditWriterHandle) {
-        let _ = store;
-        (AuditLog {}, AuditWriterHandle)
-    }
-}

@@ -1,6 +1,16 @@
 //! Persistence behind one trait: holds (pending approvals) and audit records.
 //! SQLite is the embedded default.
 
+mod sqlite;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+pub use sqlite::SqliteStore;
+
 use crate::audit::{AuditRecord, Decision};
 use crate::classify::Class;
 
@@ -47,7 +57,38 @@ pub struct Hold {
     pub comment: Option<String>,
 }
 
-/// Which audit records to export.
+impl HoldState {
+    pub const ALL: [HoldState; 5] = [
+        HoldState::Pending,
+        HoldState::Approved,
+        HoldState::Denied,
+        HoldState::Expired,
+        HoldState::Abandoned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldState::Pending => "pending",
+            HoldState::Approved => "approved",
+            HoldState::Denied => "denied",
+            HoldState::Expired => "expired",
+            HoldState::Abandoned => "abandoned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<HoldState> {
+        HoldState::ALL.into_iter().find(|h| h.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for HoldState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which audit records to export. `since` is inclusive, `until` exclusive; every
+/// field that is set must match.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub since: Option<chrono::DateTime<chrono::Utc>>,
@@ -66,6 +107,59 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("store: {0}")]
     Corrupt(String),
+    /// The store URL names a backend this build cannot open (yet).
+    #[error("store: {0}")]
+    Unsupported(String),
+    /// A blocking store call did not finish (the runtime is shutting down).
+    #[error("store: the store task was cancelled")]
+    Cancelled,
+}
+
+/// Opens the store a URL names: `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:`,
+/// or a bare file path (SQLite). `postgres://` is not available yet.
+pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    let url = url.trim();
+    let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("sqlite:") {
+        rest
+    } else if let Some((scheme, _)) = url.split_once("://") {
+        return Err(match scheme {
+            "postgres" | "postgresql" => StoreError::Unsupported(
+                "the PostgreSQL store is not available yet; use sqlite:PATH".into(),
+            ),
+            other => StoreError::Unsupported(format!(
+                "unknown store scheme `{other}://`; use sqlite:PATH or a file path"
+            )),
+        });
+    } else {
+        url
+    };
+    if path.is_empty() {
+        return Err(StoreError::Unsupported(format!(
+            "store URL `{url}` names no file"
+        )));
+    }
+    let store = if path == ":memory:" {
+        SqliteStore::open_in_memory()?
+    } else {
+        SqliteStore::open(std::path::Path::new(path))?
+    };
+    Ok(Arc::new(store))
+}
+
+/// Runs a blocking store call off the async runtime's worker threads.
+pub async fn blocking<T, F>(store: &Arc<dyn Store>, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+{
+    let store = Arc::clone(store);
+    match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(StoreError::Cancelled),
+    }
 }
 
 /// Everything airlock keeps. Calls block: async callers use `spawn_blocking`.
@@ -93,7 +187,3 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<u64, StoreError>;
 }
 
-/// stub
-pub fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
-    Err(StoreError::Corrupt(format!("no store yet: {url}")))
-}

@@ -536,10 +536,14 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             outcome = self.state.approvals.wait(id, deadline) => outcome,
             gone = wait_for_disconnect(client) => {
                 let _ = gone;
-                self.state.approvals.abandon(id).await;
+                if let Err(e) = self.state.approvals.abandon(id).await {
+                    tracing::error!(hold = id, error = %e, "could not mark the hold abandoned");
+                }
                 record.decision = Decision::Abandoned;
                 tracing::info!(hold = id, "agent left while its statement was held: abandoned");
-                self.state.audit.record(record).await;
+                if let Err(e) = self.state.audit.record(record).await {
+                    tracing::error!(error = %e, "audit record not stored");
+                }
                 return Ok(Flow::End);
             }
         };

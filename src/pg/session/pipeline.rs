@@ -203,7 +203,9 @@ where
                 }
             }
             for record in finished.drain(..) {
-                audit.record(record).await;
+                if let Err(e) = audit.record(record).await {
+                    tracing::error!(error = %e, "audit record not stored");
+                }
             }
         }
         if buf.capacity() - buf.len() < 8192 {
@@ -260,7 +262,9 @@ async fn close(shared: &Shared, audit: &AuditLog) {
             rec.rows = None;
             rec.error = Some(e.error.unwrap_or_else(|| "08006".into()));
             rec.duration_us = e.started.elapsed().as_micros() as i64;
-            audit.record(*rec).await;
+            if let Err(e) = audit.record(*rec).await {
+                tracing::error!(error = %e, "audit record not stored");
+            }
         }
     }
 }

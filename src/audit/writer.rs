@@ -1,0 +1,307 @@
+//! The audit writer: records travel over a bounded queue to one OS thread that
+//! writes them to the store in batches, one transaction per batch.
+//!
+//! Nothing is dropped. A full queue makes [`AuditLog::record`] wait (back-pressure
+//! on the statements being audited); a failed write is logged and retried with
+//! backoff, keeping its batch and its order. Only [`AuditWriterHandle::shutdown_within`]
+//! ever gives up, and then every unwritten record goes to the error log as JSON.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::AuditRecord;
+use crate::store::{Store, StoreError};
+
+/// How the writer queues, batches and retries.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// Records that may wait in the queue before `record` waits too.
+    pub capacity: usize,
+    /// Most records written in one transaction.
+    pub batch: usize,
+    /// First pause after a failed write; doubles up to `retry_max`.
+    pub retry_first: Duration,
+    pub retry_max: Duration,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            capacity: 65_536,
+            batch: 1_000,
+            retry_first: Duration::from_millis(100),
+            retry_max: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The writer is shut down (or gave up): the record was not stored. It was
+    /// written to the error log instead.
+    #[error("audit: the audit writer has stopped; the record was not stored")]
+    Stopped,
+    /// Shutdown gave up on a failing store; these records went to the error log only.
+    #[error("audit: {count} records could not be stored and went to the error log only")]
+    Unwritten { count: u64 },
+}
+
+// Nearly every message is a record: boxing it would only add an allocation each.
+#[allow(clippy::large_enum_variant)]
+enum Message {
+    Record(AuditRecord),
+    /// Answered once every record queued before it is in the store.
+    Flush(oneshot::Sender<()>),
+    /// Stop taking records; write what is queued, then exit.
+    Stop,
+}
+
+/// What the writer thread and its handles share.
+#[derive(Default)]
+struct Shared {
+    written: AtomicU64,
+    unwritten: AtomicU64,
+    stop: AtomicBool,
+    give_up: AtomicBool,
+}
+
+/// A cheap-to-clone handle that queues audit records for the writer.
+#[derive(Clone)]
+pub struct AuditLog {
+    tx: mpsc::Sender<Message>,
+    shared: Arc<Shared>,
+}
+
+/// Owns the writer thread: shut it down to write everything queued and join it.
+pub struct AuditWriterHandle {
+    tx: mpsc::Sender<Message>,
+    shared: Arc<Shared>,
+    thread: JoinHandle<()>,
+    /// Disconnected when the thread ends.
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl AuditLog {
+    /// Starts the writer thread with default options.
+    pub fn start(store: Arc<dyn Store>) -> (AuditLog, AuditWriterHandle) {
+        AuditLog::start_with(store, WriterOptions::default())
+    }
+
+    pub fn start_with(
+        store: Arc<dyn Store>,
+        options: WriterOptions,
+    ) -> (AuditLog, AuditWriterHandle) {
+        let (tx, rx) = mpsc::channel(options.capacity.max(1));
+        let shared = Arc::new(Shared::default());
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let writer = Writer {
+            store,
+            options,
+            shared: Arc::clone(&shared),
+            rx,
+        };
+        let thread = std::thread::Builder::new()
+            .name("airlock-audit".into())
+            .spawn(move || {
+                let _done = done_tx;
+                writer.run();
+            })
+            .expect("spawn the audit writer thread");
+        let log = AuditLog {
+            tx: tx.clone(),
+            shared: Arc::clone(&shared),
+        };
+        let handle = AuditWriterHandle {
+            tx,
+            shared,
+            thread,
+            done,
+        };
+        (log, handle)
+    }
+
+    /// Queues a record, waiting while the queue is full.
+    pub async fn record(&self, rec: AuditRecord) -> Result<(), AuditError> {
+        self.tx
+            .send(Message::Record(rec))
+            .await
+            .map_err(|e| not_stored(e.0))
+    }
+
+    /// [`record`](Self::record) for code outside the async runtime. Panics when
+    /// called from an async task.
+    pub fn record_blocking(&self, rec: AuditRecord) -> Result<(), AuditError> {
+        self.tx
+            .blocking_send(Message::Record(rec))
+            .map_err(|e| not_stored(e.0))
+    }
+
+    /// Resolves once every record queued before this call is in the store.
+    pub async fn flush(&self) -> Result<(), AuditError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Message::Flush(tx))
+            .await
+            .map_err(|_| AuditError::Stopped)?;
+        rx.await.map_err(|_| AuditError::Stopped)
+    }
+
+    /// Records stored so far.
+    pub fn written(&self) -> u64 {
+        self.shared.written.load(Ordering::SeqCst)
+    }
+
+    /// Records (and flush markers) waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+}
+
+fn not_stored(message: Message) -> AuditError {
+    if let Message::Record(rec) = message {
+        log_unwritten(&rec);
+    }
+    AuditError::Stopped
+}
+
+/// The last resort for a record the store did not take: the error log, as JSON.
+fn log_unwritten(rec: &AuditRecord) {
+    let json = serde_json::to_string(rec).unwrap_or_else(|e| format!("{rec:?} ({e})"));
+    tracing::error!(record = %json, "audit record NOT STORED");
+}
+
+impl AuditWriterHandle {
+    /// Records stored so far.
+    pub fn written(&self) -> u64 {
+        self.shared.written.load(Ordering::SeqCst)
+    }
+
+    /// Stops taking records, writes everything queued, joins the thread and
+    /// returns how many records were stored in all. Blocks (async callers use
+    /// `spawn_blocking`) and keeps retrying for as long as the store fails.
+    pub fn shutdown(self) -> Result<u64, AuditError> {
+        self.request_stop();
+        self.join()
+    }
+
+    /// Like [`shutdown`](Self::shutdown), but after `limit` stops retrying a
+    /// failing store: what is still unwritten goes to the error log as JSON.
+    pub fn shutdown_within(self, limit: Duration) -> Result<u64, AuditError> {
+        self.request_stop();
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = self.done.recv_timeout(limit) {
+            self.shared.give_up.store(true, Ordering::SeqCst);
+            self.thread.thread().unpark();
+        }
+        self.join()
+    }
+
+    fn request_stop(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // When the queue is full the writer is busy and sees the flag after this batch.
+        let _ = self.tx.try_send(Message::Stop);
+    }
+
+    fn join(self) -> Result<u64, AuditError> {
+        let AuditWriterHandle {
+            tx, shared, thread, ..
+        } = self;
+        drop(tx);
+        if let Err(panic) = thread.join() {
+            std::panic::resume_unwind(panic);
+        }
+        match shared.unwritten.load(Ordering::SeqCst) {
+            0 => Ok(shared.written.load(Ordering::SeqCst)),
+            count => Err(AuditError::Unwritten { count }),
+        }
+    }
+}
+
+/// The writer thread's state.
+struct Writer {
+    store: Arc<dyn Store>,
+    options: WriterOptions,
+    shared: Arc<Shared>,
+    rx: mpsc::Receiver<Message>,
+}
+
+impl Writer {
+    fn run(mut self) {
+        let mut batch = Vec::with_capacity(self.options.batch);
+        let mut flushes = Vec::new();
+        let mut stopping = false;
+        // Ends when the queue is closed (or every sender is gone) and drained.
+        while let Some(first) = self.rx.blocking_recv() {
+            let mut next = Some(first);
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Record(rec) => batch.push(rec),
+                    Message::Flush(done) => flushes.push(done),
+                    Message::Stop => stopping = true,
+                }
+                if batch.len() < self.options.batch {
+                    next = self.rx.try_recv().ok();
+                }
+            }
+            self.write(&batch);
+            batch.clear();
+            for done in flushes.drain(..) {
+                let _ = done.send(());
+            }
+            if stopping || self.shared.stop.load(Ordering::SeqCst) {
+                // Refuse new records; what is already queued is still received.
+                self.rx.close();
+            }
+        }
+    }
+
+    /// Writes one batch, retrying until it is stored, or logs it when giving up.
+    fn write(&self, batch: &[AuditRecord]) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut pause = self.options.retry_first;
+        let mut attempt = 1u32;
+        loop {
+            if self.shared.give_up.load(Ordering::SeqCst) {
+                batch.iter().for_each(log_unwritten);
+                self.shared
+                    .unwritten
+                    .fetch_add(batch.len() as u64, Ordering::SeqCst);
+                return;
+            }
+            match self.append(batch) {
+                Ok(()) => {
+                    if attempt > 1 {
+                        tracing::info!(records = batch.len(), attempt, "audit write succeeded");
+                    }
+                    self.shared
+                        .written
+                        .fetch_add(batch.len() as u64, Ordering::SeqCst);
+                    return;
+                }
+                Err(error) => {
+                    tracing::error!(%error, records = batch.len(), attempt, retry_in = ?pause,
+                        "audit write failed; keeping the batch and retrying");
+                    // Woken early when shutdown gives up.
+                    std::thread::park_timeout(pause);
+                    pause = (pause * 2).min(self.options.retry_max);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// One attempt; a panicking store counts as a failed write.
+    fn append(&self, batch: &[AuditRecord]) -> Result<(), StoreError> {
+        catch_unwind(AssertUnwindSafe(|| self.store.append_audit(batch))).unwrap_or_else(|_| {
+            Err(StoreError::Io(std::io::Error::other(
+                "the store panicked while appending",
+            )))
+        })
+    }
+}

@@ -1,0 +1,166 @@
+//! Conversions between SQLite rows and holds / audit records.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::Row;
+
+use crate::audit::{AuditRecord, Decision};
+use crate::classify::Class;
+use crate::store::{Hold, HoldState, NewHold};
+
+/// A time as stored: RFC 3339, UTC, exactly six fractional digits (sortable as text).
+/// Nanoseconds beyond the microsecond are dropped.
+pub(super) fn time_text(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_time(row: &Row<'_>, column: &str) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(column)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| conversion(column, e))
+}
+
+fn parse_optional_time(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    match row.get::<_, Option<String>>(column)? {
+        None => Ok(None),
+        Some(_) => parse_time(row, column).map(Some),
+    }
+}
+
+fn parse_with<T>(
+    row: &Row<'_>,
+    column: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(column)?;
+    parse(&text).ok_or_else(|| conversion(column, format!("unknown value `{text}`")))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(row: &Row<'_>, column: &str) -> rusqlite::Result<T> {
+    let text: String = row.get(column)?;
+    serde_json::from_str(&text).map_err(|e| conversion(column, e))
+}
+
+fn conversion(column: &str, e: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("column {column}: {e}").into(),
+    )
+}
+
+pub(super) const HOLD_COLUMNS: &str = r#"id, state, created, expires, session_id, agent,
+    "database", statement, params, binding, class, rule, tables, client_addr,
+    application_name, decided_at, decided_by, comment"#;
+
+pub(super) const INSERT_HOLD: &str = r#"INSERT INTO hold (state, created, expires,
+    session_id, agent, "database", statement, params, binding, class, rule, tables,
+    client_addr, application_name)
+    VALUES ('pending', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"#;
+
+pub(super) fn insert_hold(
+    stmt: &mut rusqlite::Statement<'_>,
+    hold: &NewHold,
+) -> rusqlite::Result<usize> {
+    let params = serde_json::to_string(&hold.params).expect("strings serialize");
+    let tables = serde_json::to_string(&hold.tables).expect("strings serialize");
+    stmt.execute(rusqlite::params![
+        time_text(&hold.created),
+        time_text(&hold.expires),
+        hold.session_id,
+        hold.agent,
+        hold.database,
+        hold.statement,
+        params,
+        hold.binding,
+        hold.class.as_str(),
+        hold.rule,
+        tables,
+        hold.client_addr,
+        hold.application_name,
+    ])
+}
+
+pub(super) fn hold_from_row(row: &Row<'_>) -> rusqlite::Result<Hold> {
+    Ok(Hold {
+        id: row.get("id")?,
+        state: parse_with(row, "state", HoldState::parse)?,
+        request: NewHold {
+            created: parse_time(row, "created")?,
+            expires: parse_time(row, "expires")?,
+            session_id: row.get("session_id")?,
+            agent: row.get("agent")?,
+            database: row.get("database")?,
+            statement: row.get("statement")?,
+            params: parse_json(row, "params")?,
+            binding: row.get("binding")?,
+            class: parse_with(row, "class", Class::parse)?,
+            rule: row.get("rule")?,
+            tables: parse_json(row, "tables")?,
+            client_addr: row.get("client_addr")?,
+            application_name: row.get("application_name")?,
+        },
+        decided_at: parse_optional_time(row, "decided_at")?,
+        decided_by: row.get("decided_by")?,
+        comment: row.get("comment")?,
+    })
+}
+
+pub(super) const AUDIT_COLUMNS: &str = r#"id, time, session_id, agent, client_addr,
+    application_name, "database", upstream_user, statement, params, class, rule,
+    decision, hold_id, approver, comment, "rows", duration_us, error"#;
+
+pub(super) const INSERT_AUDIT: &str = r#"INSERT INTO audit (time, session_id, agent,
+    client_addr, application_name, "database", upstream_user, statement, params,
+    class, rule, decision, hold_id, approver, comment, "rows", duration_us, error)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"#;
+
+pub(super) fn insert_audit(
+    stmt: &mut rusqlite::Statement<'_>,
+    rec: &AuditRecord,
+) -> rusqlite::Result<usize> {
+    stmt.execute(rusqlite::params![
+        time_text(&rec.time),
+        rec.session_id,
+        rec.agent,
+        rec.client_addr,
+        rec.application_name,
+        rec.database,
+        rec.upstream_user,
+        rec.statement,
+        rec.params,
+        rec.class.as_str(),
+        rec.rule,
+        rec.decision.as_str(),
+        rec.hold_id,
+        rec.approver,
+        rec.comment,
+        rec.rows,
+        rec.duration_us,
+        rec.error,
+    ])
+}
+
+pub(super) fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
+    Ok(AuditRecord {
+        id: row.get("id")?,
+        time: parse_time(row, "time")?,
+        session_id: row.get("session_id")?,
+        agent: row.get("agent")?,
+        client_addr: row.get("client_addr")?,
+        application_name: row.get("application_name")?,
+        database: row.get("database")?,
+        upstream_user: row.get("upstream_user")?,
+        statement: row.get("statement")?,
+        params: row.get("params")?,
+        class: parse_with(row, "class", Class::parse)?,
+        rule: row.get("rule")?,
+        decision: parse_with(row, "decision", Decision::parse)?,
+        hold_id: row.get("hold_id")?,
+        approver: row.get("approver")?,
+        comment: row.get("comment")?,
+        rows: row.get("rows")?,
+        duration_us: row.get("duration_us")?,
+        error: row.get("error")?,
+    })
+}

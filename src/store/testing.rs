@@ -1,0 +1,128 @@
+//! Test fixtures: sample holds and audit records, and a store that fails on purpose.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::{AuditFilter, Hold, HoldState, NewHold, Store, StoreError};
+use crate::audit::{AuditRecord, Decision};
+use crate::classify::Class;
+
+/// A fixed time, `seconds` after 2025-01-01T00:00:00Z, with microseconds.
+pub(crate) fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_735_689_600 + seconds, 123_456_000)
+        .single()
+        .expect("valid time")
+}
+
+pub(crate) fn new_hold(agent: &str, statement: &str) -> NewHold {
+    NewHold {
+        created: at(0),
+        expires: at(300),
+        session_id: "s-1".into(),
+        agent: agent.into(),
+        database: "orders".into(),
+        statement: statement.into(),
+        params: vec![Some("42".into()), None],
+        binding: "ab".repeat(32),
+        class: Class::Write,
+        rule: "writes-need-approval".into(),
+        tables: vec!["public.orders".into()],
+        client_addr: "10.0.0.7:51234".into(),
+        application_name: "agent-7".into(),
+    }
+}
+
+/// Record number `n`, at `at(n)`, by `agent-{n % 3}`.
+pub(crate) fn record(n: i64) -> AuditRecord {
+    AuditRecord {
+        id: 0,
+        time: at(n),
+        session_id: format!("s-{}", n % 5),
+        agent: format!("agent-{}", n % 3),
+        client_addr: "10.0.0.7:51234".into(),
+        application_name: "psql".into(),
+        database: if n % 2 == 0 { "orders" } else { "billing" }.into(),
+        upstream_user: "reader".into(),
+        statement: format!("SELECT {n}"),
+        params: 0,
+        class: Class::Read,
+        rule: "reads".into(),
+        decision: Decision::Allowed,
+        hold_id: None,
+        approver: None,
+        comment: None,
+        rows: Some(n),
+        duration_us: 250,
+        error: None,
+    }
+}
+
+/// Everything in the store, oldest first.
+pub(crate) fn all_records(store: &dyn Store) -> Vec<AuditRecord> {
+    let mut out = Vec::new();
+    store
+        .export_audit(&AuditFilter::default(), &mut |r| {
+            out.push(r.clone());
+            Ok(())
+        })
+        .expect("export");
+    out
+}
+
+/// A store whose first `failures` audit appends fail (and write nothing).
+pub(crate) struct FlakyStore {
+    pub inner: Arc<dyn Store>,
+    pub failures: AtomicU32,
+    pub appends: AtomicU32,
+}
+
+impl FlakyStore {
+    pub(crate) fn new(inner: Arc<dyn Store>, failures: u32) -> FlakyStore {
+        FlakyStore {
+            inner,
+            failures: AtomicU32::new(failures),
+            appends: AtomicU32::new(0),
+        }
+    }
+}
+
+impl Store for FlakyStore {
+    fn create_hold(&self, hold: &NewHold) -> Result<i64, StoreError> {
+        self.inner.create_hold(hold)
+    }
+    fn finish_hold(
+        &self,
+        id: i64,
+        state: HoldState,
+        by: Option<&str>,
+        comment: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.inner.finish_hold(id, state, by, comment)
+    }
+    fn hold(&self, id: i64) -> Result<Option<Hold>, StoreError> {
+        self.inner.hold(id)
+    }
+    fn list_holds(&self, state: Option<HoldState>) -> Result<Vec<Hold>, StoreError> {
+        self.inner.list_holds(state)
+    }
+    fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        self.appends.fetch_add(1, Ordering::SeqCst);
+        let failing = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err(StoreError::Io(std::io::Error::other("disk on fire (test)")));
+        }
+        self.inner.append_audit(records)
+    }
+    fn export_audit(
+        &self,
+        filter: &AuditFilter,
+        sink: &mut dyn FnMut(&AuditRecord) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        self.inner.export_audit(filter, sink)
+    }
+}
