@@ -2,7 +2,6 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -164,20 +163,8 @@ fn serve(config: Config) -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let config = Arc::new(config);
-        let rules = airlock::policy::Rules::load_dir(&config.rules_dir)
-            .with_context(|| format!("loading rules from {}", config.rules_dir.display()))?;
-        let store = airlock::store::open(&config.store_url)
-            .with_context(|| format!("opening store {}", config.store_url))?;
-        let (audit, writer) = airlock::audit::AuditLog::start(store.clone());
-        let approvals = airlock::approvals::Approvals::new(store);
-        let state = Arc::new(airlock::state::State {
-            config: config.clone(),
-            rules,
-            approvals,
-            audit,
-            cancel: Default::default(),
-        });
+        let (state, writer) = airlock::state::State::start(config)?;
+        let config = state.config.clone();
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("listening on {}", config.server.listen))?;

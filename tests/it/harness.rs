@@ -1,0 +1,241 @@
+//! Starting airlock in-process on 127.0.0.1:0 with its own rules, store and
+//! agents, and talking to PostgreSQL directly to check what really happened.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use airlock::audit::{AuditRecord, AuditWriterHandle};
+use airlock::config::Config;
+use airlock::state::State;
+use airlock::store::{AuditFilter, HoldState};
+use tokio_postgres::{Client, NoTls};
+
+pub const AGENT: &str = "agent-7";
+pub const PASSWORD: &str = "secret-7";
+
+/// Rules that let everything through (for load tests and protocol tests).
+pub const PERMISSIVE: &str = r#"
+[[rule]]
+name = "everything"
+action = "allow"
+"#;
+
+/// The shipped default: reads pass, everything else is held (here for 2 s).
+pub const HOLD_WRITES: &str = r#"
+[[rule]]
+name = "reads pass"
+class = ["read", "transaction", "session"]
+action = "allow"
+
+[[rule]]
+name = "hold the rest"
+action = "hold"
+timeout = "2s"
+"#;
+
+pub struct Airlock {
+    pub addr: std::net::SocketAddr,
+    pub state: Arc<State>,
+    _dir: tempfile::TempDir,
+    writer: Option<AuditWriterHandle>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub struct Options<'a> {
+    pub rules: &'a str,
+    pub extra_server: &'a str,
+    pub database_extra: &'a str,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Options {
+            rules: HOLD_WRITES,
+            extra_server: "",
+            database_extra: "",
+        }
+    }
+}
+
+impl Airlock {
+    pub async fn start(rules: &str) -> Airlock {
+        Airlock::start_with(Options {
+            rules,
+            ..Options::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(opts: Options<'_>) -> Airlock {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rules")).unwrap();
+        std::fs::write(dir.path().join("rules/test.toml"), opts.rules).unwrap();
+        let verifier = airlock::pg::scram::ScramVerifier::generate(PASSWORD);
+        let text = format!(
+            r#"
+rules = "rules"
+[server]
+listen = "127.0.0.1:0"
+public_url = "http://airlock.test"
+{extra}
+[store]
+url = "sqlite:data/airlock.sqlite"
+[databases.test]
+host = "127.0.0.1"
+port = 5432
+user = "postgres"
+{db_extra}
+[databases.nowhere]
+host = "127.0.0.1"
+port = 1
+user = "postgres"
+[agents.{AGENT}]
+scram = "{verifier}"
+groups = ["agents"]
+owner = "alice"
+"#,
+            extra = opts.extra_server,
+            db_extra = opts.database_extra,
+        );
+        let path = dir.path().join("airlock.toml");
+        std::fs::write(&path, &text).unwrap();
+        let config = Config::load(&path).unwrap();
+        let (state, writer) = State::start(config).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let serving = state.clone();
+        let task = tokio::spawn(async move {
+            let _ = airlock::pg::serve(serving, listener).await;
+        });
+        Airlock {
+            addr,
+            state,
+            _dir: dir,
+            writer: Some(writer),
+            task,
+        }
+    }
+
+    pub fn conninfo(&self) -> String {
+        format!(
+            "host=127.0.0.1 port={} user={AGENT} password={PASSWORD} dbname=test sslmode=disable",
+            self.addr.port()
+        )
+    }
+
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://{AGENT}:{PASSWORD}@127.0.0.1:{}/test?sslmode=disable",
+            self.addr.port()
+        )
+    }
+
+    pub async fn connect(&self) -> Client {
+        connect(&self.conninfo()).await
+    }
+
+    /// Every audit record so far, oldest first (after the writer flushed them).
+    pub async fn audit(&self) -> Vec<AuditRecord> {
+        self.state.audit.flush().await.unwrap();
+        let mut out = Vec::new();
+        self.state
+            .approvals
+            .store()
+            .export_audit(&AuditFilter::default(), &mut |r| {
+                out.push(r.clone());
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+
+    /// Waits for a hold to appear and returns its id.
+    pub async fn next_pending(&self) -> i64 {
+        for _ in 0..200 {
+            let pending = self
+                .state
+                .approvals
+                .list(Some(HoldState::Pending))
+                .await
+                .unwrap();
+            if let Some(h) = pending.first() {
+                return h.id;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no hold appeared");
+    }
+
+    pub async fn approve(&self, id: i64) {
+        assert!(self
+            .state
+            .approvals
+            .decide(id, true, "dba-1", Some("looks fine"))
+            .await
+            .unwrap());
+    }
+
+    pub async fn deny(&self, id: i64, comment: &str) {
+        assert!(self
+            .state
+            .approvals
+            .decide(id, false, "dba-1", Some(comment))
+            .await
+            .unwrap());
+    }
+}
+
+impl Drop for Airlock {
+    fn drop(&mut self) {
+        self.task.abort();
+        if let Some(w) = self.writer.take() {
+            let _ = w.shutdown_within(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Connects with tokio-postgres and drives the connection in the background.
+pub async fn connect(conninfo: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(conninfo, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connecting with {conninfo}: {e}"));
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// A direct connection to the database, bypassing airlock.
+pub async fn direct() -> Client {
+    connect("host=127.0.0.1 port=5432 user=postgres dbname=test").await
+}
+
+/// A table name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub async fn table_exists(name: &str) -> bool {
+    let db = direct().await;
+    let row = db
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+pub fn sqlstate(e: &tokio_postgres::Error) -> String {
+    e.code().map(|c| c.code().to_string()).unwrap_or_default()
+}
+
+/// The airlock binary built with the tests.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_airlock"))
+}

@@ -1,0 +1,10 @@
+//! Integration tests: airlock between real clients and the real PostgreSQL on
+//! this machine (127.0.0.1:5432, database `test`).
+
+mod harness;
+mod pg_auth;
+mod pg_holds;
+mod pg_malformed;
+mod pg_protocol;
+mod pg_readwrite;
+mod pg_tools;

@@ -1,0 +1,181 @@
+//! Defence in depth: the agent's session is read-only upstream; only allowed or
+//! approved statements run read-write, and read-write never outlives them.
+
+use crate::harness::*;
+
+/// Reads pass, writes are allowed on `rw_*` tables only, the rest is held briefly.
+const RULES: &str = r#"
+[[rule]]
+name = "reads pass"
+class = ["read", "transaction", "session"]
+action = "allow"
+
+[[rule]]
+name = "writes to rw tables"
+class = ["write"]
+tables = ["public.rw_*"]
+action = "allow"
+
+[[rule]]
+name = "hold the rest"
+action = "hold"
+timeout = "1s"
+"#;
+
+/// A table and a volatile function that writes to it, so that a plain SELECT writes.
+async fn sneaky_setup() -> (String, String) {
+    let t = unique("rw_target");
+    let f = unique("sneaky");
+    direct()
+        .await
+        .batch_execute(&format!(
+            "CREATE TABLE {t} (x int);
+             CREATE FUNCTION {f}() RETURNS int LANGUAGE sql VOLATILE AS 'INSERT INTO {t} VALUES (1) RETURNING 1';"
+        ))
+        .await
+        .unwrap();
+    (t, f)
+}
+
+async fn rows(t: &str) -> i64 {
+    direct()
+        .await
+        .query_one(&format!("SELECT count(*) FROM {t}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_select_that_writes_is_stopped_by_the_database() {
+    let a = Airlock::start(RULES).await;
+    let (t, f) = sneaky_setup().await;
+    let c = a.connect().await;
+    let e = c.simple_query(&format!("SELECT {f}()")).await.unwrap_err();
+    assert_eq!(sqlstate(&e), "25006", "{e}");
+    let e = c.query(&format!("SELECT {f}()"), &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&e), "25006", "{e}");
+    assert_eq!(rows(&t).await, 0);
+}
+
+#[tokio::test]
+async fn read_write_is_switched_back_after_an_allowed_write() {
+    let a = Airlock::start(RULES).await;
+    let (t, f) = sneaky_setup().await;
+    let c = a.connect().await;
+    // simple protocol, outside a block
+    assert_eq!(
+        c.execute(&format!("INSERT INTO {t} VALUES (10)") as &str, &[])
+            .await
+            .ok(),
+        Some(1)
+    );
+    c.batch_execute(&format!("INSERT INTO {t} VALUES (11)"))
+        .await
+        .unwrap();
+    assert_eq!(rows(&t).await, 2);
+    for _ in 0..2 {
+        let e = c.simple_query(&format!("SELECT {f}()")).await.unwrap_err();
+        assert_eq!(sqlstate(&e), "25006", "read-write leaked: {e}");
+        let e = c.query(&format!("SELECT {f}()"), &[]).await.unwrap_err();
+        assert_eq!(sqlstate(&e), "25006", "read-write leaked: {e}");
+    }
+    // extended protocol with parameters, several writes in a row
+    for i in 0..5 {
+        let n = c
+            .execute(&format!("INSERT INTO {t} VALUES ($1)") as &str, &[&i])
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    let e = c.query(&format!("SELECT {f}()"), &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&e), "25006");
+    assert_eq!(rows(&t).await, 7);
+    let show: String = c
+        .query_one("SHOW default_transaction_read_only", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(show, "on");
+}
+
+#[tokio::test]
+async fn write_as_first_statement_of_a_block_makes_the_block_read_write() {
+    let a = Airlock::start(RULES).await;
+    let (t, f) = sneaky_setup().await;
+    let c = a.connect().await;
+    c.batch_execute("BEGIN").await.unwrap();
+    c.batch_execute(&format!("INSERT INTO {t} VALUES (1)"))
+        .await
+        .unwrap();
+    c.batch_execute(&format!("UPDATE {t} SET x = 2"))
+        .await
+        .unwrap();
+    c.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(rows(&t).await, 1);
+    // and the next block is read-only again
+    c.batch_execute("BEGIN").await.unwrap();
+    let e = c.simple_query(&format!("SELECT {f}()")).await.unwrap_err();
+    assert_eq!(sqlstate(&e), "25006");
+    c.batch_execute("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test]
+async fn write_after_a_read_in_a_block_is_refused_with_25006() {
+    let a = Airlock::start(RULES).await;
+    let (t, _) = sneaky_setup().await;
+    let c = a.connect().await;
+    c.batch_execute("BEGIN").await.unwrap();
+    c.simple_query("SELECT 1").await.unwrap();
+    let e = c
+        .batch_execute(&format!("INSERT INTO {t} VALUES (1)"))
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "25006");
+    assert!(e.to_string().contains("first statement of a block"), "{e}");
+    // the block is aborted, as PostgreSQL would have it
+    let e = c.simple_query("SELECT 1").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "25P02");
+    c.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(rows(&t).await, 0);
+}
+
+#[tokio::test]
+async fn commit_followed_by_more_statements_is_refused_while_read_write() {
+    let a = Airlock::start(RULES).await;
+    let (t, f) = sneaky_setup().await;
+    let c = a.connect().await;
+    c.batch_execute(&format!("BEGIN; INSERT INTO {t} VALUES (1)"))
+        .await
+        .unwrap();
+    let e = c
+        .batch_execute(&format!("COMMIT; SELECT {f}()"))
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "25000", "{e}");
+    c.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(rows(&t).await, 0);
+}
+
+#[tokio::test]
+async fn turning_read_only_off_is_a_privilege_and_held() {
+    let a = Airlock::start(RULES).await;
+    let c = a.connect().await;
+    for sql in [
+        "SET default_transaction_read_only = off",
+        "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+        "BEGIN READ WRITE",
+        "SELECT set_config('default_transaction_read_only', 'off', false)",
+        "SET ROLE postgres",
+    ] {
+        let e = c.simple_query(sql).await.unwrap_err();
+        assert_eq!(sqlstate(&e), "57014", "{sql}: {e}");
+    }
+    let holds = a.state.approvals.list(None).await.unwrap();
+    assert!(
+        holds
+            .iter()
+            .all(|h| h.request.class == airlock::classify::Class::Privilege),
+        "{holds:?}"
+    );
+}

@@ -1,0 +1,251 @@
+//! Real client programs through airlock: psql, pgbench in all three query modes,
+//! and the `airlock check` command line.
+
+use std::process::Command;
+
+use crate::harness::*;
+
+fn run(cmd: &mut Command) -> (bool, String, String) {
+    let out = cmd.output().expect("the program runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn psql_output_is_identical_through_airlock() {
+    let a = Airlock::start(HOLD_WRITES).await;
+    let url = a.url();
+    let sql = "SELECT oid, relname, relkind FROM pg_class ORDER BY oid LIMIT 50; \\d pg_class";
+    let (ok, via, err) = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || run(Command::new("psql").args([url.as_str(), "-X", "-c", sql]))
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let (ok, direct, err) = tokio::task::spawn_blocking(move || {
+        run(Command::new("psql").args([
+            "host=127.0.0.1 user=postgres dbname=test",
+            "-X",
+            "-c",
+            sql,
+        ]))
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(via, direct);
+    // a held statement shows psql the notice and the error
+    let (ok, _, err) = tokio::task::spawn_blocking(move || {
+        run(Command::new("psql").args([
+            url.as_str(),
+            "-X",
+            "-c",
+            "DROP TABLE pg_class_copy_does_not_exist",
+        ]))
+    })
+    .await
+    .unwrap();
+    assert!(!ok);
+    assert!(
+        err.contains("held for approval #1: http://airlock.test/approvals/1"),
+        "{err}"
+    );
+    assert!(err.contains("expired"), "{err}");
+}
+
+const BENCH_DB: &str = "airlock_pgbench";
+
+async fn bench_database() {
+    let db = direct().await;
+    let exists: bool = db
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+            &[&BENCH_DB],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    if !exists {
+        let _ = db
+            .batch_execute(&format!("CREATE DATABASE {BENCH_DB}"))
+            .await;
+    }
+    let (ok, _, err) = tokio::task::spawn_blocking(|| {
+        run(Command::new("pgbench").args([
+            "-i",
+            "-q",
+            "-s",
+            "1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            BENCH_DB,
+        ]))
+    })
+    .await
+    .unwrap();
+    assert!(ok, "pgbench -i: {err}");
+}
+
+#[tokio::test]
+async fn pgbench_runs_in_every_mode_and_every_statement_is_audited() {
+    bench_database().await;
+    let extra = format!("dbname = \"{BENCH_DB}\"");
+    let a = Airlock::start_with(Options {
+        rules: PERMISSIVE,
+        database_extra: &extra,
+        ..Options::default()
+    })
+    .await;
+    let port = a.addr.port().to_string();
+    let mut expected = 0usize;
+    for (mode, script, per_tx) in [
+        ("simple", "-S", 1),
+        ("extended", "-S", 1),
+        ("prepared", "-S", 1),
+        ("simple", "-N", 7),
+        ("extended", "-N", 7),
+        ("prepared", "", 7),
+    ] {
+        let port = port.clone();
+        let (ok, out, err) = tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new("pgbench");
+            cmd.env("PGPASSWORD", PASSWORD).args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                AGENT,
+                "-M",
+                mode,
+                "-c",
+                "4",
+                "-j",
+                "2",
+                "-t",
+                "50",
+                "-n",
+            ]);
+            if !script.is_empty() {
+                cmd.arg(script);
+            }
+            cmd.arg("test");
+            run(&mut cmd)
+        })
+        .await
+        .unwrap();
+        assert!(ok, "pgbench -M {mode} {script}: {out}\n{err}");
+        assert!(out.contains("number of failed transactions: 0"), "{out}");
+        expected += 4 * 50 * per_tx;
+    }
+    let audit = a.audit().await;
+    let statements = audit.iter().filter(|r| r.agent == AGENT).count();
+    assert_eq!(statements, expected, "one audit record per statement");
+    assert!(
+        audit.iter().all(|r| r.error.is_none()),
+        "no statement failed"
+    );
+    let updates: Vec<_> = audit
+        .iter()
+        .filter(|r| r.statement.starts_with("UPDATE pgbench_accounts"))
+        .collect();
+    assert!(!updates.is_empty());
+    assert!(updates.iter().all(|r| r.rows == Some(1)));
+    let selects: Vec<_> = audit
+        .iter()
+        .filter(|r| r.statement.starts_with("SELECT abalance"))
+        .collect();
+    assert!(selects.iter().all(|r| r.rows == Some(1)));
+}
+
+#[test]
+fn check_prints_decisions_and_exits_by_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    std::fs::write(dir.path().join("rules/a.toml"), HOLD_WRITES).unwrap();
+    let rules = dir.path().join("rules");
+    let out = Command::new(binary())
+        .args([
+            "--config",
+            "/nonexistent/airlock.toml",
+            "check",
+            "--format",
+            "json",
+            "--rules",
+        ])
+        .arg(&rules)
+        .args([
+            "-e",
+            "SELECT * FROM orders",
+            "-e",
+            "DROP TABLE orders",
+            "-e",
+            "SELEKT nonsense",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        (lines[0]["class"].as_str(), lines[0]["decision"].as_str()),
+        (Some("read"), Some("allow"))
+    );
+    assert_eq!(
+        (lines[1]["class"].as_str(), lines[1]["decision"].as_str()),
+        (Some("ddl"), Some("hold"))
+    );
+    assert_eq!(
+        (lines[2]["class"].as_str(), lines[2]["decision"].as_str()),
+        (Some("unknown"), Some("hold"))
+    );
+    assert_eq!(lines[1]["rule"], "a.toml:hold the rest");
+    // stdin is one string, like one simple Query
+    let mut child = Command::new(binary())
+        .args(["--config", "/nonexistent/airlock.toml", "check", "--rules"])
+        .arg(&rules)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"SELECT 1;\nDELETE FROM t;")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.starts_with("hold"), "{text}");
+    // bad rules: exit 2 with the file and line
+    std::fs::write(
+        dir.path().join("rules/b.toml"),
+        "[[rule]]\nname = \"x\"\naction = \"maybe\"\n",
+    )
+    .unwrap();
+    let out = Command::new(binary())
+        .args(["--config", "/nonexistent/airlock.toml", "check", "--rules"])
+        .arg(&rules)
+        .args(["-e", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("b.toml:3"), "{err}");
+}
