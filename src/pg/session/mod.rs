@@ -552,6 +552,11 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 record.decision = Decision::Approved;
                 record.approver = Some(by);
                 record.comment = comment;
+                if let Err(err) = self.check_binding(id, &prepared, &pending).await {
+                    record.decision = Decision::Denied;
+                    self.refuse(pending.sent, err, record);
+                    return Ok(Flow::Continue);
+                }
                 self.settle().await?;
                 self.run_statement(pending, &prepared, record).await?;
             }
@@ -579,6 +584,25 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             }
         }
         Ok(Flow::Continue)
+    }
+}
+
+impl<W: AsyncWrite + Unpin> Session<W> {
+    /// An approval is for the exact bytes that were held: the statement text and
+    /// its parameters, as hashed into the hold record when it was created.
+    async fn check_binding(&self, id: i64, prepared: &Prepared, pending: &Pending) -> Result<(), PgError> {
+        let expected = binding(&prepared.sql, &pending.params);
+        match self.state.approvals.get(id).await {
+            Ok(Some(hold)) if hold.request.binding == expected => Ok(()),
+            Ok(_) => {
+                tracing::error!(hold = id, "approved hold does not match the held statement; refusing");
+                Err(PgError::error("42501", format!("airlock: approval #{id} does not match the held statement")))
+            }
+            Err(e) => {
+                tracing::error!(hold = id, error = %e, "could not re-read the approved hold");
+                Err(PgError::error("58030", format!("airlock: could not verify approval #{id}")))
+            }
+        }
     }
 }
 
