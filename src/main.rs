@@ -28,12 +28,58 @@ enum Command {
     Serve,
     /// Classify SQL and show what the rules decide, exactly as the proxy would.
     Check(CheckArgs),
+    /// Held statements.
+    #[command(subcommand)]
+    Approvals(ApprovalsCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Print a SCRAM-SHA-256 verifier for an agent's password (read from stdin).
     Passwd {
         /// The password (default: read one line from standard input).
         #[arg(long)]
         password: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum ApprovalsCommand {
+    /// List holds (newest first).
+    List {
+        /// pending, approved, denied, expired, abandoned (default: pending).
+        #[arg(long, default_value = "pending")]
+        state: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Write audit records to stdout, oldest first.
+    Export {
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: FormatArg,
+        /// RFC 3339 time, inclusive.
+        #[arg(long)]
+        since: Option<String>,
+        /// RFC 3339 time, exclusive.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        database: Option<String>,
+        /// allowed, denied-by-rule, approved, denied, expired, abandoned.
+        #[arg(long)]
+        decision: Option<String>,
+        #[arg(long)]
+        class: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Jsonl,
+    Csv,
 }
 
 #[derive(clap::Args)]
@@ -82,6 +128,85 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             serve(config)?;
         }
         Command::Check(args) => return check(&cli.config, args),
+        Command::Approvals(ApprovalsCommand::List { state }) => {
+            let config = Config::load(&cli.config)?;
+            let store = airlock::store::open(&config.store_url)?;
+            let state = match state.as_str() {
+                "all" => None,
+                s => Some(
+                    airlock::store::HoldState::parse(s)
+                        .with_context(|| format!("unknown state {s:?}"))?,
+                ),
+            };
+            let holds = store.list_holds(state)?;
+            println!(
+                "{:>6}  {:<9}  {:<12}  {:<10}  {:<9}  {:<20}  statement",
+                "id", "state", "agent", "database", "class", "created"
+            );
+            for h in holds {
+                let r = &h.request;
+                let sql: String = r.statement.split_whitespace().collect::<Vec<_>>().join(" ");
+                let sql = if sql.chars().count() > 80 {
+                    format!("{}…", sql.chars().take(79).collect::<String>())
+                } else {
+                    sql
+                };
+                println!(
+                    "{:>6}  {:<9}  {:<12}  {:<10}  {:<9}  {:<20}  {}",
+                    h.id,
+                    h.state.as_str(),
+                    r.agent,
+                    r.database,
+                    r.class.as_str(),
+                    r.created.format("%Y-%m-%d %H:%M:%S"),
+                    sql
+                );
+            }
+        }
+        Command::Audit(AuditCommand::Export {
+            format,
+            since,
+            until,
+            agent,
+            database,
+            decision,
+            class,
+        }) => {
+            let config = Config::load(&cli.config)?;
+            let store = airlock::store::open(&config.store_url)?;
+            let time = |t: Option<String>| -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+                t.map(|t| {
+                    chrono::DateTime::parse_from_rfc3339(&t)
+                        .map(|d| d.with_timezone(&chrono::Utc))
+                        .with_context(|| format!("{t:?} is not an RFC 3339 time"))
+                })
+                .transpose()
+            };
+            let filter = airlock::store::AuditFilter {
+                since: time(since)?,
+                until: time(until)?,
+                agent,
+                database,
+                decision: decision
+                    .map(|d| {
+                        airlock::audit::Decision::parse(&d)
+                            .with_context(|| format!("unknown decision {d:?}"))
+                    })
+                    .transpose()?,
+                class: class
+                    .map(|c| {
+                        airlock::classify::Class::parse(&c)
+                            .with_context(|| format!("unknown class {c:?}"))
+                    })
+                    .transpose()?,
+            };
+            let format = match format {
+                FormatArg::Jsonl => airlock::audit::ExportFormat::Jsonl,
+                FormatArg::Csv => airlock::audit::ExportFormat::Csv,
+            };
+            let stdout = std::io::stdout();
+            airlock::audit::export(store.as_ref(), &filter, format, &mut stdout.lock())?;
+        }
         Command::Passwd { password } => {
             let password = match password {
                 Some(p) => p,

@@ -590,17 +590,31 @@ impl<W: AsyncWrite + Unpin> Session<W> {
 impl<W: AsyncWrite + Unpin> Session<W> {
     /// An approval is for the exact bytes that were held: the statement text and
     /// its parameters, as hashed into the hold record when it was created.
-    async fn check_binding(&self, id: i64, prepared: &Prepared, pending: &Pending) -> Result<(), PgError> {
+    async fn check_binding(
+        &self,
+        id: i64,
+        prepared: &Prepared,
+        pending: &Pending,
+    ) -> Result<(), PgError> {
         let expected = binding(&prepared.sql, &pending.params);
         match self.state.approvals.get(id).await {
             Ok(Some(hold)) if hold.request.binding == expected => Ok(()),
             Ok(_) => {
-                tracing::error!(hold = id, "approved hold does not match the held statement; refusing");
-                Err(PgError::error("42501", format!("airlock: approval #{id} does not match the held statement")))
+                tracing::error!(
+                    hold = id,
+                    "approved hold does not match the held statement; refusing"
+                );
+                Err(PgError::error(
+                    "42501",
+                    format!("airlock: approval #{id} does not match the held statement"),
+                ))
             }
             Err(e) => {
                 tracing::error!(hold = id, error = %e, "could not re-read the approved hold");
-                Err(PgError::error("58030", format!("airlock: could not verify approval #{id}")))
+                Err(PgError::error(
+                    "58030",
+                    format!("airlock: could not verify approval #{id}"),
+                ))
             }
         }
     }
