@@ -39,7 +39,8 @@ const PASSED_PARAMETERS: &[&str] = &[
 
 /// Client encodings whose multi-byte characters can contain ASCII bytes such as
 /// `'` or `\`: the text airlock classifies would not be the text the server runs.
-const UNSAFE_ENCODINGS: &[&str] = &["sjis", "shiftjis", "big5", "gbk", "uhc", "gb18030", "johab"];
+pub(crate) const UNSAFE_ENCODINGS: &[&str] =
+    &["sjis", "shiftjis", "big5", "gbk", "uhc", "gb18030", "johab"];
 
 /// What a connection turned into after the startup phase.
 pub enum Opened<R> {

@@ -388,35 +388,55 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         Ok(Flow::Continue)
     }
 
-    /// Substitutes what SQL-level EXECUTE runs, and remembers SQL-level PREPAREs.
+    /// Substitutes what SQL-level EXECUTE runs (the class of the text it was
+    /// prepared from; unknown when airlock never saw it prepared), and
+    /// remembers SQL-level PREPAREs and DEALLOCATEs.
     fn resolve(&mut self, prepared: &Arc<Prepared>) -> Arc<Prepared> {
-        let mut resolved = prepared.clone();
-        for s in &prepared.classified.statements {
+        let mut substituted = false;
+        let mut classified = prepared.classified.clone();
+        for s in classified.statements.iter_mut() {
             match &s.effect {
                 Effect::Execute(name) => {
-                    let target = self.statements.sql_prepared(name).unwrap_or_else(|| {
-                        Prepared::unknown(
-                            &prepared.sql,
-                            "EXECUTE of a statement airlock did not see prepared",
-                        )
-                    });
-                    if target.class() > resolved.class() {
-                        let mut classified = target.classified.clone();
-                        classified.reason = format!("EXECUTE {name}: {}", classified.reason);
-                        resolved = Arc::new(Prepared {
-                            sql: prepared.sql.clone(),
-                            classified,
-                        });
+                    substituted = true;
+                    match self.statements.sql_prepared(name) {
+                        Some(target) => {
+                            s.class = target.class();
+                            s.tables = target.classified.tables.clone();
+                            s.reason = format!("EXECUTE {name}: {}", target.classified.reason);
+                        }
+                        None => {
+                            s.class = Class::Unknown;
+                            s.reason =
+                                format!("EXECUTE of {name:?}, which airlock did not see prepared");
+                        }
                     }
                 }
-                Effect::Prepare(name) => {
-                    self.statements.prepare_sql(name, prepared.clone());
-                }
+                Effect::Prepare(name) => self.statements.prepare_sql(name, prepared.clone()),
                 Effect::Deallocate(name) => self.statements.deallocate_sql(name.as_deref()),
                 _ => {}
             }
         }
-        resolved
+        if !substituted {
+            return prepared.clone();
+        }
+        let strictest = classified
+            .statements
+            .iter()
+            .max_by_key(|s| s.class)
+            .expect("substituted one");
+        classified.class = strictest.class;
+        classified.reason = strictest.reason.clone();
+        let mut tables: Vec<String> = Vec::new();
+        for t in classified.statements.iter().flat_map(|s| s.tables.iter()) {
+            if !tables.contains(t) {
+                tables.push(t.clone());
+            }
+        }
+        classified.tables = tables;
+        Arc::new(Prepared {
+            sql: prepared.sql.clone(),
+            classified,
+        })
     }
 
     fn record(&self, p: &Pending, prepared: &Prepared, rule: &str) -> AuditRecord {

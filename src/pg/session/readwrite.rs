@@ -70,8 +70,15 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         Ok(())
     }
 
-    /// Refusals that keep read-write from leaking past the approved statement.
+    /// Refusals that keep read-write from leaking past the approved statement,
+    /// and keep the text airlock classifies the text the database runs.
     pub(super) fn read_write_guard(&self, p: &Pending, prepared: &Prepared) -> Option<PgError> {
+        if unsafe_encoding(&prepared.sql) {
+            return Some(PgError::error(
+                "22023",
+                "airlock: client encodings whose characters can contain ASCII bytes (SJIS, BIG5, GBK, UHC, GB18030, JOHAB) are not allowed; use UTF8",
+            ));
+        }
         if !self.restore_pending {
             return None;
         }
@@ -136,5 +143,40 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         }
         self.forward(pending, prepared, record);
         Ok(())
+    }
+}
+
+/// A `SET client_encoding` / `SET NAMES` to an encoding whose multi-byte
+/// characters can hide quote or backslash bytes from the classifier.
+fn unsafe_encoding(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    if !(lower.contains("client_encoding") || lower.contains("names")) {
+        return false;
+    }
+    let squeezed: String = lower
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || c.is_whitespace() || *c == '\'')
+        .collect();
+    crate::pg::front::UNSAFE_ENCODINGS.iter().any(|e| {
+        squeezed
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w == *e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unsafe_encoding;
+
+    #[test]
+    fn unsafe_client_encodings_are_spotted() {
+        assert!(unsafe_encoding("SET client_encoding = 'SJIS'"));
+        assert!(unsafe_encoding("set names 'big5'"));
+        assert!(unsafe_encoding("SET CLIENT_ENCODING TO \"GB18030\""));
+        assert!(unsafe_encoding(
+            "SELECT set_config('client_encoding', 'Shift_JIS', false)"
+        ));
+        assert!(!unsafe_encoding("SET client_encoding = 'UTF8'"));
+        assert!(!unsafe_encoding("SELECT names FROM t"));
     }
 }
