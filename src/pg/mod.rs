@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod frame;
 pub mod front;
 pub mod message;
+pub mod preview;
 pub mod scram;
 pub mod session;
 pub mod tls;

@@ -316,3 +316,36 @@ async fn reads_pass_and_audit_counts_their_rows() {
         .iter()
         .all(|r| r.upstream_user == "postgres" && r.database == "test"));
 }
+
+fn local_database() -> airlock::config::Database {
+    airlock::config::Database {
+        name: "test".into(),
+        host: "127.0.0.1".into(),
+        port: 5432,
+        dbname: "test".into(),
+        user: "postgres".into(),
+        password: None,
+        tls: airlock::config::UpstreamTls::Disable,
+    }
+}
+
+#[tokio::test]
+async fn preview_explains_without_running_and_only_one_statement() {
+    let t = make_table(50).await;
+    let db = local_database();
+    let plan = airlock::pg::preview::explain(
+        &db,
+        &format!("DELETE FROM {t} WHERE id < $1"),
+        &[Some(bytes::Bytes::from_static(b"10"))],
+        &[],
+    )
+    .await
+    .unwrap();
+    assert!(plan.contains(&format!("Delete on {t}")), "{plan}");
+    assert!(plan.contains("rows="), "{plan}");
+    assert_eq!(count(&t).await, 50, "EXPLAIN must not execute");
+    let smuggled = airlock::pg::preview::explain(&db, &format!("DELETE FROM {t}; DROP TABLE {t}"), &[], &[]).await;
+    assert!(smuggled.is_err(), "{smuggled:?}");
+    assert!(table_exists(&t).await);
+    assert_eq!(count(&t).await, 50);
+}

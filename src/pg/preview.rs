@@ -1,0 +1,113 @@
+//! The reviewer's preview of a held DML statement: PostgreSQL's `EXPLAIN`
+//! (never ANALYZE) of exactly that statement and its parameters, run on a
+//! separate read-only connection. A failing preview never blocks the hold.
+
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+
+use crate::config::Database;
+use crate::pg::message::error_fields;
+use crate::pg::upstream;
+
+/// How long a preview may take before the reviewer goes without one.
+pub const PREVIEW_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn frame(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(body.len() + 5);
+    v.push(tag);
+    v.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+/// Parse/Bind/Execute/Sync of `EXPLAIN <sql>`. The extended protocol takes one
+/// statement only, so nothing after a `;` can ride along.
+fn explain_messages(sql: &str, params: &[Option<Bytes>], formats: &[i16]) -> Vec<u8> {
+    let mut parse = BytesMut::new();
+    parse.put_u8(0);
+    parse.put_slice(b"EXPLAIN ");
+    parse.put_slice(sql.as_bytes());
+    parse.put_u8(0);
+    parse.put_i16(0);
+    let mut bind = BytesMut::new();
+    bind.put_slice(b"\0\0");
+    bind.put_i16(formats.len() as i16);
+    for f in formats {
+        bind.put_i16(*f);
+    }
+    bind.put_i16(params.len() as i16);
+    for p in params {
+        match p {
+            None => bind.put_i32(-1),
+            Some(b) => {
+                bind.put_i32(b.len() as i32);
+                bind.put_slice(b);
+            }
+        }
+    }
+    bind.put_i16(0);
+    let mut out = frame(b'P', &parse);
+    out.extend(frame(b'B', &bind));
+    out.extend(frame(b'E', b"\0\0\0\0\0"));
+    out.extend(frame(b'S', b""));
+    out
+}
+
+/// The plan PostgreSQL would use, as text; `Err` with the reason it could not be had.
+pub async fn explain(
+    db: &Database,
+    sql: &str,
+    params: &[Option<Bytes>],
+    formats: &[i16],
+) -> Result<String, String> {
+    let run = async {
+        let mut up = upstream::connect(db, &[], PREVIEW_TIMEOUT)
+            .await
+            .map_err(|e| e.to_string())?;
+        up.writer
+            .write_all(&explain_messages(sql, params, formats))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut plan = Vec::new();
+        let mut failure = None;
+        loop {
+            let frame = up
+                .reader
+                .read_frame()
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("the database closed the connection")?;
+            match frame.tag {
+                b'D' => plan.push(data_row_text(frame.body())),
+                b'E' => {
+                    let (code, message) = error_fields(frame.body());
+                    failure = Some(format!("{code}: {message}"));
+                }
+                b'Z' => break,
+                _ => {}
+            }
+        }
+        let _ = up.writer.write_all(&[b'X', 0, 0, 0, 4]).await;
+        match failure {
+            Some(f) => Err(f),
+            None => Ok(plan.join("\n")),
+        }
+    };
+    tokio::time::timeout(PREVIEW_TIMEOUT, run)
+        .await
+        .map_err(|_| "the preview timed out".to_string())?
+}
+
+/// The first column of a DataRow as text.
+fn data_row_text(body: &[u8]) -> String {
+    if body.len() < 6 {
+        return String::new();
+    }
+    let len = i32::from_be_bytes([body[2], body[3], body[4], body[5]]);
+    if len < 0 || body.len() < 6 + len as usize {
+        return String::new();
+    }
+    String::from_utf8_lossy(&body[6..6 + len as usize]).into_owned()
+}
