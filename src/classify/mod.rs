@@ -6,6 +6,40 @@
 
 use serde::{Deserialize, Serialize};
 
+mod admin;
+mod alter;
+mod copy;
+mod create;
+mod cursor;
+mod dml;
+mod drop;
+mod escalation;
+mod escapes;
+mod explain;
+mod fallback;
+mod functions;
+mod guard;
+mod mysql;
+mod names;
+mod notify;
+mod postgres;
+mod prepared;
+mod privilege;
+mod query;
+mod rewrite;
+mod session;
+mod settings;
+mod split;
+mod statement;
+mod transaction;
+mod verdict;
+mod walk;
+
+#[cfg(test)]
+mod tests;
+
+pub use settings::setting_class;
+
 /// The SQL dialect a statement is parsed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -113,12 +147,39 @@ pub struct Classified {
 }
 
 /// Classifies every statement in `sql`.
+///
+/// Never panics and never fails: what cannot be understood is [`Class::Unknown`].
 pub fn classify(dialect: Dialect, sql: &str) -> Classified {
-    let _ = (dialect, sql);
-    Classified {
-        class: Class::Unknown,
-        statements: Vec::new(),
-        tables: Vec::new(),
-        reason: "classifier not built yet".into(),
+    let statements = match dialect {
+        Dialect::Postgres => postgres::classify_statements(sql),
+        Dialect::Mysql => mysql::classify_statements(sql),
+    };
+    Classified::of(statements)
+}
+
+impl Classified {
+    /// The verdict on a whole string: the strictest statement decides.
+    fn of(statements: Vec<StatementClass>) -> Classified {
+        let decisive = statements
+            .iter()
+            .enumerate()
+            .max_by_key(|(at, s)| (s.class, std::cmp::Reverse(*at)))
+            .map(|(_, s)| s);
+        let (class, reason) = match decisive {
+            Some(s) => (s.class, s.reason.clone()),
+            None => (Class::Read, "empty query".to_owned()),
+        };
+        let mut tables: Vec<String> = Vec::new();
+        for table in statements.iter().flat_map(|s| &s.tables) {
+            if !tables.contains(table) {
+                tables.push(table.clone());
+            }
+        }
+        Classified {
+            class,
+            statements,
+            tables,
+            reason,
+        }
     }
 }

@@ -1,0 +1,24 @@
+//! Notification channels: LISTEN and UNLISTEN change only this session;
+//! NOTIFY reaches every other session listening, so it is a write.
+
+use sqlparser::ast::Statement;
+
+use super::{Class, StatementClass};
+
+pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+    let verdict = match statement {
+        Statement::LISTEN { channel } => {
+            StatementClass::new(Class::Session, "LISTEN", format!("LISTEN {channel}"))
+        }
+        Statement::UNLISTEN { channel } => {
+            StatementClass::new(Class::Session, "UNLISTEN", format!("UNLISTEN {channel}"))
+        }
+        Statement::NOTIFY { channel, .. } => StatementClass::new(
+            Class::Write,
+            "NOTIFY",
+            format!("NOTIFY {channel} reaches other sessions"),
+        ),
+        _ => return None,
+    };
+    Some(verdict)
+}

@@ -1,0 +1,56 @@
+//! Rewrites: PostgreSQL spellings sqlparser 0.63 rejects, turned into equivalent
+//! ones it accepts before parsing. Each keeps the statement's class:
+//!
+//! - `TABLE name ...` → `SELECT * FROM name ...` (PostgreSQL defines it so);
+//! - `FOR NO KEY UPDATE` → `FOR UPDATE`, `FOR KEY SHARE` → `FOR SHARE` (still row locks);
+//! - `EXPLAIN ANALYSE` → `EXPLAIN ANALYZE` (British spelling).
+
+use sqlparser::tokenizer::{Token, TokenWithSpan, Whitespace};
+
+use super::split::is_significant;
+
+/// Applies every rewrite in place.
+pub(super) fn apply(tokens: &mut Vec<TokenWithSpan>) {
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&at| is_significant(&tokens[at].token))
+        .collect();
+    let word = |tokens: &[TokenWithSpan], nth: usize, keyword: &str| {
+        significant
+            .get(nth)
+            .is_some_and(|&at| is_bare(&tokens[at].token, keyword))
+    };
+    for nth in 0..significant.len() {
+        if word(tokens, nth, "FOR") && word(tokens, nth + 1, "NO") && word(tokens, nth + 2, "KEY") {
+            blank(tokens, significant[nth + 1]);
+            blank(tokens, significant[nth + 2]);
+        } else if word(tokens, nth, "FOR")
+            && word(tokens, nth + 1, "KEY")
+            && word(tokens, nth + 2, "SHARE")
+        {
+            blank(tokens, significant[nth + 1]);
+        }
+    }
+    if word(tokens, 0, "EXPLAIN") && word(tokens, 1, "ANALYSE") {
+        tokens[significant[1]].token = Token::make_keyword("ANALYZE");
+    }
+    if word(tokens, 0, "TABLE") {
+        let at = significant[0];
+        tokens[at].token = Token::make_keyword("SELECT");
+        let span = tokens[at].span;
+        let extra = [Token::Mul, Token::make_keyword("FROM")];
+        for (offset, token) in extra.into_iter().enumerate() {
+            let spaced = [Token::Whitespace(Whitespace::Space), token];
+            for (inner, token) in spaced.into_iter().enumerate() {
+                tokens.insert(at + 1 + offset * 2 + inner, TokenWithSpan { token, span });
+            }
+        }
+    }
+}
+
+fn is_bare(token: &Token, keyword: &str) -> bool {
+    matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
+}
+
+fn blank(tokens: &mut [TokenWithSpan], at: usize) {
+    tokens[at].token = Token::Whitespace(Whitespace::Space);
+}

@@ -1,0 +1,169 @@
+//! Session state: SET, RESET, SHOW and DISCARD.
+//!
+//! Which settings are ordinary is decided in [`super::settings`]. SET ROLE,
+//! SET SESSION AUTHORIZATION and their RESETs are `privilege`; RESET ALL and
+//! DISCARD ALL are `privilege` too, because resetting every setting can undo the
+//! read-only wall when it was set with SET rather than at connection start.
+//! `SET TRANSACTION` belongs to [`super::transaction`].
+
+use sqlparser::ast::{
+    ContextModifier, Expr, ObjectName, Reset, ResetStatement, Set, Statement, Value,
+};
+
+use sqlparser::tokenizer::{Token, TokenWithSpan};
+
+use super::settings::{is_utf8, setting_verdict};
+use super::split::is_significant;
+use super::walk::Walk;
+use super::{names, Class, Effect, StatementClass};
+
+pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+    match statement {
+        Statement::Set(Set::SetTransaction { .. }) => None,
+        Statement::Set(set) => Some(set_statement(set).absorb(Walk::new().statement(statement))),
+        Statement::Reset(ResetStatement { reset }) => Some(reset_statement(reset)),
+        Statement::ShowVariable { .. } => Some(StatementClass::new(Class::Read, "SHOW", "SHOW")),
+        Statement::Discard { object_type } => Some(discard(&object_type.to_string())),
+        _ => None,
+    }
+}
+
+fn set_statement(set: &Set) -> StatementClass {
+    match set {
+        Set::SingleAssignment {
+            scope,
+            hivevar: false,
+            variable,
+            values,
+        } => assignment(*scope, variable, values),
+        Set::SetRole { .. } => StatementClass::new(Class::Privilege, "SET ROLE", "SET ROLE"),
+        Set::SetSessionAuthorization(_) => StatementClass::new(
+            Class::Privilege,
+            "SET SESSION AUTHORIZATION",
+            "SET SESSION AUTHORIZATION",
+        ),
+        Set::SetTimeZone { .. } => StatementClass::new(Class::Session, "SET", "SET TIME ZONE"),
+        Set::SetNames { charset_name, .. } => client_encoding(Some(&charset_name.value)),
+        _ => StatementClass::unknown("SET", format!("SET form not understood: {set}")),
+    }
+}
+
+/// `SET [SESSION | LOCAL] name { TO | = } value`.
+fn assignment(
+    scope: Option<ContextModifier>,
+    variable: &ObjectName,
+    values: &[Expr],
+) -> StatementClass {
+    if scope == Some(ContextModifier::Global) {
+        return StatementClass::new(
+            Class::Admin,
+            "SET",
+            "SET GLOBAL changes a server-wide setting",
+        );
+    }
+    let name = names::object_name(variable);
+    if name.eq_ignore_ascii_case("client_encoding") {
+        return client_encoding(values.first().and_then(text).as_deref());
+    }
+    setting("SET", &name)
+}
+
+/// A change of `name`, classed by the settings allow-list.
+fn setting(kind: &str, name: &str) -> StatementClass {
+    let (class, why) = setting_verdict(name);
+    let reason = match class {
+        Class::Session => format!("{kind} {name}"),
+        _ => format!("{kind} {name}: {why}"),
+    };
+    StatementClass::new(class, kind, reason)
+}
+
+/// Only UTF-8 keeps the bytes PostgreSQL reads equal to the text airlock reads.
+fn client_encoding(encoding: Option<&str>) -> StatementClass {
+    match encoding {
+        Some(encoding) if is_utf8(encoding) => {
+            StatementClass::new(Class::Session, "SET", "SET client_encoding")
+        }
+        _ => StatementClass::unknown(
+            "SET",
+            "client encoding other than UTF8: airlock could no longer read the SQL text",
+        ),
+    }
+}
+
+/// The text of a literal or bare word used as a setting's value.
+fn text(value: &Expr) -> Option<String> {
+    match value {
+        Expr::Identifier(id) => Some(id.value.clone()),
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn reset_statement(reset: &Reset) -> StatementClass {
+    match reset {
+        Reset::ALL => StatementClass::new(
+            Class::Privilege,
+            "RESET",
+            "RESET ALL: can reset default_transaction_read_only",
+        ),
+        Reset::SessionAuthorization => {
+            StatementClass::new(Class::Privilege, "RESET", "RESET SESSION AUTHORIZATION")
+        }
+        Reset::ConfigurationParameter(name) => setting("RESET", &names::object_name(name)),
+    }
+}
+
+fn discard(what: &str) -> StatementClass {
+    if what.eq_ignore_ascii_case("ALL") {
+        return StatementClass::new(
+            Class::Privilege,
+            "DISCARD",
+            "DISCARD ALL resets every setting and the session authorization",
+        )
+        .with_effect(Effect::Deallocate(None));
+    }
+    StatementClass::new(Class::Session, "DISCARD", format!("DISCARD {what}"))
+}
+
+/// Whether an unparseable statement starting with `first` may be a SET or RESET.
+pub(super) fn may_fall_back(first: &str) -> bool {
+    first == "SET" || first == "RESET"
+}
+
+/// An unparseable `SET` / `RESET` (e.g. `SET role TO admin`): held by what it
+/// sets. Setting an allow-listed parameter in a form we cannot parse is `Unknown`:
+/// only the stricter classes may come from tokens alone.
+pub(super) fn unparsed(tokens: &[TokenWithSpan]) -> Option<StatementClass> {
+    let mut words = tokens
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| is_significant(t))
+        .map(|t| match t {
+            Token::Word(word) => word.value.as_str(),
+            _ => "",
+        });
+    let kind = words.next()?.to_ascii_uppercase();
+    let mut name = words.next()?;
+    if ["SESSION", "LOCAL"]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(name))
+    {
+        name = words.next()?;
+    }
+    if name.eq_ignore_ascii_case("AUTHORIZATION") {
+        name = "session_authorization";
+    }
+    let (class, why) = setting_verdict(name);
+    if class == Class::Session {
+        return None;
+    }
+    Some(StatementClass::new(
+        class,
+        &kind,
+        format!("{kind} {name}: {why}"),
+    ))
+}

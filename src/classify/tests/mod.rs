@@ -1,0 +1,3 @@
+//! Tests of the classifier, one file per statement family.
+
+mod probe;

@@ -1,0 +1,25 @@
+//! Probe: prints verdicts for ad-hoc SQL (development aid).
+
+use crate::classify::{classify, Dialect};
+
+#[test]
+#[ignore]
+fn probe() {
+    let input = std::fs::read_to_string("/tmp/probe.sql").unwrap();
+    for sql in input.split("\n====\n") {
+        let c = classify(Dialect::Postgres, sql);
+        println!(
+            "{:<60} => {} {:?} | {}",
+            sql.replace('\n', " "),
+            c.class,
+            c.tables,
+            c.reason
+        );
+        for s in &c.statements {
+            println!(
+                "      - {} [{}] {:?} {:?} | {}",
+                s.class, s.kind, s.tables, s.effect, s.reason
+            );
+        }
+    }
+}

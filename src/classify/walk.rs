@@ -1,0 +1,287 @@
+//! Walk: one pass over a statement's syntax tree that finds the tables it touches
+//! and the effects hidden inside it.
+//!
+//! Hidden effects are what makes a statement stricter than its family says:
+//! data-modifying statements in CTEs or subqueries, row-locking clauses,
+//! `SELECT ... INTO`, `TABLE` inside a query, and calls of the functions in
+//! [`super::functions`], at any depth.
+//!
+//! Tables: every relation named anywhere, except references to a CTE that is
+//! in scope. CTE scope follows PostgreSQL: a CTE body sees the CTEs before it
+//! (all of them under `WITH RECURSIVE`), the main query sees all of them, and
+//! nothing outside the `WITH` sees them. So `WITH secrets AS (SELECT * FROM
+//! secrets) ...` still reports the real table `secrets`.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Expr, ObjectName, Query, Select, SetExpr, Statement, TableFactor, Visit, Visitor,
+};
+
+use super::functions::rule_for;
+use super::names;
+use super::Class;
+
+/// The strictest hidden effect found, with its reason.
+#[derive(Debug)]
+pub(super) struct Hidden {
+    pub class: Class,
+    pub reason: String,
+}
+
+/// The CTEs one query defines, and how many of them are visible right now.
+struct Scope {
+    query: *const Query,
+    names: Vec<String>,
+    bodies: Vec<*const Query>,
+    visible: usize,
+    recursive: bool,
+}
+
+/// Walk state. Pointers are compared, never dereferenced: they identify nodes of
+/// the tree being walked (CTE bodies, names of table functions).
+#[derive(Default)]
+pub(super) struct Walk {
+    tables: Vec<String>,
+    hidden: Option<Hidden>,
+    scopes: Vec<Scope>,
+    function_names: Vec<*const ObjectName>,
+    statement_depth: usize,
+    cte_depth: usize,
+}
+
+impl Walk {
+    pub(super) fn new() -> Walk {
+        Walk::default()
+    }
+
+    /// Walks a whole statement.
+    pub(super) fn statement(mut self, statement: &Statement) -> Walk {
+        let _ = statement.visit(&mut self);
+        self
+    }
+
+    /// Walks a query (e.g. the body of a cursor or of `COPY (query) TO`).
+    pub(super) fn query(mut self, query: &Query) -> Walk {
+        self.statement_depth = 1;
+        let _ = query.visit(&mut self);
+        self
+    }
+
+    /// Walks any other syntax node (e.g. the parameters of `EXECUTE`).
+    pub(super) fn node<N: Visit>(mut self, node: &N) -> Walk {
+        self.statement_depth = 1;
+        let _ = node.visit(&mut self);
+        self
+    }
+
+    /// Adds a table the statement names outside the walked tree (DROP, COPY, ...).
+    pub(super) fn table(mut self, name: &ObjectName) -> Walk {
+        self.add_table(names::object_name(name));
+        self
+    }
+
+    pub(super) fn finish(self) -> (Vec<String>, Option<Hidden>) {
+        (self.tables, self.hidden)
+    }
+
+    fn add_table(&mut self, table: String) {
+        if !self.tables.contains(&table) {
+            self.tables.push(table);
+        }
+    }
+
+    fn found(&mut self, class: Class, reason: impl FnOnce() -> String) {
+        if self.hidden.as_ref().is_none_or(|h| class > h.class) {
+            self.hidden = Some(Hidden {
+                class,
+                reason: reason(),
+            });
+        }
+    }
+
+    fn call(&mut self, name: &ObjectName) {
+        let Some(called) = names::last_part(name) else {
+            return;
+        };
+        if let Some(rule) = rule_for(called) {
+            let called = called.to_ascii_lowercase();
+            self.found(rule.class, || format!("calls {called}(): {}", rule.why));
+        }
+    }
+
+    fn is_cte(&self, name: &ObjectName) -> bool {
+        if name.0.len() != 1 {
+            return false;
+        }
+        let folded = names::object_name(name);
+        self.scopes
+            .iter()
+            .any(|scope| scope.names[..scope.visible].contains(&folded))
+    }
+
+    /// Marks the scope whose CTE body `query` is, before (`entering`) or after it.
+    fn cte_body(&mut self, query: &Query, entering: bool) {
+        let query: *const Query = query;
+        let Some(scope) = self.scopes.last_mut() else {
+            return;
+        };
+        let Some(at) = scope.bodies.iter().position(|&body| body == query) else {
+            return;
+        };
+        if entering {
+            scope.visible = if scope.recursive {
+                scope.names.len()
+            } else {
+                at
+            };
+            self.cte_depth += 1;
+        } else {
+            scope.visible = scope.names.len();
+            self.cte_depth -= 1;
+        }
+    }
+
+    fn enter_scope(&mut self, query: &Query) {
+        let (names, bodies, recursive) = match &query.with {
+            Some(with) => (
+                with.cte_tables
+                    .iter()
+                    .map(|cte| names::ident(&cte.alias.name))
+                    .collect(),
+                with.cte_tables
+                    .iter()
+                    .map(|cte| &*cte.query as *const Query)
+                    .collect(),
+                with.recursive,
+            ),
+            None => (Vec::new(), Vec::new(), false),
+        };
+        self.scopes.push(Scope {
+            query,
+            visible: if recursive { names.len() } else { 0 },
+            names,
+            bodies,
+            recursive,
+        });
+    }
+
+    fn query_effects(&mut self, query: &Query) {
+        if let Some(lock) = query.locks.first() {
+            let lock = lock.lock_type.to_string();
+            self.found(Class::Write, || format!("row-locking clause FOR {lock}"));
+        }
+        if contains_table_command(&query.body) {
+            self.found(Class::Unknown, || {
+                "TABLE command inside a query is not understood".to_owned()
+            });
+        }
+    }
+}
+
+fn contains_table_command(body: &SetExpr) -> bool {
+    match body {
+        SetExpr::Table(_) => true,
+        SetExpr::SetOperation { left, right, .. } => {
+            contains_table_command(left) || contains_table_command(right)
+        }
+        _ => false,
+    }
+}
+
+impl Visitor for Walk {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        self.cte_body(query, true);
+        self.enter_scope(query);
+        self.query_effects(query);
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        let left = self.scopes.pop();
+        debug_assert!(left.is_some_and(|s| std::ptr::eq(s.query, query)));
+        self.cte_body(query, false);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<()> {
+        if let Some(into) = &select.into {
+            self.found(Class::Ddl, || "SELECT INTO creates a table".to_owned());
+            for target in &into.targets {
+                match target {
+                    Expr::Identifier(id) => self.add_table(names::ident(id)),
+                    Expr::CompoundIdentifier(parts) => {
+                        self.add_table(names::object_name(&ObjectName::from(parts.clone())))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<()> {
+        self.statement_depth += 1;
+        if self.statement_depth > 1 {
+            let kind = nested_kind(statement);
+            let inside_cte = self.cte_depth > 0;
+            self.found(Class::Write, || {
+                if inside_cte {
+                    format!("writable CTE ({kind})")
+                } else {
+                    format!("data-modifying {kind} inside a query")
+                }
+            });
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_statement(&mut self, _statement: &Statement) -> ControlFlow<()> {
+        self.statement_depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        match factor {
+            TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            } => {
+                self.function_names.push(name);
+                self.call(name);
+            }
+            TableFactor::Function { name, .. } => self.call(name),
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+        let relation_ptr: *const ObjectName = relation;
+        if !self.function_names.contains(&relation_ptr) && !self.is_cte(relation) {
+            self.add_table(names::object_name(relation));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        if let Expr::Function(function) = expr {
+            self.call(&function.name);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The family of a statement nested inside a query (`INSERT`, `DELETE`, ...).
+fn nested_kind(statement: &Statement) -> &'static str {
+    match statement {
+        Statement::Insert(_) => "INSERT",
+        Statement::Update(_) => "UPDATE",
+        Statement::Delete(_) => "DELETE",
+        Statement::Merge(_) => "MERGE",
+        _ => "statement",
+    }
+}
