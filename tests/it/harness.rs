@@ -231,6 +231,14 @@ pub async fn table_exists(name: &str) -> bool {
     row.get(0)
 }
 
+/// The database error's message (and hint), as the agent's driver shows it.
+pub fn msg(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} {}", db.message(), db.hint().unwrap_or_default()),
+        None => e.to_string(),
+    }
+}
+
 pub fn sqlstate(e: &tokio_postgres::Error) -> String {
     e.code().map(|c| c.code().to_string()).unwrap_or_default()
 }

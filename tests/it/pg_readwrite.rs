@@ -132,7 +132,7 @@ async fn write_after_a_read_in_a_block_is_refused_with_25006() {
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e), "25006");
-    assert!(e.to_string().contains("first statement of a block"), "{e}");
+    assert!(msg(&e).contains("first statement of a block"), "{e}");
     // the block is aborted, as PostgreSQL would have it
     let e = c.simple_query("SELECT 1").await.unwrap_err();
     assert_eq!(sqlstate(&e), "25P02");

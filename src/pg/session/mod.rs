@@ -649,6 +649,9 @@ fn needs_write(class: Class) -> bool {
 async fn wait_for_disconnect<R: AsyncRead + Unpin>(client: &mut FrameReader<R>) {
     const KEEP_AT_MOST: usize = 1 << 20;
     loop {
+        if client.buffered_terminate() {
+            return;
+        }
         if client.buffered() > KEEP_AT_MOST {
             std::future::pending::<()>().await;
         }
@@ -687,8 +690,10 @@ fn render_params(params: &[Option<Bytes>], formats: &[i16]) -> Vec<Option<String
                 1 => formats[0] == 1,
                 _ => formats.get(i) == Some(&1),
             };
-            p.as_ref().map(|b| match (binary, std::str::from_utf8(b)) {
-                (false, Ok(s)) => s.to_string(),
+            // Binary text values are their UTF-8 bytes; anything else in binary
+            // (integers, dates, ...) is shown as hex.
+            p.as_ref().map(|b| match std::str::from_utf8(b) {
+                Ok(s) if !binary || !s.chars().any(char::is_control) => s.to_string(),
                 _ => format!("\\x{}", hex::encode(b)),
             })
         })

@@ -46,6 +46,8 @@ pub struct Expect {
     pub started: Instant,
     rows: i64,
     data_rows: i64,
+    /// A CommandComplete (or EmptyQueryResponse, PortalSuspended) arrived.
+    completed: bool,
     error: Option<String>,
 }
 
@@ -59,6 +61,7 @@ impl Expect {
             started: Instant::now(),
             rows: 0,
             data_rows: 0,
+            completed: false,
             error: None,
         }
     }
@@ -344,12 +347,14 @@ impl Pipeline {
             b'N' => route(Route::Forward),
             b'C' => {
                 front.rows += tag_rows(body).unwrap_or(0);
+                front.completed = true;
                 if front.sent == Sent::Execute {
                     self.pop(finished, notify);
                 }
                 route(Route::Forward)
             }
             b'I' | b's' => {
+                front.completed = true;
                 if front.sent == Sent::Execute {
                     if tag == b's' {
                         front.rows = front.data_rows;
@@ -419,7 +424,7 @@ impl Pipeline {
                 if e.error.is_none() {
                     e.error = self.skip_error.clone();
                 }
-                e.rows = -1;
+                e.completed = false;
             }
             self.pop(finished, notify);
             if last {
@@ -437,7 +442,9 @@ impl Pipeline {
         *notify = true;
         if let Some(mut rec) = e.audit {
             rec.duration_us = e.started.elapsed().as_micros() as i64;
-            rec.rows = if e.rows < 0 { None } else { Some(e.rows) };
+            // Rows only for what ran to completion; a refused, failed or skipped
+            // statement has none.
+            rec.rows = e.completed.then_some(e.rows);
             if e.error.is_some() {
                 rec.error = e.error;
             }
