@@ -160,6 +160,30 @@ impl Approvals {
         store::blocking(&self.store, move |s| s.hold(id)).await
     }
 
+    /// Marks expired every pending hold whose `expires` time has passed: holds
+    /// nobody waits on any more (their process stopped). Returns how many.
+    pub async fn expire_overdue(&self) -> Result<u64, StoreError> {
+        let now = chrono::Utc::now();
+        let expired = store::blocking(&self.store, move |s| {
+            let mut expired = Vec::new();
+            for hold in s.list_holds(Some(HoldState::Pending))? {
+                if hold.request.expires <= now
+                    && s.finish_hold(hold.id, HoldState::Expired, None, None)?
+                {
+                    expired.push(hold.id);
+                }
+            }
+            Ok(expired)
+        })
+        .await?;
+        for id in &expired {
+            if let Some(waiter) = self.waiters.get(id) {
+                waiter.send_replace(());
+            }
+        }
+        Ok(expired.len() as u64)
+    }
+
     /// Holds this process is waiting on.
     pub fn waiting(&self) -> usize {
         self.waiters.len()

@@ -99,7 +99,7 @@ async fn wait_wakes_on_a_decision_from_another_process() {
         .await
         .expect("found by polling")
         .unwrap();
-    assert!(started.elapsed() <= POLL_INTERVAL + Duration::from_millis(400));
+    assert!(started.elapsed() <= POLL_INTERVAL + Duration::from_millis(700));
     assert_eq!(
         outcome,
         Outcome::Denied {
@@ -285,4 +285,32 @@ fn deadline_follows_the_wall_clock() {
         let past = deadline(chrono::Utc::now() - chrono::Duration::seconds(60));
         assert!(past <= Instant::now());
     });
+}
+
+#[tokio::test]
+async fn overdue_holds_expire_and_their_waiters_hear_it() {
+    let files = shared_file();
+    let approvals = Approvals::with_poll_interval(files.proxy.clone(), HOUR);
+    let mut overdue = new_hold("a", "DELETE 1");
+    overdue.expires = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let overdue = approvals.hold(overdue).await.unwrap();
+    let mut current = new_hold("a", "DELETE 2");
+    current.expires = chrono::Utc::now() + chrono::Duration::minutes(5);
+    let current = approvals.hold(current).await.unwrap();
+    let waiting = {
+        let approvals = Arc::clone(&approvals);
+        tokio::spawn(async move { approvals.wait(overdue, Instant::now() + HOUR).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(approvals.expire_overdue().await.unwrap(), 1);
+    let outcome = tokio::time::timeout(Duration::from_secs(2), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome, Outcome::Expired);
+    assert_eq!(
+        files.cli.hold(current).unwrap().unwrap().state,
+        HoldState::Pending
+    );
+    assert_eq!(approvals.expire_overdue().await.unwrap(), 0);
 }

@@ -179,7 +179,8 @@ pub trait Store: Send + Sync + 'static {
     fn list_holds(&self, state: Option<HoldState>) -> Result<Vec<Hold>, StoreError>;
     /// Appends records in one transaction, in order.
     fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
-    /// Streams matching records, oldest first, into `sink`; returns how many.
+    /// Streams matching records, oldest first (by time, then id), into `sink`;
+    /// returns how many. Memory stays flat however many match.
     fn export_audit(
         &self,
         filter: &AuditFilter,

@@ -154,7 +154,8 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The export query for a filter, oldest (lowest id) first.
+/// The export query for a filter, oldest first: by time, then id. Both indexes
+/// end in (time, id), so rows stream in index order with no sort.
 fn audit_query(filter: &AuditFilter) -> (String, Vec<String>) {
     let mut clauses = Vec::new();
     let mut values = Vec::new();
@@ -185,7 +186,7 @@ fn audit_query(filter: &AuditFilter) -> (String, Vec<String>) {
         sql.push_str(" WHERE ");
         sql.push_str(&clauses.join(" AND "));
     }
-    sql.push_str(" ORDER BY id");
+    sql.push_str(" ORDER BY time, id");
     (sql, values)
 }
 
