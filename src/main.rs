@@ -1,5 +1,7 @@
 //! The airlock command line: `serve`, `check`, `passwd`, `approvals`, `audit`.
 
+mod approvals_cmd;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +37,18 @@ enum Command {
         #[arg(long)]
         password: Option<String>,
     },
+    /// Print an argon2 hash of an approver's password (read from stdin) for
+    /// `[approvers.NAME] password_hash`.
+    ApproverHash {
+        /// The password (default: read one line from standard input).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Print a new random API token for an approver, and the hash of it for
+    /// `[approvers.NAME] token_hash`.
+    Token,
+    /// Decide held statements as an approver: list, show, approve, deny.
+    Approvals(approvals_cmd::ApprovalsArgs),
 }
 
 #[derive(clap::Args)]
@@ -84,21 +98,41 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         }
         Command::Check(args) => return check(&cli.config, args),
         Command::Passwd { password } => {
-            let password = match password {
-                Some(p) => p,
-                None => {
-                    let mut line = String::new();
-                    std::io::stdin().read_to_string(&mut line)?;
-                    line.trim_end_matches(['\n', '\r']).to_string()
-                }
-            };
-            if password.is_empty() {
-                bail!("empty password");
-            }
+            let password = read_password(password)?;
             println!("{}", airlock::pg::scram::ScramVerifier::generate(&password));
+        }
+        Command::ApproverHash { password } => {
+            let password = read_password(password)?;
+            println!("{}", airlock::web::auth::hash_password(&password));
+        }
+        Command::Token => {
+            let (token, hash) = airlock::web::auth::new_token();
+            println!("token:      {token}");
+            println!("token_hash: {hash}");
+            eprintln!("Give the token to the approver (AIRLOCK_TOKEN); put token_hash in their [approvers.NAME] entry.");
+        }
+        Command::Approvals(args) => {
+            let config = Config::load(&cli.config)?;
+            approvals_cmd::run(&config, args)?;
         }
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// A password given on the command line, or the first line of stdin.
+fn read_password(given: Option<String>) -> Result<String> {
+    let password = match given {
+        Some(p) => p,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().read_to_string(&mut line)?;
+            line.trim_end_matches(['\n', '\r']).to_string()
+        }
+    };
+    if password.is_empty() {
+        bail!("empty password");
+    }
+    Ok(password)
 }
 
 /// `airlock check`: exit 0 when every input was classified, 2 on bad rules.
@@ -181,9 +215,16 @@ fn serve(config: Config) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("listening on {}", config.server.listen))?;
-        tracing::info!(listen = %config.server.listen, databases = config.databases.len(), agents = config.agents.len(), "airlock is serving");
+        let web_listener = tokio::net::TcpListener::bind(config.web.listen)
+            .await
+            .with_context(|| format!("listening on {} (web)", config.web.listen))?;
+        if config.approvers.is_empty() {
+            tracing::warn!("no [approvers] configured: nobody can approve held statements");
+        }
+        tracing::info!(listen = %config.server.listen, web = %config.web.listen, databases = config.databases.len(), agents = config.agents.len(), approvers = config.approvers.len(), "airlock is serving");
         tokio::select! {
             r = airlock::pg::serve(state.clone(), listener) => r?,
+            r = airlock::web::serve(state.clone(), web_listener) => r.context("web listener")?,
             _ = shutdown_signal() => tracing::info!("shutting down"),
         }
         drop(state);
