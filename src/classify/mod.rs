@@ -4,6 +4,8 @@
 //! whole gets the strictest of them. Anything we cannot parse or recognise with
 //! certainty is [`Class::Unknown`] (fail closed).
 
+pub mod fingerprint;
+
 use serde::{Deserialize, Serialize};
 
 mod admin;

@@ -1,11 +1,14 @@
 //! Configuration: `airlock.toml` parsed ([`raw`]) then validated into types that cannot be wrong.
 
+mod approvers;
 mod raw;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use approvers::{Approver, Web};
 
 use crate::pg::scram::ScramVerifier;
 
@@ -102,6 +105,9 @@ pub struct Config {
     pub rules_dir: PathBuf,
     pub databases: BTreeMap<String, Database>,
     pub agents: BTreeMap<String, Agent>,
+    /// People who decide held statements (a namespace separate from agents).
+    pub approvers: BTreeMap<String, Approver>,
+    pub web: Web,
 }
 
 impl Config {
@@ -167,6 +173,8 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
             },
         );
     }
+    let approvers = approvers::validate_approvers(raw.approvers)?;
+    let web = approvers::validate_web(raw.web)?;
     Ok(Config {
         path: path.to_path_buf(),
         server,
@@ -176,6 +184,8 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
         rules_dir: relative(base, &raw.rules),
         databases,
         agents,
+        approvers,
+        web,
     })
 }
 

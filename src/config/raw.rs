@@ -20,6 +20,11 @@ pub struct RawConfig {
     pub databases: BTreeMap<String, RawDatabase>,
     #[serde(default)]
     pub agents: BTreeMap<String, RawAgent>,
+    /// People who decide held statements, by name.
+    #[serde(default)]
+    pub approvers: BTreeMap<String, RawApprover>,
+    #[serde(default)]
+    pub web: RawWeb,
 }
 
 fn default_rules() -> String {
@@ -78,4 +83,26 @@ pub struct RawAgent {
     pub groups: Vec<String>,
     /// The person answerable for this agent.
     pub owner: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApprover {
+    /// Argon2 PHC string, as printed by `airlock approver-hash`.
+    pub password_hash: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// SHA-256 (hex) of an API bearer token, as printed by `airlock token`.
+    pub token_hash: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    pub listen: Option<String>,
+    /// Mark the session cookie `Secure` (served over TLS, e.g. behind a proxy).
+    pub cookie_secure: Option<bool>,
+    /// Header an SSO reverse proxy sets to the signed-in approver's name.
+    pub trusted_header: Option<String>,
+    pub session_ttl: Option<String>,
 }

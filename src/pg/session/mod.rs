@@ -381,8 +381,17 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                     .with_detail(format!("denied by rule {}", verdict.rule));
                 self.refuse(pending.sent, err, record);
             }
-            Action::Hold { timeout, .. } => {
-                return self.hold(pending, prepared, record, timeout, client).await;
+            Action::Hold {
+                timeout,
+                approvers,
+                quorum,
+            } => {
+                let rule = RuleHold {
+                    timeout,
+                    approvers,
+                    quorum,
+                };
+                return self.hold(pending, prepared, record, rule, client).await;
             }
         }
         Ok(Flow::Continue)
@@ -512,10 +521,25 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         pending: Pending,
         prepared: Arc<Prepared>,
         mut record: AuditRecord,
-        timeout: std::time::Duration,
+        rule: RuleHold,
         client: &mut FrameReader<R>,
     ) -> Result<Flow, SessionError> {
+        let timeout = rule.timeout;
         self.write_out().await?;
+        if let Some(grant) = self
+            .state
+            .approvals
+            .grant_for(&self.who.agent.name, &self.who.database.name, &prepared.sql)
+            .await
+        {
+            record.decision = Decision::Approved;
+            record.approver = Some(format!("grant #{} by {}", grant.id, grant.grant.granted_by));
+            record.comment = grant.grant.comment.clone();
+            tracing::info!(grant = grant.id, agent = %self.who.agent.name, "statement passed under a grant");
+            self.settle().await?;
+            self.run_statement(pending, &prepared, record).await?;
+            return Ok(Flow::Continue);
+        }
         let now = chrono::Utc::now();
         let hold = NewHold {
             created: now,
@@ -531,6 +555,12 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             tables: prepared.classified.tables.clone(),
             client_addr: self.who.client_addr.to_string(),
             application_name: self.who.application_name.clone(),
+            upstream_user: self.who.database.user.clone(),
+            approver_groups: rule.approvers,
+            quorum: rule.quorum.max(1),
+            owner: self.who.agent.owner.clone(),
+            reason: crate::approvals::stated_reason(&prepared.sql, &self.who.application_name),
+            preview: None,
         };
         let id = match self.state.approvals.hold(hold).await {
             Ok(id) => id,
@@ -554,8 +584,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         let deadline = tokio::time::Instant::now() + timeout;
         let outcome = tokio::select! {
             outcome = self.state.approvals.wait(id, deadline) => outcome,
-            gone = wait_for_disconnect(client) => {
-                let _ = gone;
+            () = wait_for_disconnect(client) => {
                 if let Err(e) = self.state.approvals.abandon(id).await {
                     tracing::error!(hold = id, error = %e, "could not mark the hold abandoned");
                 }
@@ -638,6 +667,14 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             }
         }
     }
+}
+
+/// What the rule that held a statement requires.
+struct RuleHold {
+    timeout: std::time::Duration,
+    /// Approver groups that may decide (empty: any approver).
+    approvers: Vec<String>,
+    quorum: u32,
 }
 
 /// Classes that change something and so need the session read-write.
