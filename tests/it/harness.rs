@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use airlock::approvals::{Choice, Decided};
 use airlock::audit::{AuditRecord, AuditWriterHandle};
+use airlock::config::Approver;
 use airlock::config::Config;
 use airlock::state::State;
 use airlock::store::{AuditFilter, HoldState};
@@ -167,22 +169,54 @@ owner = "alice"
         panic!("no hold appeared");
     }
 
+    /// Decides a hold as approver `name` (in no group; rules here name none).
+    pub async fn decide(
+        &self,
+        id: i64,
+        name: &str,
+        choice: Choice,
+    ) -> Result<Decided, airlock::approvals::DecideError> {
+        let approver = Approver {
+            name: name.into(),
+            password_hash: None,
+            groups: vec!["dba".into()],
+            token_hash: None,
+        };
+        self.state.approvals.decide(id, &approver, choice).await
+    }
+
     pub async fn approve(&self, id: i64) {
-        assert!(self
-            .state
-            .approvals
-            .decide(id, true, "dba-1", Some("looks fine"))
+        let d = self
+            .decide(id, "dba-1", Choice::approve(Some("looks fine")))
             .await
-            .unwrap());
+            .unwrap();
+        assert!(
+            matches!(
+                d,
+                Decided::Finished {
+                    state: HoldState::Approved,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
     }
 
     pub async fn deny(&self, id: i64, comment: &str) {
-        assert!(self
-            .state
-            .approvals
-            .decide(id, false, "dba-1", Some(comment))
+        let d = self
+            .decide(id, "dba-1", Choice::deny(Some(comment)))
             .await
-            .unwrap());
+            .unwrap();
+        assert!(
+            matches!(
+                d,
+                Decided::Finished {
+                    state: HoldState::Denied,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
     }
 }
 

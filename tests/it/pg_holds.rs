@@ -76,12 +76,10 @@ async fn approved_statement_runs_once_with_its_real_result() {
     assert_eq!(deleted, 4);
     assert_eq!(count(&t).await, 6);
     // deciding again changes nothing
-    assert!(!a
-        .state
-        .approvals
-        .decide(id, true, "dba-2", None)
+    assert!(a
+        .decide(id, "dba-2", airlock::approvals::Choice::approve(None))
         .await
-        .unwrap());
+        .is_err());
     let audit = a.audit().await;
     let rec = audit
         .iter()
@@ -234,12 +232,10 @@ async fn agent_leaving_abandons_the_hold_and_nothing_runs_later() {
     }
     let hold = a.state.approvals.get(id).await.unwrap().unwrap();
     assert_eq!(hold.state, HoldState::Abandoned);
-    assert!(!a
-        .state
-        .approvals
-        .decide(id, true, "dba-1", None)
+    assert!(a
+        .decide(id, "dba-2", airlock::approvals::Choice::approve(None))
         .await
-        .unwrap());
+        .is_err());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(table_exists(&t).await);
     let audit = a.audit().await;
