@@ -9,7 +9,7 @@ use super::{Class, StatementClass};
 
 pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
     let kind = match statement {
-        Statement::Insert(insert) if insert.replace_into => return None,
+        Statement::Insert(insert) if insert.replace_into || insert.overwrite => return None,
         Statement::Insert(_) => "INSERT",
         Statement::Update(_) => "UPDATE",
         Statement::Delete(_) => "DELETE",

@@ -80,18 +80,26 @@ fn piece(mut tokens: Vec<TokenWithSpan>) -> StatementClass {
     }
     rewrite::apply(&mut tokens);
     let [first] = leading_words::<1>(&tokens);
-    let backup =
-        (fallback::may_apply(&first) || session::may_fall_back(&first)).then(|| tokens.clone());
+    let backup = may_fall_back(&first).then(|| tokens.clone());
     match parse(tokens) {
         Ok(parsed) => statement::classify(&parsed),
-        Err(error) => backup
-            .as_deref()
-            .and_then(|tokens| fallback::classify(tokens).or_else(|| session::unparsed(tokens)))
-            .unwrap_or_else(|| {
-                let kind = if first.is_empty() { "UNKNOWN" } else { &first };
-                StatementClass::unknown(kind, format!("parse error: {error}"))
-            }),
+        Err(error) => backup.as_deref().and_then(fall_back).unwrap_or_else(|| {
+            let kind = if first.is_empty() { "UNKNOWN" } else { &first };
+            StatementClass::unknown(kind, format!("parse error: {error}"))
+        }),
     }
+}
+
+/// Whether a statement starting with `first` has a keyword fallback.
+fn may_fall_back(first: &str) -> bool {
+    fallback::may_apply(first) || transaction::may_fall_back(first) || session::may_fall_back(first)
+}
+
+/// Recognises an unparseable statement from its tokens, if its type allows.
+fn fall_back(tokens: &[TokenWithSpan]) -> Option<StatementClass> {
+    fallback::classify(tokens)
+        .or_else(|| transaction::unparsed_modes(tokens))
+        .or_else(|| session::unparsed(tokens))
 }
 
 /// Parses exactly one statement from `tokens`; anything left over is an error.

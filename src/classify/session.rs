@@ -62,6 +62,9 @@ fn assignment(
         );
     }
     let name = names::object_name(variable);
+    if !values.iter().all(is_plain_value) {
+        return StatementClass::unknown("SET", format!("SET {name} to an expression"));
+    }
     if name.eq_ignore_ascii_case("client_encoding") {
         return client_encoding(values.first().and_then(text).as_deref());
     }
@@ -88,6 +91,15 @@ fn client_encoding(encoding: Option<&str>) -> StatementClass {
             "SET",
             "client encoding other than UTF8: airlock could no longer read the SQL text",
         ),
+    }
+}
+
+/// PostgreSQL accepts only literals, words and signed numbers as SET values.
+fn is_plain_value(value: &Expr) -> bool {
+    match value {
+        Expr::Identifier(_) | Expr::Value(_) => true,
+        Expr::UnaryOp { expr, .. } => matches!(**expr, Expr::Value(_)),
+        _ => false,
     }
 }
 
@@ -147,6 +159,9 @@ pub(super) fn unparsed(tokens: &[TokenWithSpan]) -> Option<StatementClass> {
             _ => "",
         });
     let kind = words.next()?.to_ascii_uppercase();
+    if !may_fall_back(&kind) {
+        return None;
+    }
     let mut name = words.next()?;
     if ["SESSION", "LOCAL"]
         .iter()
