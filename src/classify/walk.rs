@@ -15,7 +15,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, ObjectName, Query, Select, SetExpr, Statement, TableFactor, Visit, Visitor,
+    AccessExpr, Expr, FromTable, ObjectName, Query, Select, SetExpr, Statement, TableFactor,
+    TableObject, Visit, Visitor,
 };
 
 use super::functions::rule_for;
@@ -46,6 +47,7 @@ pub(super) struct Walk {
     hidden: Option<Hidden>,
     scopes: Vec<Scope>,
     function_names: Vec<*const ObjectName>,
+    dml_targets: Vec<*const ObjectName>,
     statement_depth: usize,
     cte_depth: usize,
 }
@@ -101,9 +103,13 @@ impl Walk {
     }
 
     fn call(&mut self, name: &ObjectName) {
-        let Some(called) = names::last_part(name) else {
-            return;
-        };
+        if let Some(called) = names::last_part(name) {
+            self.called(called);
+        }
+    }
+
+    /// A call of the function whose own (unqualified) name is `called`.
+    fn called(&mut self, called: &str) {
         if let Some(rule) = rule_for(called) {
             let called = called.to_ascii_lowercase();
             self.found(rule.class, || format!("calls {called}(): {}", rule.why));
@@ -224,6 +230,7 @@ impl Visitor for Walk {
 
     fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<()> {
         self.statement_depth += 1;
+        self.dml_targets.extend(dml_targets(statement));
         if self.statement_depth > 1 {
             let kind = nested_kind(statement);
             let inside_cte = self.cte_depth > 0;
@@ -261,17 +268,56 @@ impl Visitor for Walk {
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
         let relation_ptr: *const ObjectName = relation;
-        if !self.function_names.contains(&relation_ptr) && !self.is_cte(relation) {
+        let is_cte = !self.dml_targets.contains(&relation_ptr) && self.is_cte(relation);
+        if !self.function_names.contains(&relation_ptr) && !is_cte {
             self.add_table(names::object_name(relation));
         }
         ControlFlow::Continue(())
     }
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-        if let Expr::Function(function) = expr {
-            self.call(&function.name);
+        match expr {
+            Expr::Function(function) => self.call(&function.name),
+            // `x.f` may call `f(x)` in PostgreSQL (attribute notation).
+            Expr::CompoundIdentifier(parts) if parts.len() > 1 => {
+                if let Some(last) = parts.last() {
+                    self.called(&last.value);
+                }
+            }
+            Expr::CompoundFieldAccess { access_chain, .. } => {
+                for access in access_chain {
+                    if let AccessExpr::Dot(Expr::Identifier(field)) = access {
+                        self.called(&field.value);
+                    }
+                }
+            }
+            _ => {}
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// The tables a data-modifying statement changes: never CTE references, since
+/// PostgreSQL cannot write through a CTE.
+fn dml_targets(statement: &Statement) -> Vec<*const ObjectName> {
+    let factor_name = |factor: &TableFactor| match factor {
+        TableFactor::Table { name, .. } => Some(name as *const ObjectName),
+        _ => None,
+    };
+    match statement {
+        Statement::Insert(insert) => match &insert.table {
+            TableObject::TableName(name) => vec![name as *const ObjectName],
+            _ => Vec::new(),
+        },
+        Statement::Update(update) => factor_name(&update.table.relation).into_iter().collect(),
+        Statement::Delete(delete) => match &delete.from {
+            FromTable::WithFromKeyword(tables) | FromTable::WithoutKeyword(tables) => tables
+                .iter()
+                .filter_map(|table| factor_name(&table.relation))
+                .collect(),
+        },
+        Statement::Merge(merge) => factor_name(&merge.table).into_iter().collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -47,3 +47,8 @@ classes! {
     set_config_in_subquery: "SELECT * FROM t WHERE x = (SELECT set_config('role', 'admin', false))" => Privilege;
     begin_atomic_end_is_not_commit: "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END; SELECT 1" => Ddl;
 }
+
+classes! {
+    attribute_notation_call: "SELECT s.pg_sleep FROM (SELECT 10) s" => Admin;
+    attribute_notation_nextval: "SELECT (x).nextval FROM (SELECT 's'::regclass AS x) q" => Write;
+}

@@ -56,3 +56,9 @@ table_cases! {
     table_command: "TABLE Orders" => ["orders"];
     pg_catalog_tables: "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace" => ["pg_catalog.pg_class", "pg_catalog.pg_namespace"];
 }
+
+table_cases! {
+    dml_target_named_like_cte: "WITH orders AS (SELECT 1) DELETE FROM orders" => ["orders"];
+    update_target_named_like_cte: "WITH t AS (SELECT 1 AS id) UPDATE t SET x = 1 FROM t AS src" => ["t"];
+    insert_target_named_like_cte: "WITH audit AS (SELECT 1) INSERT INTO audit SELECT * FROM audit" => ["audit"];
+}
