@@ -246,7 +246,7 @@ fn significant(tokens: &[TokenWithSpan]) -> impl Iterator<Item = &Token> {
         .filter(|t| is_significant(t))
 }
 
-fn bare_word<'t>(token: &'t Token) -> Option<&'t str> {
+fn bare_word(token: &Token) -> Option<&str> {
     match token {
         Token::Word(word) if word.quote_style.is_none() => Some(&word.value),
         _ => None,

@@ -80,7 +80,10 @@ fn piece(mut tokens: Vec<TokenWithSpan>) -> StatementClass {
     }
     rewrite::apply(&mut tokens);
     let [first] = leading_words::<1>(&tokens);
-    let backup = may_fall_back(&first).then(|| tokens.clone());
+    // A piece holding semicolons is a CREATE with a BEGIN ATOMIC body: if it
+    // does not parse, airlock cannot be sure where PostgreSQL ends it.
+    let splits_inside = tokens.iter().any(|t| t.token == Token::SemiColon);
+    let backup = (may_fall_back(&first) && !splits_inside).then(|| tokens.clone());
     match parse(tokens) {
         Ok(parsed) => statement::classify(&parsed),
         Err(error) => backup.as_deref().and_then(fall_back).unwrap_or_else(|| {

@@ -11,6 +11,14 @@ use super::split::is_significant;
 
 /// Applies every rewrite in place.
 pub(super) fn apply(tokens: &mut Vec<TokenWithSpan>) {
+    let needed = tokens.iter().any(|t| {
+        ["FOR", "TABLE", "ANALYSE"]
+            .iter()
+            .any(|keyword| is_bare(&t.token, keyword))
+    });
+    if !needed {
+        return;
+    }
     let significant: Vec<usize> = (0..tokens.len())
         .filter(|&at| is_significant(&tokens[at].token))
         .collect();

@@ -23,7 +23,7 @@ classes! {
     create_domain: "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)" => Ddl;
     create_function_sql: "CREATE FUNCTION add(a int, b int) RETURNS int AS $$ SELECT a + b $$ LANGUAGE sql IMMUTABLE" => Ddl, "CREATE FUNCTION";
     create_function_plpgsql_with_semicolons: "CREATE OR REPLACE FUNCTION f() RETURNS trigger AS $body$ BEGIN NEW.updated := now(); RETURN NEW; END; $body$ LANGUAGE plpgsql" => Ddl;
-    create_function_begin_atomic: "CREATE FUNCTION one() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 1 END; END" => Ddl;
+    create_function_begin_atomic_unparsed: "CREATE FUNCTION one() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 1 END; END" => Unknown;
     create_procedure: "CREATE PROCEDURE p() LANGUAGE sql AS $$ DELETE FROM t $$" => Ddl;
     create_trigger: "CREATE TRIGGER touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch()" => Ddl, "CREATE TRIGGER";
     create_rule: "CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING" => Ddl;
