@@ -32,6 +32,7 @@ mod settings;
 mod split;
 mod statement;
 mod transaction;
+mod transaction_tokens;
 mod verdict;
 mod walk;
 

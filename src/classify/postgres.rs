@@ -18,7 +18,7 @@ use sqlparser::tokenizer::{Token, TokenWithSpan};
 use super::escapes::{self, BackslashEscaping};
 use super::guard::{self, MAX_OPERATORS, MAX_SQL_BYTES};
 use super::split::{self, leading_words};
-use super::{cursor, fallback, rewrite, session, statement, transaction, StatementClass};
+use super::{cursor, fallback, rewrite, session, statement, transaction_tokens, StatementClass};
 
 /// Every statement of `sql`, in order.
 pub(super) fn classify_statements(sql: &str) -> Vec<StatementClass> {
@@ -74,7 +74,7 @@ fn piece(mut tokens: Vec<TokenWithSpan>) -> StatementClass {
         );
     }
     if let Some(verdict) =
-        cursor::fetch_or_move(&tokens).or_else(|| transaction::set_constraints(&tokens))
+        cursor::fetch_or_move(&tokens).or_else(|| transaction_tokens::set_constraints(&tokens))
     {
         return verdict;
     }
@@ -95,13 +95,15 @@ fn piece(mut tokens: Vec<TokenWithSpan>) -> StatementClass {
 
 /// Whether a statement starting with `first` has a keyword fallback.
 fn may_fall_back(first: &str) -> bool {
-    fallback::may_apply(first) || transaction::may_fall_back(first) || session::may_fall_back(first)
+    fallback::may_apply(first)
+        || transaction_tokens::may_fall_back(first)
+        || session::may_fall_back(first)
 }
 
 /// Recognises an unparseable statement from its tokens, if its type allows.
 fn fall_back(tokens: &[TokenWithSpan]) -> Option<StatementClass> {
     fallback::classify(tokens)
-        .or_else(|| transaction::unparsed_modes(tokens))
+        .or_else(|| transaction_tokens::unparsed_modes(tokens))
         .or_else(|| session::unparsed(tokens))
 }
 
