@@ -41,7 +41,9 @@ fn alter_table(operations: &[AlterTableOperation], statement: &Statement) -> Sta
         };
         verdict = verdict.at_least(Class::Privilege, format!("ALTER TABLE ... {why}"));
     }
-    escalated(verdict, statement)
+    // The operations are precise here: no word scan (a column named `owner`
+    // renamed TO something is not an ownership change).
+    verdict.absorb(Walk::new().statement(statement))
 }
 
 /// Applies escalations found in the statement's words, then its hidden effects.

@@ -3,7 +3,10 @@
 //!
 //! - `TABLE name ...` → `SELECT * FROM name ...` (PostgreSQL defines it so);
 //! - `FOR NO KEY UPDATE` → `FOR UPDATE`, `FOR KEY SHARE` → `FOR SHARE` (still row locks);
-//! - `EXPLAIN ANALYSE` → `EXPLAIN ANALYZE` (British spelling).
+//! - `EXPLAIN ANALYSE` → `EXPLAIN ANALYZE` (British spelling);
+//! - `FROM ONLY t` → `FROM t` (after FROM, JOIN, a comma, UPDATE, USING, TABLE):
+//!   sqlparser would read `only` as a table named "only" aliased `t`. ONLY
+//!   excludes inheritance children; the table read is still `t`.
 
 use sqlparser::tokenizer::{Token, TokenWithSpan, Whitespace};
 
@@ -12,7 +15,7 @@ use super::split::is_significant;
 /// Applies every rewrite in place.
 pub(super) fn apply(tokens: &mut Vec<TokenWithSpan>) {
     let needed = tokens.iter().any(|t| {
-        ["FOR", "TABLE", "ANALYSE"]
+        ["FOR", "TABLE", "ANALYSE", "ONLY"]
             .iter()
             .any(|keyword| is_bare(&t.token, keyword))
     });
@@ -36,6 +39,16 @@ pub(super) fn apply(tokens: &mut Vec<TokenWithSpan>) {
             && word(tokens, nth + 2, "SHARE")
         {
             blank(tokens, significant[nth + 1]);
+        }
+    }
+    for nth in 1..significant.len() {
+        let before = &tokens[significant[nth - 1]].token;
+        let relation_follows = *before == Token::Comma
+            || ["FROM", "JOIN", "UPDATE", "USING", "TABLE"]
+                .iter()
+                .any(|keyword| is_bare(before, keyword));
+        if relation_follows && word(tokens, nth, "ONLY") {
+            blank(tokens, significant[nth]);
         }
     }
     if word(tokens, 0, "EXPLAIN") && word(tokens, 1, "ANALYSE") {

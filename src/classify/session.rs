@@ -172,6 +172,9 @@ pub(super) fn unparsed(tokens: &[TokenWithSpan]) -> Option<StatementClass> {
     if name.eq_ignore_ascii_case("AUTHORIZATION") {
         name = "session_authorization";
     }
+    if name.eq_ignore_ascii_case("TIME") {
+        name = "timezone";
+    }
     let (class, why) = setting_verdict(name);
     if class == Class::Session {
         return None;

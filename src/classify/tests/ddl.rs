@@ -69,3 +69,9 @@ classes! {
     refresh_concurrently: "REFRESH MATERIALIZED VIEW CONCURRENTLY mv WITH DATA" => Ddl;
     security_label: "SECURITY LABEL FOR selinux ON TABLE t IS 'system_u:object_r:sepgsql_table_t:s0'" => Ddl;
 }
+
+classes! {
+    rename_column_named_owner: "ALTER TABLE t RENAME COLUMN owner TO owner2" => Ddl;
+    alter_table_disable_trigger: "ALTER TABLE t DISABLE TRIGGER ALL" => Ddl;
+    alter_column_type_using: "ALTER TABLE t ALTER COLUMN c TYPE bigint USING c::bigint" => Ddl;
+}

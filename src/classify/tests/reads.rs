@@ -73,3 +73,14 @@ fn empty_string_has_no_statements() {
     assert!(got.statements.is_empty());
     assert!(got.tables.is_empty());
 }
+
+classes! {
+    select_from_only: "SELECT * FROM ONLY parent" => Read;
+    fetch_first_rows_only: "SELECT * FROM t FETCH FIRST 3 ROWS ONLY" => Read;
+    materialized_cte: "WITH x AS MATERIALIZED (SELECT 1) SELECT * FROM x" => Read;
+    tablesample: "SELECT * FROM t TABLESAMPLE SYSTEM (10)" => Read;
+    array_subquery: "SELECT ARRAY(SELECT 1)" => Read;
+    typed_literals: "SELECT interval '1 day', date '2024-01-01', timestamptz '2024-01-01 00:00+00'" => Read;
+    ordered_set_aggregate: "SELECT count(*) FILTER (WHERE x), percentile_cont(0.5) WITHIN GROUP (ORDER BY y) FROM t" => Read;
+    show_quoted: "SHOW \"TimeZone\"" => Read;
+}

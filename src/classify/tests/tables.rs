@@ -62,3 +62,16 @@ table_cases! {
     update_target_named_like_cte: "WITH t AS (SELECT 1 AS id) UPDATE t SET x = 1 FROM t AS src" => ["t"];
     insert_target_named_like_cte: "WITH audit AS (SELECT 1) INSERT INTO audit SELECT * FROM audit" => ["audit"];
 }
+
+table_cases! {
+    from_only: "SELECT * FROM ONLY secrets" => ["secrets"];
+    join_only: "SELECT * FROM a JOIN ONLY b ON true, ONLY c" => ["a", "b", "c"];
+    update_only: "UPDATE ONLY orders SET x = 1" => ["orders"];
+    delete_from_only: "DELETE FROM ONLY orders" => ["orders"];
+}
+
+table_cases! {
+    table_only: "TABLE ONLY parent" => ["parent"];
+    truncate_only: "TRUNCATE ONLY a" => ["a"];
+    lock_table_only: "LOCK TABLE ONLY a IN SHARE MODE" => ["a"];
+}
