@@ -269,9 +269,10 @@ impl Visitor for Walk {
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
         let relation_ptr: *const ObjectName = relation;
         let is_cte = !self.dml_targets.contains(&relation_ptr) && self.is_cte(relation);
-        if is_bare_only(relation) {
+        if names::has_reserved_part(relation) {
+            let name = names::object_name(relation);
             self.found(Class::Unknown, || {
-                "ONLY before a table is not understood".to_owned()
+                format!("table name {name} is a reserved word: statement misread")
             });
         }
         if !self.function_names.contains(&relation_ptr) && !is_cte {
@@ -324,15 +325,6 @@ fn dml_targets(statement: &Statement) -> Vec<*const ObjectName> {
         Statement::Merge(merge) => factor_name(&merge.table).into_iter().collect(),
         _ => Vec::new(),
     }
-}
-
-/// `only` unquoted is reserved in PostgreSQL: as a table name it means sqlparser
-/// misread `ONLY t`.
-fn is_bare_only(relation: &ObjectName) -> bool {
-    relation.0.iter().any(|part| {
-        matches!(part, sqlparser::ast::ObjectNamePart::Identifier(id)
-            if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("only"))
-    })
 }
 
 /// The family of a statement nested inside a query (`INSERT`, `DELETE`, ...).

@@ -47,3 +47,8 @@ fn unrecognised_variant_is_named() {
     assert_eq!(got.class, Class::Unknown);
     assert_eq!(got.reason, "unrecognised statement: Use");
 }
+
+classes! {
+    reserved_word_as_table: "SELECT * FROM user" => Unknown;
+    quoted_reserved_word_table: "SELECT * FROM \"user\"" => Read;
+}
