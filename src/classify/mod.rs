@@ -56,6 +56,7 @@ mod guard;
 mod mysql;
 mod names;
 mod notify;
+mod pipeline;
 mod postgres;
 mod prepared;
 mod privilege;
