@@ -5,9 +5,9 @@
 use sqlparser::ast::Statement;
 
 use super::walk::Walk;
-use super::{Class, StatementClass};
+use super::{Class, Dialect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     let kind = match statement {
         Statement::Insert(insert) if insert.replace_into || insert.overwrite => return None,
         Statement::Insert(_) => "INSERT",
@@ -19,5 +19,5 @@ pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
         _ => return None,
     };
     let verdict = StatementClass::new(Class::Write, kind, kind);
-    Some(verdict.absorb(Walk::new().statement(statement)))
+    Some(verdict.absorb(Walk::new(dialect).statement(statement)))
 }

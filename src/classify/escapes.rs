@@ -25,7 +25,8 @@ pub(super) const BACKSLASH_ESCAPING: FlippedEscapes<PostgreSqlDialect> =
     FlippedEscapes(PostgreSqlDialect {});
 
 /// MySQL without backslash escapes (`sql_mode = NO_BACKSLASH_ESCAPES`).
-pub(super) const NO_BACKSLASH_ESCAPES: FlippedEscapes<MySqlDialect> = FlippedEscapes(MySqlDialect {});
+pub(super) const NO_BACKSLASH_ESCAPES: FlippedEscapes<MySqlDialect> =
+    FlippedEscapes(MySqlDialect {});
 
 impl<D: Dialect> Dialect for FlippedEscapes<D> {
     fn dialect(&self) -> TypeId {

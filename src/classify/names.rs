@@ -1,11 +1,46 @@
-//! Names: how an identifier written in SQL is reported (PostgreSQL folding rules).
+//! Names: how an identifier written in SQL is reported.
 //!
-//! Unquoted identifiers fold to lower case (ASCII only, as PostgreSQL's
-//! `downcase_identifier` does in UTF-8 databases); quoted identifiers keep their
-//! case and lose their quotes. A quoted part that contains `.` or `"` keeps its
-//! quotes, so `"a.b"` can never pass for the schema-qualified `a.b`.
+//! PostgreSQL: unquoted identifiers fold to lower case (ASCII only, as
+//! PostgreSQL's `downcase_identifier` does in UTF-8 databases); quoted
+//! identifiers keep their case and lose their quotes. MySQL: table names keep
+//! the case they are written in (they are case-sensitive on Linux servers) and
+//! lose their backticks. Either way a quoted part that contains `.` or a quote
+//! keeps its quotes, so `"a.b"` can never pass for the schema-qualified `a.b`.
 
 use sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
+
+use super::Dialect;
+
+/// A table name by `dialect`'s rules.
+pub(super) fn table(name: &ObjectName, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Postgres => object_name(name),
+        Dialect::Mysql => {
+            let mut out = String::new();
+            for (at, part) in name.0.iter().enumerate() {
+                if at > 0 {
+                    out.push('.');
+                }
+                match part {
+                    ObjectNamePart::Identifier(id) => out.push_str(&table_part(id, dialect)),
+                    other => out.push_str(&other.to_string()),
+                }
+            }
+            out
+        }
+    }
+}
+
+/// One part of a table name by `dialect`'s rules.
+pub(super) fn table_part(id: &Ident, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Postgres => ident(id),
+        Dialect::Mysql if id.value.contains(['.', '`']) => {
+            format!("`{}`", id.value.replace('`', "``"))
+        }
+        Dialect::Mysql => id.value.clone(),
+    }
+}
 
 /// One identifier as PostgreSQL resolves it.
 pub(super) fn ident(id: &Ident) -> String {
@@ -148,15 +183,16 @@ const RESERVED: &[&str] = &[
     "with",
 ];
 
-/// Whether some part of `name` is an unquoted reserved word.
-pub(super) fn has_reserved_part(name: &ObjectName) -> bool {
-    name.0.iter().any(|part| match part {
-        ObjectNamePart::Identifier(id) => {
+/// Whether the first part of `name` is an unquoted reserved word (after a dot
+/// PostgreSQL accepts any keyword: `public.select` is a valid name).
+pub(super) fn starts_reserved(name: &ObjectName) -> bool {
+    match name.0.first() {
+        Some(ObjectNamePart::Identifier(id)) => {
             id.quote_style.is_none()
                 && RESERVED
                     .iter()
                     .any(|word| word.eq_ignore_ascii_case(&id.value))
         }
-        ObjectNamePart::Function(_) => false,
-    })
+        _ => false,
+    }
 }

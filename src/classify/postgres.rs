@@ -14,9 +14,7 @@ use sqlparser::tokenizer::TokenWithSpan;
 
 use super::escapes::{self, BACKSLASH_ESCAPING};
 use super::pipeline::{self, Rules};
-use super::{
-    cursor, fallback, rewrite, session, statement, transaction_tokens, StatementClass,
-};
+use super::{cursor, fallback, rewrite, session, statement, transaction_tokens, StatementClass};
 
 /// Every statement of `sql`, in order.
 pub(super) fn classify_statements(sql: &str) -> Vec<StatementClass> {
@@ -65,6 +63,6 @@ impl Rules for Postgres {
     }
 
     fn classify(&self, statement: &Statement) -> StatementClass {
-        statement::classify(statement)
+        statement::classify(statement, crate::classify::Dialect::Postgres)
     }
 }

@@ -54,16 +54,24 @@ pub(super) fn apply(tokens: &mut Vec<TokenWithSpan>) {
     if word(tokens, 0, "EXPLAIN") && word(tokens, 1, "ANALYSE") {
         tokens[significant[1]].token = Token::make_keyword("ANALYZE");
     }
-    if word(tokens, 0, "TABLE") {
-        let at = significant[0];
-        tokens[at].token = Token::make_keyword("SELECT");
-        let span = tokens[at].span;
-        let extra = [Token::Mul, Token::make_keyword("FROM")];
-        for (offset, token) in extra.into_iter().enumerate() {
-            let spaced = [Token::Whitespace(Whitespace::Space), token];
-            for (inner, token) in spaced.into_iter().enumerate() {
-                tokens.insert(at + 1 + offset * 2 + inner, TokenWithSpan { token, span });
-            }
+    table_command(tokens);
+}
+
+/// `TABLE name ...` → `SELECT * FROM name ...` (PostgreSQL and MySQL 8 alike).
+pub(super) fn table_command(tokens: &mut Vec<TokenWithSpan>) {
+    let Some(at) = tokens.iter().position(|t| is_significant(&t.token)) else {
+        return;
+    };
+    if !is_bare(&tokens[at].token, "TABLE") {
+        return;
+    }
+    tokens[at].token = Token::make_keyword("SELECT");
+    let span = tokens[at].span;
+    let extra = [Token::Mul, Token::make_keyword("FROM")];
+    for (offset, token) in extra.into_iter().enumerate() {
+        let spaced = [Token::Whitespace(Whitespace::Space), token];
+        for (inner, token) in spaced.into_iter().enumerate() {
+            tokens.insert(at + 1 + offset * 2 + inner, TokenWithSpan { token, span });
         }
     }
 }

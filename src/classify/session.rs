@@ -15,12 +15,14 @@ use sqlparser::tokenizer::{Token, TokenWithSpan};
 use super::settings::{is_utf8, setting_verdict};
 use super::split::is_significant;
 use super::walk::Walk;
-use super::{names, Class, Effect, StatementClass};
+use super::{names, Class, Dialect, Effect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     match statement {
         Statement::Set(Set::SetTransaction { .. }) => None,
-        Statement::Set(set) => Some(set_statement(set).absorb(Walk::new().statement(statement))),
+        Statement::Set(set) => {
+            Some(set_statement(set).absorb(Walk::new(dialect).statement(statement)))
+        }
         Statement::Reset(ResetStatement { reset }) => Some(reset_statement(reset)),
         Statement::ShowVariable { .. } => Some(StatementClass::new(Class::Read, "SHOW", "SHOW")),
         Statement::Discard { object_type } => Some(discard(&object_type.to_string())),

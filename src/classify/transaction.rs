@@ -7,9 +7,9 @@
 
 use sqlparser::ast::{Set, Statement, TransactionAccessMode, TransactionMode};
 
-use super::{Class, Effect, StatementClass};
+use super::{Class, Dialect, Effect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, _dialect: Dialect) -> Option<StatementClass> {
     let verdict = match statement {
         Statement::StartTransaction {
             modes,

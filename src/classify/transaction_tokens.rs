@@ -34,6 +34,9 @@ const MODE_WORDS: &[&str] = &[
     "ONLY",
     "NOT",
     "DEFERRABLE",
+    "WITH",
+    "CONSISTENT",
+    "SNAPSHOT",
 ];
 
 /// Whether an unparseable statement starting with `first` may be transaction control.

@@ -15,13 +15,13 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    AccessExpr, Expr, FromTable, ObjectName, Query, Select, SetExpr, Statement, TableFactor,
-    TableObject, Visit, Visitor,
+    AccessExpr, BinaryOperator, Expr, FromTable, ObjectName, Query, Select, SetExpr, Statement,
+    TableFactor, TableObject, Visit, Visitor,
 };
 
 use super::functions::rule_for;
 use super::names;
-use super::Class;
+use super::{Class, Dialect};
 
 /// The strictest hidden effect found, with its reason.
 #[derive(Debug)]
@@ -41,8 +41,8 @@ struct Scope {
 
 /// Walk state. Pointers are compared, never dereferenced: they identify nodes of
 /// the tree being walked (CTE bodies, names of table functions).
-#[derive(Default)]
 pub(super) struct Walk {
+    dialect: Dialect,
     tables: Vec<String>,
     hidden: Option<Hidden>,
     scopes: Vec<Scope>,
@@ -53,8 +53,18 @@ pub(super) struct Walk {
 }
 
 impl Walk {
-    pub(super) fn new() -> Walk {
-        Walk::default()
+    /// A walk naming tables by `dialect`'s rules.
+    pub(super) fn new(dialect: Dialect) -> Walk {
+        Walk {
+            dialect,
+            tables: Vec::new(),
+            hidden: None,
+            scopes: Vec::new(),
+            function_names: Vec::new(),
+            dml_targets: Vec::new(),
+            statement_depth: 0,
+            cte_depth: 0,
+        }
     }
 
     /// Walks a whole statement.
@@ -79,7 +89,7 @@ impl Walk {
 
     /// Adds a table the statement names outside the walked tree (DROP, COPY, ...).
     pub(super) fn table(mut self, name: &ObjectName) -> Walk {
-        self.add_table(names::object_name(name));
+        self.add_table(names::table(name, self.dialect));
         self
     }
 
@@ -120,7 +130,7 @@ impl Walk {
         if name.0.len() != 1 {
             return false;
         }
-        let folded = names::object_name(name);
+        let folded = names::table(name, self.dialect);
         self.scopes
             .iter()
             .any(|scope| scope.names[..scope.visible].contains(&folded))
@@ -153,7 +163,7 @@ impl Walk {
             Some(with) => (
                 with.cte_tables
                     .iter()
-                    .map(|cte| names::ident(&cte.alias.name))
+                    .map(|cte| names::table_part(&cte.alias.name, self.dialect))
                     .collect(),
                 with.cte_tables
                     .iter()
@@ -214,12 +224,17 @@ impl Visitor for Walk {
 
     fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<()> {
         if let Some(into) = &select.into {
+            if into.targets.iter().all(is_user_variable) {
+                self.found(Class::Session, || "SELECT INTO user variables".to_owned());
+                return ControlFlow::Continue(());
+            }
             self.found(Class::Ddl, || "SELECT INTO creates a table".to_owned());
             for target in &into.targets {
                 match target {
-                    Expr::Identifier(id) => self.add_table(names::ident(id)),
+                    Expr::Identifier(id) => self.add_table(names::table_part(id, self.dialect)),
                     Expr::CompoundIdentifier(parts) => {
-                        self.add_table(names::object_name(&ObjectName::from(parts.clone())))
+                        let name = ObjectName::from(parts.clone());
+                        self.add_table(names::table(&name, self.dialect))
                     }
                     _ => {}
                 }
@@ -269,14 +284,14 @@ impl Visitor for Walk {
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
         let relation_ptr: *const ObjectName = relation;
         let is_cte = !self.dml_targets.contains(&relation_ptr) && self.is_cte(relation);
-        if names::has_reserved_part(relation) {
-            let name = names::object_name(relation);
+        if self.dialect == Dialect::Postgres && names::starts_reserved(relation) {
+            let name = names::table(relation, self.dialect);
             self.found(Class::Unknown, || {
                 format!("table name {name} is a reserved word: statement misread")
             });
         }
         if !self.function_names.contains(&relation_ptr) && !is_cte {
-            self.add_table(names::object_name(relation));
+            self.add_table(names::table(relation, self.dialect));
         }
         ControlFlow::Continue(())
     }
@@ -284,6 +299,10 @@ impl Visitor for Walk {
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
         match expr {
             Expr::Function(function) => self.call(&function.name),
+            Expr::BinaryOp {
+                op: BinaryOperator::Assignment,
+                ..
+            } => self.found(Class::Session, || "assigns a user variable".to_owned()),
             // `x.f` may call `f(x)` in PostgreSQL (attribute notation).
             Expr::CompoundIdentifier(parts) if parts.len() > 1 => {
                 if let Some(last) = parts.last() {
@@ -325,6 +344,11 @@ fn dml_targets(statement: &Statement) -> Vec<*const ObjectName> {
         Statement::Merge(merge) => factor_name(&merge.table).into_iter().collect(),
         _ => Vec::new(),
     }
+}
+
+/// A MySQL `@user` variable (PostgreSQL has none: there it never matches).
+fn is_user_variable(target: &Expr) -> bool {
+    matches!(target, Expr::Identifier(id) if id.value.starts_with('@'))
 }
 
 /// The family of a statement nested inside a query (`INSERT`, `DELETE`, ...).

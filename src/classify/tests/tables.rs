@@ -75,3 +75,7 @@ table_cases! {
     truncate_only: "TRUNCATE ONLY a" => ["a"];
     lock_table_only: "LOCK TABLE ONLY a IN SHARE MODE" => ["a"];
 }
+
+table_cases! {
+    reserved_word_after_dot: "SELECT * FROM public.select" => ["public.select"];
+}
