@@ -13,6 +13,7 @@ mod evasion;
 mod garbage;
 mod hidden_writes;
 mod multi;
+mod mysql;
 mod prepared;
 mod privilege;
 mod probe;

@@ -6,8 +6,12 @@ use crate::classify::{classify, Dialect};
 #[ignore]
 fn probe() {
     let input = std::fs::read_to_string("/tmp/probe.sql").unwrap();
+    let dialect = match std::env::var("PROBE_DIALECT").as_deref() {
+        Ok("mysql") => Dialect::Mysql,
+        _ => Dialect::Postgres,
+    };
     for sql in input.split("\n====\n") {
-        let c = classify(Dialect::Postgres, sql);
+        let c = classify(dialect, sql);
         println!(
             "{:<60} => {} {:?} | {}",
             sql.replace('\n', " "),
