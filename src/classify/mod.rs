@@ -4,17 +4,25 @@
 //! whole gets the strictest of them. Anything we cannot parse or recognise with
 //! certainty is [`Class::Unknown`] (fail closed).
 //!
-//! # How a string is read (PostgreSQL)
+//! # How a string is read
 //!
-//! `postgres.rs` tokenizes the string once with sqlparser's tokenizer, cuts it
+//! `pipeline.rs` tokenizes the string once with sqlparser's tokenizer, cuts it
 //! into statements at top-level semicolons (`split.rs`), then classifies each
 //! piece on its own: a piece that fails to parse is `Unknown` (or, for
 //! statement types sqlparser cannot parse at all, recognised by its leading
-//! keywords in `fallback.rs`, which only ever yields a holding class). Each parsed
-//! statement goes to its family file; `walk.rs` then finds what a statement hides
-//! (writable CTEs, row locks, `SELECT INTO`, calls of `functions.rs`) and the
-//! tables it touches. PostgreSQL parses a whole simple-query string before
-//! running any of it, so a syntax error anywhere means nothing runs.
+//! keywords in `fallback.rs`, which only ever yields a holding class). Each
+//! parsed statement goes to its family file; `walk.rs` then finds what a
+//! statement hides (writable CTEs, row locks, `SELECT INTO`, calls of
+//! `functions.rs`) and the tables it touches. What differs per dialect is a
+//! `Rules` value: `postgres.rs` and `mysql.rs`. PostgreSQL parses a whole
+//! simple-query string before running any of it, so a syntax error anywhere
+//! means nothing runs.
+//!
+//! MySQL support is basic: its own settings list (`mysql_settings.rs`),
+//! keyword fallback (`mysql_fallback.rs`), SET / USE / SHOW / LOCK TABLES /
+//! REPLACE / `PREPARE ... FROM 'text'`, `/*!...*/` read as code and MariaDB's
+//! `/*M!...*/` refused; everything else it shares with PostgreSQL's families
+//! or leaves `Unknown`.
 //!
 //! # Choices worth knowing
 //!
@@ -35,8 +43,13 @@
 //!   stricter reading wins.
 //! - Statements too long (1 MiB) or too deep (4,000 operators) are `unknown`
 //!   without parsing: walking such trees could overflow the stack.
-//! - Table names: unquoted identifiers fold to lower case (ASCII only), quoted
-//!   ones keep their case; CTE references are left out by PostgreSQL's scoping.
+//! - Table names: PostgreSQL folds unquoted identifiers to lower case (ASCII
+//!   only), quoted ones keep their case; MySQL keeps names as written. CTE
+//!   references are left out following PostgreSQL's scoping; the targets of
+//!   INSERT / UPDATE / DELETE / MERGE are always tables.
+//! - Fallbacks on unparseable statements apply only where the grammar fixes
+//!   the statement type by its first keywords; a piece with semicolons inside
+//!   (a BEGIN ATOMIC body) never falls back.
 
 use serde::{Deserialize, Serialize};
 
