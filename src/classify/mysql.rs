@@ -14,6 +14,7 @@ use sqlparser::tokenizer::TokenWithSpan;
 
 use super::escapes::{self, NO_BACKSLASH_ESCAPES};
 use super::pipeline::{self, Rules};
+use super::split::Bodies;
 use super::StatementClass;
 use super::{fallback, mysql_fallback, mysql_tokens, rewrite, statement, transaction_tokens};
 
@@ -29,6 +30,10 @@ const DIALECT: MySqlDialect = MySqlDialect {};
 impl Rules for Mysql {
     fn dialect(&self) -> &dyn Dialect {
         &DIALECT
+    }
+
+    fn bodies(&self) -> Bodies {
+        Bodies::BeginToEnd
     }
 
     fn second_reading(&self) -> &dyn Dialect {

@@ -21,13 +21,15 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use super::guard::{self, MAX_OPERATORS, MAX_SQL_BYTES};
-use super::split::{self, leading_words};
+use super::split::{self, leading_words, Bodies};
 use super::StatementClass;
 
 /// What one SQL dialect brings to the pipeline.
 pub(super) trait Rules {
     /// Tokenizes the first reading and parses every statement.
     fn dialect(&self) -> &dyn Dialect;
+    /// How routine bodies holding semicolons are written.
+    fn bodies(&self) -> Bodies;
     /// Tokenizes the second reading (backslashes the other way).
     fn second_reading(&self) -> &dyn Dialect;
     /// Whether the tokens of the first reading need the second one.
@@ -75,7 +77,7 @@ pub(super) fn classify_statements(rules: &dyn Rules, sql: &str) -> Vec<Statement
 
 /// One reading of `sql`, and whether a second reading could differ.
 fn read(rules: &dyn Rules, tokenizing: &dyn Dialect, sql: &str) -> (Vec<StatementClass>, bool) {
-    match split::statements(tokenizing, sql) {
+    match split::statements(tokenizing, rules.bodies(), sql) {
         Ok(pieces) => {
             let ambiguous = rules.is_ambiguous(&pieces);
             let verdicts = pieces.into_iter().map(|p| piece(rules, p)).collect();

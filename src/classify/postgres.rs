@@ -14,6 +14,7 @@ use sqlparser::tokenizer::TokenWithSpan;
 
 use super::escapes::{self, BACKSLASH_ESCAPING};
 use super::pipeline::{self, Rules};
+use super::split::Bodies;
 use super::{cursor, fallback, rewrite, session, statement, transaction_tokens, StatementClass};
 
 /// Every statement of `sql`, in order.
@@ -28,6 +29,10 @@ const DIALECT: PostgreSqlDialect = PostgreSqlDialect {};
 impl Rules for Postgres {
     fn dialect(&self) -> &dyn Dialect {
         &DIALECT
+    }
+
+    fn bodies(&self) -> Bodies {
+        Bodies::BeginAtomic
     }
 
     fn second_reading(&self) -> &dyn Dialect {

@@ -179,3 +179,15 @@ fn mysql_load_data_names_no_wrong_table() {
     assert_eq!(got.class, Class::Write);
     assert!(got.tables.is_empty(), "{:?}", got.tables);
 }
+
+mysql_classes! {
+    compound_procedure_body: "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END" => Unknown;
+    compound_body_hides_nothing: "CREATE PROCEDURE p() BEGIN SELECT 1; END; GRANT ALL ON *.* TO 'x'@'%'" => Unknown;
+}
+
+#[test]
+fn mysql_compound_body_has_no_transaction_effect() {
+    let got = classify(Dialect::Mysql, "CREATE PROCEDURE p() BEGIN SELECT 1; END");
+    assert_eq!(got.statements.len(), 1, "{got:#?}");
+    assert_eq!(got.statements[0].effect, Effect::None);
+}
