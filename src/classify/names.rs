@@ -42,15 +42,31 @@ pub(super) fn table_part(id: &Ident, dialect: Dialect) -> String {
     }
 }
 
+/// PostgreSQL keeps the first 63 bytes of an identifier (NAMEDATALEN - 1),
+/// cut at a character boundary: a longer name *is* the shorter one.
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
 /// One identifier as PostgreSQL resolves it.
 pub(super) fn ident(id: &Ident) -> String {
+    let value = truncated(&id.value);
     match id.quote_style {
-        None => id.value.to_ascii_lowercase(),
-        Some(_) if id.value.contains(['.', '"']) => {
-            format!("\"{}\"", id.value.replace('"', "\"\""))
+        None => value.to_ascii_lowercase(),
+        Some(_) if value.contains(['.', '"']) => {
+            format!("\"{}\"", value.replace('"', "\"\""))
         }
-        Some(_) => id.value.clone(),
+        Some(_) => value.to_owned(),
     }
+}
+
+fn truncated(value: &str) -> &str {
+    if value.len() <= MAX_IDENTIFIER_BYTES {
+        return value;
+    }
+    let mut end = MAX_IDENTIFIER_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
 }
 
 /// A possibly qualified name, parts joined with `.` (`public.orders`).

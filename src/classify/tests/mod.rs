@@ -16,7 +16,6 @@ mod multi;
 mod mysql;
 mod prepared;
 mod privilege;
-mod probe;
 mod reads;
 mod realistic;
 mod session;

@@ -79,3 +79,8 @@ table_cases! {
 table_cases! {
     reserved_word_after_dot: "SELECT * FROM public.select" => ["public.select"];
 }
+
+table_cases! {
+    long_name_truncated_like_postgres: &format!("SELECT * FROM {}{}", "a".repeat(63), "_ignored_tail") => ["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"];
+    long_multibyte_name_cut_at_char: &format!("SELECT * FROM \"{}\"", "é".repeat(40)) => ["ééééééééééééééééééééééééééééééé"];
+}
