@@ -18,10 +18,11 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
 async fn psql_output_is_identical_through_airlock() {
     let a = Airlock::start(HOLD_WRITES).await;
     let url = a.url();
-    let sql = "SELECT oid, relname, relkind FROM pg_class ORDER BY oid LIMIT 50; \\d pg_class";
+    let sql = "SELECT oid, relname, relkind FROM pg_class ORDER BY oid LIMIT 50";
+    let meta = "\\d pg_class";
     let (ok, via, err) = tokio::task::spawn_blocking({
         let url = url.clone();
-        move || run(Command::new("psql").args([url.as_str(), "-X", "-c", sql]))
+        move || run(Command::new("psql").args([url.as_str(), "-X", "-c", sql, "-c", meta]))
     })
     .await
     .unwrap();
@@ -32,6 +33,8 @@ async fn psql_output_is_identical_through_airlock() {
             "-X",
             "-c",
             sql,
+            "-c",
+            meta,
         ]))
     })
     .await

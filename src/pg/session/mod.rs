@@ -99,6 +99,8 @@ pub struct Session<W> {
     block_fresh: bool,
     /// airlock made the open transaction block read-write.
     block_rw: bool,
+    /// A COPY FROM STDIN was sent and the agent has not yet ended its data.
+    copy_in: bool,
     /// The session default is read-write for an approved statement and must be
     /// switched back once the database is idle again.
     restore_pending: bool,
@@ -124,6 +126,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             batch: Batch::default(),
             block_fresh: false,
             block_rw: false,
+            copy_in: false,
             restore_pending: false,
         }
     }
@@ -275,7 +278,9 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 Ok(Flow::Continue)
             }
             b'S' => {
-                self.send(&frame.raw, Some(Expect::new(Sent::Sync)));
+                let mut sync = Expect::new(Sent::Sync);
+                sync.during_copy = self.copy_in;
+                self.send(&frame.raw, Some(sync));
                 self.unflushed = false;
                 self.batch = Batch::default();
                 Ok(Flow::Continue)
@@ -287,6 +292,9 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             }
             // COPY data from the agent belongs to a COPY FROM STDIN already decided.
             b'd' | b'c' | b'f' => {
+                if frame.tag != b'd' {
+                    self.copy_in = false;
+                }
                 self.send(&frame.raw, None);
                 Ok(Flow::Continue)
             }
@@ -506,6 +514,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             self.unflushed = true;
         }
         self.block_fresh = prepared.begins_block();
+        self.copy_in = prepared.copies_in();
         if self.block_fresh || prepared.ends_block() {
             self.block_rw = false;
         }

@@ -48,6 +48,9 @@ pub struct Expect {
     data_rows: i64,
     /// A CommandComplete (or EmptyQueryResponse, PortalSuspended) arrived.
     completed: bool,
+    /// A Sync the agent sent while its COPY FROM STDIN may have been running:
+    /// the server ignores Sync in copy-in mode, so no answer comes if it was.
+    pub during_copy: bool,
     error: Option<String>,
 }
 
@@ -62,6 +65,7 @@ impl Expect {
             rows: 0,
             data_rows: 0,
             completed: false,
+            during_copy: false,
             error: None,
         }
     }
@@ -99,6 +103,8 @@ pub struct Pipeline {
     skip_error: Option<String>,
     /// The response reader has stopped (the database went away).
     pub closed: bool,
+    /// The server entered copy-in mode (CopyInResponse) for the statement in front.
+    copy_started: bool,
 }
 
 /// The pipeline and a signal for whoever waits for it to drain.
@@ -117,6 +123,7 @@ impl Shared {
                 skipping: false,
                 skip_error: None,
                 closed: false,
+                copy_started: false,
             }),
             changed: Notify::new(),
         }
@@ -373,6 +380,10 @@ impl Pipeline {
                 }
                 route(Route::Forward)
             }
+            b'G' => {
+                self.copy_started = true;
+                route(Route::Forward)
+            }
             b'E' => self.error(body, finished, notify),
             b'Z' => {
                 self.tx_status = body.first().copied().unwrap_or(b'I');
@@ -440,6 +451,13 @@ impl Pipeline {
             return;
         };
         *notify = true;
+        if !e.during_copy && e.sent != Sent::Query && e.sent != Sent::Execute {
+            self.copy_started = false;
+        }
+        // Syncs sent during a COPY that did start were ignored by the server.
+        while self.copy_started && self.queue.front().is_some_and(|n| n.during_copy) {
+            self.queue.pop_front();
+        }
         if let Some(mut rec) = e.audit {
             rec.duration_us = e.started.elapsed().as_micros() as i64;
             // Rows only for what ran to completion; a refused, failed or skipped
