@@ -101,6 +101,9 @@ pub struct Session<W> {
     block_rw: bool,
     /// A COPY FROM STDIN was sent and the agent has not yet ended its data.
     copy_in: bool,
+    /// airlock made the block read-write at a write's Parse or Bind, before its
+    /// Execute was decided: nothing else may run in the block until it does.
+    early_rw_pending: bool,
     /// The session default is read-write for an approved statement and must be
     /// switched back once the database is idle again.
     restore_pending: bool,
@@ -127,6 +130,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             block_fresh: false,
             block_rw: false,
             copy_in: false,
+            early_rw_pending: false,
             restore_pending: false,
         }
     }
@@ -218,7 +222,8 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                     Ok(sql) => Prepared::new(sql),
                     Err(()) => Prepared::unknown("", "statement text is not valid UTF-8"),
                 };
-                self.statements.parse(parse.name, prepared);
+                self.statements.parse(parse.name, prepared.clone());
+                self.early_read_write(&prepared).await?;
                 self.extended(frame.raw, Sent::Parse);
                 Ok(Flow::Continue)
             }
@@ -239,7 +244,9 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                         .collect(),
                     formats: bind.formats.clone(),
                 };
+                let prepared = portal.prepared.clone();
                 self.statements.bind(bind.portal, portal);
+                self.early_read_write(&prepared).await?;
                 self.batch.binds.push(frame.raw.clone());
                 self.extended(frame.raw, Sent::Bind);
                 Ok(Flow::Continue)
@@ -367,16 +374,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             self.refuse(pending.sent, err, record);
             return Ok(Flow::Continue);
         }
-        let class = prepared.class();
-        let verdict = self.state.rules.evaluate(&Request {
-            agent: &self.who.agent.name,
-            groups: &self.who.agent.groups,
-            database: &self.who.database.name,
-            class,
-            tables: &prepared.classified.tables,
-            default_schema: "public",
-            at: chrono::Utc::now(),
-        });
+        let verdict = self.verdict(&prepared);
         let mut record = self.record(&pending, &prepared, &verdict.rule);
         match verdict.action {
             Action::Allow => {
@@ -403,6 +401,19 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// What the rules say about a statement now.
+    fn verdict(&self, prepared: &Prepared) -> crate::policy::Verdict {
+        self.state.rules.evaluate(&Request {
+            agent: &self.who.agent.name,
+            groups: &self.who.agent.groups,
+            database: &self.who.database.name,
+            class: prepared.class(),
+            tables: &prepared.classified.tables,
+            default_schema: "public",
+            at: chrono::Utc::now(),
+        })
     }
 
     /// Substitutes what SQL-level EXECUTE runs (the class of the text it was
@@ -517,6 +528,10 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         self.copy_in = prepared.copies_in();
         if self.block_fresh || prepared.ends_block() {
             self.block_rw = false;
+            self.early_rw_pending = false;
+        }
+        if needs_write(prepared.class()) {
+            self.early_rw_pending = false;
         }
         if pending.sent == Sent::Execute && self.restore_pending && prepared.ends_block() {
             self.batch.must_sync = true;
