@@ -8,6 +8,7 @@
 //! 'pending'`), so when a decision and the deadline meet, exactly one wins and
 //! every party reads the same outcome.
 
+pub mod notify;
 #[cfg(test)]
 mod tests;
 

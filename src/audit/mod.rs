@@ -86,4 +86,3 @@ pub struct AuditRecord {
     /// SQLSTATE of the error the agent received, if any.
     pub error: Option<String>,
 }
-

@@ -1,5 +1,6 @@
 //! Configuration: `airlock.toml` parsed ([`raw`]) then validated into types that cannot be wrong.
 
+mod notify;
 mod raw;
 
 use std::collections::BTreeMap;
@@ -8,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::pg::scram::ScramVerifier;
+
+pub use notify::{NotifyChannel, NotifyKind, Secret, SlackChannel};
 
 /// Where the config file is looked for when no `--config` is given.
 pub const DEFAULT_CONFIG: &str = "airlock.toml";
@@ -102,6 +105,8 @@ pub struct Config {
     pub rules_dir: PathBuf,
     pub databases: BTreeMap<String, Database>,
     pub agents: BTreeMap<String, Agent>,
+    /// Channels told about holds and decisions, in file order.
+    pub notify: Vec<NotifyChannel>,
 }
 
 impl Config {
@@ -167,6 +172,7 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
             },
         );
     }
+    let notify = notify::validate(raw.notify)?;
     Ok(Config {
         path: path.to_path_buf(),
         server,
@@ -176,6 +182,7 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
         rules_dir: relative(base, &raw.rules),
         databases,
         agents,
+        notify,
     })
 }
 

@@ -186,4 +186,3 @@ pub trait Store: Send + Sync + 'static {
         sink: &mut dyn FnMut(&AuditRecord) -> std::io::Result<()>,
     ) -> Result<u64, StoreError>;
 }
-

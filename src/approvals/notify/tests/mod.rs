@@ -1,0 +1,1 @@
+//! Tests of notifications against real local HTTP servers standing in for Slack, Teams and webhooks.
