@@ -40,7 +40,7 @@ impl Default for DeliveryPolicy {
 
 impl DeliveryPolicy {
     /// The wait after failed attempt number `attempt` (1-based).
-    fn backoff_after(&self, attempt: u32) -> Duration {
+    pub(super) fn backoff_after(&self, attempt: u32) -> Duration {
         let factor = 1u32 << (attempt - 1).min(16);
         self.backoff.saturating_mul(factor).min(self.max_backoff)
     }

@@ -67,7 +67,7 @@ pub struct SlackReply {
     /// Plain text; Slack shows nothing of it for button presses.
     pub text: String,
     /// The ephemeral note to the person who pressed, being sent in the background.
-    told: Option<JoinHandle<()>>,
+    pub(super) told: Option<JoinHandle<()>>,
 }
 
 impl SlackReply {
