@@ -67,10 +67,13 @@ fn created(facts: &Facts<'_>) -> Value {
         },
         {"type": "FactSet", "facts": facts_list},
         {
-            "type": "TextBlock",
-            "text": truncate(&r.statement, STATEMENT_CHARS),
-            "fontType": "Monospace",
-            "wrap": true
+            // A TextRun is not read as Markdown: `created_at_utc` stays as written.
+            "type": "RichTextBlock",
+            "inlines": [{
+                "type": "TextRun",
+                "text": truncate(&r.statement, STATEMENT_CHARS),
+                "fontType": "Monospace"
+            }]
         }
     ])
 }

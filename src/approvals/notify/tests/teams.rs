@@ -46,8 +46,11 @@ async fn a_hold_and_its_decision_are_adaptive_cards_linking_to_the_request() {
     assert_eq!(fact("Class").as_deref(), Some("write"));
     assert_eq!(fact("Rule").as_deref(), Some("writes-need-approval"));
     assert_eq!(fact("Tables").as_deref(), Some("public.orders"));
-    assert_eq!(card["body"][2]["text"], "DROP TABLE orders");
-    assert_eq!(card["body"][2]["fontType"], "Monospace");
+    assert_eq!(card["body"][2]["type"], "RichTextBlock");
+    let statement = &card["body"][2]["inlines"][0];
+    assert_eq!(statement["type"], "TextRun");
+    assert_eq!(statement["text"], "DROP TABLE orders");
+    assert_eq!(statement["fontType"], "Monospace");
     let action = &card["actions"][0];
     assert_eq!(action["type"], "Action.OpenUrl");
     assert_eq!(action["url"], "https://airlock.example/approvals/41");

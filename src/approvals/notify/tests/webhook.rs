@@ -123,3 +123,59 @@ fn receivers_refuse_a_tampered_body_a_wrong_secret_and_an_old_timestamp() {
         Err(WebhookError::BadSignatureHeader)
     );
 }
+
+/// The receiver's check from docs/notifications.md, in Python, run on a real delivery.
+const PYTHON_RECEIVER: &str = r#"
+import hashlib, hmac, sys, time
+
+def verify(secret: bytes, headers, body: bytes, tolerance: int = 300) -> bool:
+    ts = headers["X-Airlock-Timestamp"]
+    if abs(time.time() - int(ts)) > tolerance:
+        return False
+    mac = hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest("sha256=" + mac, headers["X-Airlock-Signature"])
+
+headers = {"X-Airlock-Timestamp": sys.argv[2], "X-Airlock-Signature": sys.argv[3]}
+print(verify(sys.argv[1].encode(), headers, sys.stdin.buffer.read()))
+"#;
+
+fn python_verifies(secret: &str, timestamp: &str, signature: &str, body: &[u8]) -> bool {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .args(["-c", PYTHON_RECEIVER, secret, timestamp, signature])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is installed");
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    match String::from_utf8_lossy(&out.stdout).trim() {
+        "True" => true,
+        "False" => false,
+        other => panic!("python printed {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_documented_python_receiver_accepts_a_delivery_and_refuses_a_forgery() {
+    let receiver = Receiver::ok().await;
+    let notifier = Notifier::start(&config(&format!(
+        "[[notify]]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n",
+        receiver.url("/airlock")
+    )));
+    notifier.notify(HoldEvent::Created(pending(
+        8,
+        "GRANT ALL ON orders TO agent",
+    )));
+    notifier.flush().await;
+    let delivery = &receiver.requests()[0];
+    let ts = delivery.header("x-airlock-timestamp").unwrap();
+    let sig = delivery.header("x-airlock-signature").unwrap();
+    assert!(python_verifies(SECRET, ts, sig, &delivery.body));
+    let mut forged = delivery.body.clone();
+    forged.extend_from_slice(b" ");
+    assert!(!python_verifies(SECRET, ts, sig, &forged));
+    assert!(!python_verifies("wrong", ts, sig, &delivery.body));
+}
