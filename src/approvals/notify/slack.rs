@@ -47,7 +47,7 @@ fn created(facts: &Facts<'_>) -> Value {
         fields.push(field("Application", &r.application_name));
     }
     json!({
-        "text": facts.created_summary(),
+        "text": escape(&facts.created_summary()),
         "blocks": [
             {
                 "type": "header",
@@ -116,7 +116,7 @@ fn decided(facts: &Facts<'_>) -> Value {
         ));
     }
     json!({
-        "text": facts.decided_summary(),
+        "text": escape(&facts.decided_summary()),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     })
 }
