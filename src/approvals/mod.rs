@@ -11,6 +11,7 @@
 pub mod decide;
 pub mod events;
 mod grants;
+pub mod notify;
 pub mod reason;
 #[cfg(test)]
 mod tests;

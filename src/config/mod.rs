@@ -1,6 +1,7 @@
 //! Configuration: `airlock.toml` parsed ([`raw`]) then validated into types that cannot be wrong.
 
 mod approvers;
+mod notify;
 mod raw;
 
 use std::collections::BTreeMap;
@@ -11,6 +12,8 @@ use std::time::Duration;
 pub use approvers::{Approver, Web};
 
 use crate::pg::scram::ScramVerifier;
+
+pub use notify::{NotifyChannel, NotifyKind, Secret, SlackChannel};
 
 /// Where the config file is looked for when no `--config` is given.
 pub const DEFAULT_CONFIG: &str = "airlock.toml";
@@ -108,6 +111,8 @@ pub struct Config {
     /// People who decide held statements (a namespace separate from agents).
     pub approvers: BTreeMap<String, Approver>,
     pub web: Web,
+    /// Channels told about holds and decisions, in file order.
+    pub notify: Vec<NotifyChannel>,
 }
 
 impl Config {
@@ -175,6 +180,7 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
     }
     let approvers = approvers::validate_approvers(raw.approvers)?;
     let web = approvers::validate_web(raw.web)?;
+    let notify = notify::validate(raw.notify)?;
     Ok(Config {
         path: path.to_path_buf(),
         server,
@@ -186,6 +192,7 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
         agents,
         approvers,
         web,
+        notify,
     })
 }
 

@@ -25,6 +25,9 @@ pub struct RawConfig {
     pub approvers: BTreeMap<String, RawApprover>,
     #[serde(default)]
     pub web: RawWeb,
+    /// `[[notify]]`: channels told about holds and decisions.
+    #[serde(default)]
+    pub notify: Vec<RawNotify>,
 }
 
 fn default_rules() -> String {
@@ -105,4 +108,26 @@ pub struct RawWeb {
     /// Header an SSO reverse proxy sets to the signed-in approver's name.
     pub trusted_header: Option<String>,
     pub session_ttl: Option<String>,
+}
+
+/// One `[[notify]]` channel. Which keys apply depends on `kind`; validation says which.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    /// `slack`, `teams` or `webhook`.
+    pub kind: String,
+    /// Name used in logs (defaults to the kind, numbered when repeated).
+    pub name: Option<String>,
+    pub url: Option<String>,
+    /// Name of an environment variable holding the URL (webhook URLs carry tokens).
+    pub url_env: Option<String>,
+    /// Webhook only: the HMAC key for `X-Airlock-Signature`.
+    pub secret: Option<String>,
+    pub secret_env: Option<String>,
+    /// Slack only: the app's signing secret, for Approve / Deny button callbacks.
+    pub signing_secret: Option<String>,
+    pub signing_secret_env: Option<String>,
+    /// Slack only: Slack user id → approver name.
+    #[serde(default)]
+    pub slack_users: BTreeMap<String, String>,
 }

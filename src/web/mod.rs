@@ -13,6 +13,7 @@ mod html;
 mod queue;
 mod request;
 mod signin;
+mod slack;
 #[cfg(test)]
 mod tests;
 
@@ -53,6 +54,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/approvals/{id}", get(request::show))
         .route("/approvals/{id}/decide", post(request::decide))
         .route("/events", get(queue::events))
+        .route("/slack/actions", post(slack::actions))
         .route("/grants", get(grants::list))
         .route("/grants/{id}/revoke", post(grants::revoke))
         .route("/static/app.css", get(css))

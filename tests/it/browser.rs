@@ -64,6 +64,8 @@ async fn start_airlock(dir: &Path) -> (Arc<State>, String) {
         approvals: Approvals::new(store),
         audit,
         cancel: Default::default(),
+        notifier: airlock::approvals::notify::Notifier::disabled(),
+        slack: airlock::approvals::notify::SlackInteractions::new(&[]),
     });
     tokio::spawn(airlock::web::serve(state.clone(), listener));
     (state, base)

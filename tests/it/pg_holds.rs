@@ -67,6 +67,26 @@ async fn approved_statement_runs_once_with_its_real_result() {
     let run = tokio::spawn(async move { c.execute(sql.as_str(), &[]).await });
     let id = a.next_pending().await;
     assert_eq!(count(&t).await, 10, "nothing runs before approval");
+    // the reviewer gets PostgreSQL's estimate, without anything running
+    let mut preview = None;
+    for _ in 0..100 {
+        preview = a
+            .state
+            .approvals
+            .get(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .request
+            .preview;
+        if preview.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let preview = preview.expect("a preview");
+    assert!(preview.contains(&format!("Delete on {t}")), "{preview}");
+    assert_eq!(count(&t).await, 10);
     a.approve(id).await;
     let deleted = tokio::time::timeout(Duration::from_secs(5), run)
         .await

@@ -596,6 +596,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             }
         };
         record.hold_id = Some(id);
+        self.preview(id, &prepared, &pending);
         let url = format!("{}/approvals/{id}", self.state.config.server.public_url);
         tracing::info!(hold = id, agent = %self.who.agent.name, class = %prepared.class(), %url, "statement held for approval");
         let _ = self.to_client.send(ToClient::Message(message::notice(
@@ -661,6 +662,35 @@ impl<W: AsyncWrite + Unpin> Session<W> {
 }
 
 impl<W: AsyncWrite + Unpin> Session<W> {
+    /// For a held single DML statement: PostgreSQL's EXPLAIN estimate for the
+    /// reviewer, in the background. A failed preview is recorded as such and
+    /// never blocks the hold.
+    fn preview(&self, id: i64, prepared: &Prepared, pending: &Pending) {
+        let dml = prepared.classified.statements.len() == 1
+            && prepared.class() == Class::Write
+            && matches!(
+                prepared.classified.statements[0].kind.as_str(),
+                "INSERT" | "UPDATE" | "DELETE" | "MERGE"
+            );
+        if !dml {
+            return;
+        }
+        let state = self.state.clone();
+        let database = self.who.database.clone();
+        let sql = prepared.sql.clone();
+        let params = pending.params.clone();
+        let formats = pending.formats.clone();
+        tokio::spawn(async move {
+            let text = match crate::pg::preview::explain(&database, &sql, &params, &formats).await {
+                Ok(plan) => plan,
+                Err(reason) => format!("(no preview: {reason})"),
+            };
+            if let Err(e) = state.approvals.set_preview(id, text).await {
+                tracing::warn!(hold = id, error = %e, "could not store the preview");
+            }
+        });
+    }
+
     /// An approval is for the exact bytes that were held: the statement text and
     /// its parameters, as hashed into the hold record when it was created.
     async fn check_binding(

@@ -89,6 +89,8 @@ impl Harness {
             approvals: Approvals::with_poll_interval(store, std::time::Duration::from_millis(50)),
             audit,
             cancel: Default::default(),
+            notifier: crate::approvals::notify::Notifier::disabled(),
+            slack: crate::approvals::notify::SlackInteractions::new(&[]),
         });
         let router = super::router(state.clone());
         Harness {
