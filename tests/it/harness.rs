@@ -47,7 +47,11 @@ pub struct Airlock {
 pub struct Options<'a> {
     pub rules: &'a str,
     pub extra_server: &'a str,
+    /// More keys for `[databases.test]` (dbname, password, tls...).
     pub database_extra: &'a str,
+    /// Upstream port and user of `[databases.test]` (default: PostgreSQL, postgres).
+    pub upstream_port: Option<u16>,
+    pub upstream_user: Option<&'a str>,
 }
 
 impl Default for Options<'_> {
@@ -56,6 +60,8 @@ impl Default for Options<'_> {
             rules: HOLD_WRITES,
             extra_server: "",
             database_extra: "",
+            upstream_port: None,
+            upstream_user: None,
         }
     }
 }
@@ -85,8 +91,8 @@ public_url = "http://airlock.test"
 url = "sqlite:data/airlock.sqlite"
 [databases.test]
 host = "127.0.0.1"
-port = 5432
-user = "postgres"
+port = {port}
+user = "{user}"
 {db_extra}
 [databases.nowhere]
 host = "127.0.0.1"
@@ -99,6 +105,8 @@ owner = "alice"
 "#,
             extra = opts.extra_server,
             db_extra = opts.database_extra,
+            port = opts.upstream_port.unwrap_or(5432),
+            user = opts.upstream_user.unwrap_or("postgres"),
         );
         let path = dir.path().join("airlock.toml");
         std::fs::write(&path, &text).unwrap();
@@ -233,7 +241,7 @@ impl Drop for Airlock {
 pub async fn connect(conninfo: &str) -> Client {
     let (client, conn) = tokio_postgres::connect(conninfo, NoTls)
         .await
-        .unwrap_or_else(|e| panic!("connecting with {conninfo}: {e}"));
+        .unwrap_or_else(|e| panic!("connecting with {conninfo}: {}", msg(&e)));
     tokio::spawn(async move {
         let _ = conn.await;
     });
