@@ -36,4 +36,7 @@ done
 psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 \
   || psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE test"
 
-cargo test --all-targets -- --test-threads=4
+# Unit and integration tests (4 at a time: most of their time is waiting on servers),
+# then each benchmark run once as a test.
+cargo test --lib --bins --tests -- --test-threads=4
+cargo test --benches
