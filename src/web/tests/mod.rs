@@ -6,6 +6,7 @@ mod decisions;
 mod escaping;
 mod grants;
 mod signin;
+mod slack;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -83,6 +84,7 @@ impl Harness {
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&dir.path().join("airlock.sqlite")).unwrap());
         let (audit, _writer) = AuditLog::start(store.clone());
+        let slack = crate::approvals::notify::SlackInteractions::new(&config.notify);
         let state = Arc::new(State {
             config: Arc::new(config),
             rules: Default::default(),
@@ -90,7 +92,7 @@ impl Harness {
             audit,
             cancel: Default::default(),
             notifier: crate::approvals::notify::Notifier::disabled(),
-            slack: crate::approvals::notify::SlackInteractions::new(&[]),
+            slack,
         });
         let router = super::router(state.clone());
         Harness {
