@@ -92,7 +92,12 @@ impl std::fmt::Display for Report {
         if let (Some(first), Some(last), Some(head)) =
             (self.first_id, self.last_id, &self.head_hash)
         {
-            writeln!(f, "records {first}..{last}, head hash {head}")?;
+            let before = if self.problem.is_some() {
+                " (intact before the problem)"
+            } else {
+                ""
+            };
+            writeln!(f, "records {first}..{last}{before}, head hash {head}")?;
         }
         let unsigned = self.checkpoints - self.signed_checkpoints;
         write!(
@@ -100,11 +105,16 @@ impl std::fmt::Display for Report {
             "{} checkpoints ({} signed, {} unsigned)",
             self.checkpoints, self.signed_checkpoints, unsigned
         )?;
-        if self.signed_checkpoints == 0 {
+        if self.checkpoints == 0 {
             write!(
                 f,
-                "; checkpoints are UNSIGNED (no [audit] signing_key configured): they catch \
-                 accidents, not someone who can write the store"
+                "; none yet (written every checkpoint_every records and at shutdown)"
+            )?;
+        } else if self.signed_checkpoints == 0 {
+            write!(
+                f,
+                "; checkpoints are UNSIGNED (written without an [audit] signing_key): they \
+                 catch accidents, not someone who can write the store"
             )?;
         } else if self.signatures == SignatureCheck::EmbeddedKeys {
             write!(
@@ -205,8 +215,9 @@ impl Walk<'_> {
                 id,
                 ProblemKind::Altered,
                 format!(
-                    "its content does not hash to its stored hash (stored {}, computed {computed})",
-                    short(&link.hash)
+                    "its content does not hash to its stored hash (stored {}…, computed {}…)",
+                    short(&link.hash),
+                    short(&computed)
                 ),
             );
         }
@@ -223,7 +234,7 @@ impl Walk<'_> {
                     id,
                     ProblemKind::Inserted,
                     format!(
-                        "its prev_hash {} is not record {}'s hash {}",
+                        "its prev_hash {}… is not record {}'s hash {}…",
                         short(&link.prev_hash),
                         prev.id,
                         short(&prev.hash)
@@ -243,7 +254,7 @@ impl Walk<'_> {
                         id,
                         ProblemKind::Checkpoint,
                         format!(
-                            "checkpoint {} ({}) says its hash is {}, the chain says {}: the \
+                            "checkpoint {} ({}) says its hash is {}…, the chain says {}…: the \
                              chain was rewritten up to here",
                             cp.id,
                             cp.time.to_rfc3339(),

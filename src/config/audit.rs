@@ -65,3 +65,49 @@ pub(super) fn validate(base: &Path, raw: RawAudit) -> Result<AuditConfig, String
         retention,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+
+    fn parse(audit: &str) -> Result<Config, String> {
+        Config::parse(Path::new("airlock.toml"), &format!("[audit]\n{audit}"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let c = parse("").unwrap();
+        assert!(c.audit.signer.is_none());
+        assert_eq!((c.audit.checkpoint_every, c.audit.retention), (1000, None));
+        let c = parse("checkpoint_every = 50\nretention = \"365d\"").unwrap();
+        assert_eq!(c.audit.checkpoint_every, 50);
+        assert_eq!(c.audit.retention, Some(chrono::Duration::days(365)));
+    }
+
+    #[test]
+    fn mistakes_are_errors() {
+        assert!(parse("retention = \"a year\"")
+            .unwrap_err()
+            .contains("audit.retention"));
+        assert!(parse("signing_key = \"/nonexistent/key\"")
+            .unwrap_err()
+            .contains("keygen"));
+        assert!(parse("signing_keys = \"k\"").is_err());
+    }
+
+    #[test]
+    fn a_key_file_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = crate::audit::signing::AuditSigner::generate();
+        signer.write(&dir.path().join("k")).unwrap();
+        let path = dir.path().join("airlock.toml");
+        let c = Config::parse(&path, "[audit]\nsigning_key = \"k\"").unwrap();
+        assert_eq!(
+            c.audit.signer.unwrap().public_key_hex(),
+            signer.public_key_hex()
+        );
+    }
+}
