@@ -488,3 +488,12 @@ fn keys_round_trip_through_files() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn sub_microsecond_times_hash_as_stored() {
+    let f = fixture(0);
+    let mut rec = record(1);
+    rec.time = at(0) + chrono::Duration::nanoseconds(789);
+    f.store.append_audit(&[rec]).unwrap();
+    assert!(check(f.store.as_ref(), None).intact());
+}

@@ -52,9 +52,8 @@ pub(super) fn append(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()
     let first = next_id(tx, last_id)?;
     let mut stmt = tx.prepare_cached(rows::INSERT_AUDIT)?;
     for (id, rec) in (first..).zip(records) {
-        let mut rec = rec.clone();
-        rec.id = id;
-        let hash = record_hash(&prev, &stored(&rec));
+        let rec = stored(rec, id);
+        let hash = record_hash(&prev, &rec);
         let link = ChainLink {
             id,
             prev_hash: prev,
@@ -66,10 +65,11 @@ pub(super) fn append(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()
     Ok(())
 }
 
-/// The record as it reads back: times are kept to the microsecond.
-fn stored(rec: &AuditRecord) -> AuditRecord {
+/// The record as it will read back: its id, and its time to the microsecond.
+fn stored(rec: &AuditRecord, id: i64) -> AuditRecord {
     use chrono::SubsecRound;
     let mut rec = rec.clone();
+    rec.id = id;
     rec.time = rec.time.trunc_subsecs(6);
     rec
 }
