@@ -1,6 +1,7 @@
 //! The airlock command line: `serve`, `check`, `passwd`, `approvals`, `audit`.
 
 mod approvals_cmd;
+mod audit_cmd;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -32,7 +33,7 @@ enum Command {
     Check(CheckArgs),
     /// The audit log.
     #[command(subcommand)]
-    Audit(AuditCommand),
+    Audit(audit_cmd::AuditCommand),
     /// Print a SCRAM-SHA-256 verifier for an agent's password (read from stdin).
     Passwd {
         /// The password (default: read one line from standard input).
@@ -51,36 +52,6 @@ enum Command {
     Token,
     /// Decide held statements as an approver: list, show, approve, deny.
     Approvals(approvals_cmd::ApprovalsArgs),
-}
-
-#[derive(Subcommand)]
-enum AuditCommand {
-    /// Write audit records to stdout, oldest first.
-    Export {
-        #[arg(long, value_enum, default_value = "jsonl")]
-        format: FormatArg,
-        /// RFC 3339 time, inclusive.
-        #[arg(long)]
-        since: Option<String>,
-        /// RFC 3339 time, exclusive.
-        #[arg(long)]
-        until: Option<String>,
-        #[arg(long)]
-        agent: Option<String>,
-        #[arg(long)]
-        database: Option<String>,
-        /// allowed, denied-by-rule, approved, denied, expired, abandoned.
-        #[arg(long)]
-        decision: Option<String>,
-        #[arg(long)]
-        class: Option<String>,
-    },
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum FormatArg {
-    Jsonl,
-    Csv,
 }
 
 #[derive(clap::Args)]
@@ -129,51 +100,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             serve(config)?;
         }
         Command::Check(args) => return check(&cli.config, args),
-        Command::Audit(AuditCommand::Export {
-            format,
-            since,
-            until,
-            agent,
-            database,
-            decision,
-            class,
-        }) => {
-            let config = Config::load(&cli.config)?;
-            let store = airlock::store::open(&config.store_url)?;
-            let time = |t: Option<String>| -> Result<Option<chrono::DateTime<chrono::Utc>>> {
-                t.map(|t| {
-                    chrono::DateTime::parse_from_rfc3339(&t)
-                        .map(|d| d.with_timezone(&chrono::Utc))
-                        .with_context(|| format!("{t:?} is not an RFC 3339 time"))
-                })
-                .transpose()
-            };
-            let filter = airlock::store::AuditFilter {
-                since: time(since)?,
-                until: time(until)?,
-                agent,
-                database,
-                decision: decision
-                    .map(|d| {
-                        airlock::audit::Decision::parse(&d)
-                            .with_context(|| format!("unknown decision {d:?}"))
-                    })
-                    .transpose()?,
-                class: class
-                    .map(|c| {
-                        airlock::classify::Class::parse(&c)
-                            .with_context(|| format!("unknown class {c:?}"))
-                    })
-                    .transpose()?,
-                ..Default::default()
-            };
-            let format = match format {
-                FormatArg::Jsonl => airlock::audit::ExportFormat::Jsonl,
-                FormatArg::Csv => airlock::audit::ExportFormat::Csv,
-            };
-            let stdout = std::io::stdout();
-            airlock::audit::export(store.as_ref(), &filter, format, &mut stdout.lock())?;
-        }
+        Command::Audit(command) => return audit_cmd::run(&cli.config, command),
         Command::Passwd { password } => {
             let password = read_password(password)?;
             println!("{}", airlock::pg::scram::ScramVerifier::generate(&password));

@@ -38,7 +38,13 @@ impl State {
     pub fn start(config: Config) -> Result<(Arc<State>, AuditWriterHandle), StartError> {
         let rules = Rules::load_dir(&config.rules_dir)?;
         let store = crate::store::open(&config.store_url)?;
-        let (audit, writer) = AuditLog::start(store.clone());
+        let options = crate::audit::WriterOptions {
+            checkpoint_every: config.audit.checkpoint_every,
+            signer: config.audit.signer.clone(),
+            retention: config.audit.retention,
+            ..Default::default()
+        };
+        let (audit, writer) = AuditLog::start_with(store.clone(), options);
         let approvals = Approvals::new(store);
         let notifier = Notifier::start(&config);
         crate::approvals::notify::bridge::forward(&approvals, notifier.clone());

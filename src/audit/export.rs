@@ -1,5 +1,5 @@
-//! Audit export for compliance: JSON Lines or CSV, streamed row by row from the
-//! store, so memory stays flat however many records match.
+//! Audit export for compliance: JSON Lines, CSV or OCSF, streamed row by row
+//! from the store, so memory stays flat however many records match.
 
 use std::io::{BufWriter, Write};
 
@@ -17,6 +17,27 @@ pub enum ExportFormat {
     /// absent value is an empty field. Text is written as it is (no spreadsheet
     /// formula escaping): this is evidence, not a report.
     Csv,
+    /// One OCSF Datastore Activity event per line (see [`super::ocsf`]).
+    Ocsf,
+}
+
+impl ExportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Jsonl => "jsonl",
+            ExportFormat::Csv => "csv",
+            ExportFormat::Ocsf => "ocsf",
+        }
+    }
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    pub records: u64,
+    /// Lowest and highest record id written.
+    pub min_id: Option<i64>,
+    pub max_id: Option<i64>,
 }
 
 impl std::str::FromStr for ExportFormat {
@@ -26,7 +47,10 @@ impl std::str::FromStr for ExportFormat {
         match s.to_ascii_lowercase().as_str() {
             "jsonl" | "ndjson" | "json" => Ok(ExportFormat::Jsonl),
             "csv" => Ok(ExportFormat::Csv),
-            other => Err(format!("unknown export format `{other}` (jsonl, csv)")),
+            "ocsf" => Ok(ExportFormat::Ocsf),
+            other => Err(format!(
+                "unknown export format `{other}` (jsonl, csv, ocsf)"
+            )),
         }
     }
 }
@@ -61,21 +85,44 @@ pub fn export(
     format: ExportFormat,
     out: &mut dyn Write,
 ) -> Result<u64, StoreError> {
+    Ok(export_summary(store, filter, format, out)?.records)
+}
+
+/// [`export`], also telling which ids were written.
+pub fn export_summary(
+    store: &dyn Store,
+    filter: &AuditFilter,
+    format: ExportFormat,
+    out: &mut dyn Write,
+) -> Result<ExportSummary, StoreError> {
     let mut out = BufWriter::with_capacity(64 * 1024, out);
+    let mut summary = ExportSummary::default();
+    let mut note = |rec: &AuditRecord| {
+        summary.min_id = Some(summary.min_id.map_or(rec.id, |m| m.min(rec.id)));
+        summary.max_id = Some(summary.max_id.map_or(rec.id, |m| m.max(rec.id)));
+    };
     let count = match format {
         ExportFormat::Jsonl => store.export_audit(filter, &mut |rec| {
+            note(rec);
             serde_json::to_writer(&mut out, rec)?;
+            out.write_all(b"\n")
+        })?,
+        ExportFormat::Ocsf => store.export_audit(filter, &mut |rec| {
+            note(rec);
+            serde_json::to_writer(&mut out, &super::ocsf::event(rec))?;
             out.write_all(b"\n")
         })?,
         ExportFormat::Csv => {
             write_csv_row(&mut out, CSV_COLUMNS.iter().copied())?;
             store.export_audit(filter, &mut |rec| {
+                note(rec);
                 write_csv_row(&mut out, csv_fields(rec).iter().map(String::as_str))
             })?
         }
     };
     out.flush()?;
-    Ok(count)
+    summary.records = count;
+    Ok(summary)
 }
 
 fn csv_fields(rec: &AuditRecord) -> [String; 19] {

@@ -1,9 +1,17 @@
 //! Audit: one [`AuditRecord`] per statement, written in batches by a background
 //! writer so the read path never waits on disk, and never silently dropped.
 
+pub mod chain;
+#[cfg(test)]
+mod chain_tests;
 pub mod export;
+pub mod ocsf;
+pub mod seal;
+pub mod sidecar;
+pub mod signing;
 #[cfg(test)]
 mod tests;
+pub mod verify;
 pub mod writer;
 
 use serde::{Deserialize, Serialize};

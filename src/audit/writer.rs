@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::AuditRecord;
+use super::chain::CheckpointReason;
+use super::signing::AuditSigner;
+use super::{seal, AuditRecord};
 use crate::store::{Store, StoreError};
 
 /// How the writer queues, batches and retries.
@@ -27,6 +29,13 @@ pub struct WriterOptions {
     /// First pause after a failed write; doubles up to `retry_max`.
     pub retry_first: Duration,
     pub retry_max: Duration,
+    /// A checkpoint of the chain's head every this many records (0: only at shutdown).
+    pub checkpoint_every: u64,
+    /// Signs checkpoints; `None` writes them unsigned.
+    pub signer: Option<AuditSigner>,
+    /// Delete records older than this, checked at start and then once a day
+    /// (when a batch is written); `None` keeps everything.
+    pub retention: Option<chrono::Duration>,
 }
 
 impl Default for WriterOptions {
@@ -36,6 +45,9 @@ impl Default for WriterOptions {
             batch: 1_000,
             retry_first: Duration::from_millis(100),
             retry_max: Duration::from_secs(5),
+            checkpoint_every: 1_000,
+            signer: None,
+            retention: None,
         }
     }
 }
@@ -104,6 +116,8 @@ impl AuditLog {
             options,
             shared: Arc::clone(&shared),
             rx,
+            since_checkpoint: 0,
+            last_prune: None,
         };
         let thread = std::thread::Builder::new()
             .name("airlock-audit".into())
@@ -227,7 +241,13 @@ struct Writer {
     options: WriterOptions,
     shared: Arc<Shared>,
     rx: mpsc::Receiver<Message>,
+    /// Records written since the last checkpoint.
+    since_checkpoint: u64,
+    last_prune: Option<std::time::Instant>,
 }
+
+/// How often the writer applies retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl Writer {
     fn run(mut self) {
@@ -247,7 +267,13 @@ impl Writer {
                     next = self.rx.try_recv().ok();
                 }
             }
+            self.prune_if_due();
             self.write(&batch);
+            self.since_checkpoint += batch.len() as u64;
+            let every = self.options.checkpoint_every;
+            if every > 0 && self.since_checkpoint >= every {
+                self.checkpoint(CheckpointReason::Periodic);
+            }
             batch.clear();
             for done in flushes.drain(..) {
                 let _ = done.send(());
@@ -256,6 +282,48 @@ impl Writer {
                 // Refuse new records; what is already queued is still received.
                 self.rx.close();
             }
+        }
+        // Always seal the head at shutdown when this run wrote anything, even if
+        // a periodic checkpoint just did: the shutdown one marks a clean stop.
+        let wrote = self.shared.written.load(Ordering::SeqCst) > 0;
+        if wrote && !self.shared.give_up.load(Ordering::SeqCst) {
+            self.checkpoint(CheckpointReason::Shutdown);
+        }
+    }
+
+    /// A checkpoint of the head; a failure is logged (the chain itself is intact).
+    fn checkpoint(&mut self, reason: CheckpointReason) {
+        let store = self.store.as_ref();
+        match seal::checkpoint(store, self.options.signer.as_ref(), reason) {
+            Ok(cp) => {
+                self.since_checkpoint = 0;
+                if let Some(cp) = cp {
+                    tracing::debug!(
+                        audit_id = cp.audit_id,
+                        reason = reason.as_str(),
+                        signed = cp.signature.is_some(),
+                        "audit checkpoint"
+                    );
+                }
+            }
+            Err(error) => tracing::error!(%error, "audit checkpoint failed; retrying later"),
+        }
+    }
+
+    /// Retention, at most once a day; a failure is logged and retried next day.
+    fn prune_if_due(&mut self) {
+        let Some(retention) = self.options.retention else {
+            return;
+        };
+        if self.last_prune.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+            return;
+        }
+        self.last_prune = Some(std::time::Instant::now());
+        let signer = self.options.signer.as_ref();
+        match seal::prune(self.store.as_ref(), signer, retention, chrono::Utc::now()) {
+            Ok((0, _)) => {}
+            Ok((n, _)) => tracing::info!(records = n, "audit retention: pruned old records"),
+            Err(error) => tracing::error!(%error, "audit retention: prune failed"),
         }
     }
 

@@ -1,8 +1,11 @@
 //! Configuration: `airlock.toml` parsed ([`raw`]) then validated into types that cannot be wrong.
 
 mod approvers;
+mod audit;
 mod notify;
 mod raw;
+
+pub use audit::AuditConfig;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -113,6 +116,8 @@ pub struct Config {
     pub web: Web,
     /// Channels told about holds and decisions, in file order.
     pub notify: Vec<NotifyChannel>,
+    /// `[audit]`: signing key, checkpoints, retention.
+    pub audit: AuditConfig,
 }
 
 impl Config {
@@ -181,6 +186,7 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
     let approvers = approvers::validate_approvers(raw.approvers)?;
     let web = approvers::validate_web(raw.web)?;
     let notify = notify::validate(raw.notify)?;
+    let audit = audit::validate(base, raw.audit)?;
     Ok(Config {
         path: path.to_path_buf(),
         server,
@@ -193,6 +199,7 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
         approvers,
         web,
         notify,
+        audit,
     })
 }
 

@@ -28,6 +28,22 @@ pub struct RawConfig {
     /// `[[notify]]`: channels told about holds and decisions.
     #[serde(default)]
     pub notify: Vec<RawNotify>,
+    #[serde(default)]
+    pub audit: RawAudit,
+}
+
+/// `[audit]`: tamper evidence and retention.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// Ed25519 key file (64 hex digits), as written by `airlock audit keygen`.
+    pub signing_key: Option<String>,
+    /// Name of an environment variable holding the key's 64 hex digits.
+    pub signing_key_env: Option<String>,
+    /// A checkpoint every this many records (default 1000; 0: only at shutdown).
+    pub checkpoint_every: Option<u64>,
+    /// How long records are kept, e.g. "365d" (default: forever).
+    pub retention: Option<String>,
 }
 
 fn default_rules() -> String {

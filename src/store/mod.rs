@@ -11,6 +11,13 @@ use std::sync::Arc;
 
 pub use sqlite::SqliteStore;
 
+/// The SQLite schema steps, for tests that build an old file by hand.
+#[cfg(test)]
+pub(crate) fn sqlite_migrations_for_tests() -> &'static [&'static str] {
+    sqlite::MIGRATIONS
+}
+
+use crate::audit::chain::{ChainLink, Checkpoint};
 use crate::audit::{AuditRecord, Decision};
 use crate::classify::Class;
 
@@ -302,4 +309,31 @@ pub trait Store: Send + Sync + 'static {
         filter: &AuditFilter,
         sink: &mut dyn FnMut(&AuditRecord) -> std::io::Result<()>,
     ) -> Result<u64, StoreError>;
+    /// The newest audit record's chain link; `None` when the log is empty.
+    fn audit_head(&self) -> Result<Option<ChainLink>, StoreError>;
+    /// Streams audit records with `id >= from_id`, in id order, with their
+    /// chain links; returns how many. Memory stays flat.
+    fn walk_audit(
+        &self,
+        from_id: i64,
+        sink: &mut dyn FnMut(&AuditRecord, &ChainLink) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError>;
+    /// The lowest id among records at or after `since`.
+    fn first_audit_id_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Stores a checkpoint; returns its id.
+    fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<i64, StoreError>;
+    /// Every checkpoint, ordered by the record it covers.
+    fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// Retention: in one transaction, stores the checkpoint `seal` makes of the
+    /// last record to go, then deletes the oldest records older than `before`
+    /// (a prefix in id order, never the newest record). Returns how many were
+    /// deleted and the checkpoint.
+    fn prune_audit(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        seal: &mut dyn FnMut(&ChainLink) -> Checkpoint,
+    ) -> Result<(u64, Option<Checkpoint>), StoreError>;
 }

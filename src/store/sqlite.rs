@@ -7,6 +7,7 @@
 //! process. Exports read through their own connection, so a long export never
 //! stalls holds or the audit writer of this process.
 
+mod chain;
 mod grants;
 mod migrations;
 mod rows;
@@ -22,11 +23,14 @@ use super::{
     AuditFilter, Ballot, Grant, Hold, HoldState, NewGrant, NewHold, NewVote, Store, StoreError,
     Vote,
 };
+use crate::audit::chain::{ChainLink, Checkpoint};
 use crate::audit::AuditRecord;
 
 /// How many schema versions this build knows.
 #[cfg(test)]
 pub(super) const MIGRATIONS_LEN: usize = migrations::MIGRATIONS.len();
+#[cfg(test)]
+pub(super) const MIGRATIONS: &[&str] = migrations::MIGRATIONS;
 
 /// How long a call waits for another connection's write lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -93,6 +97,15 @@ impl SqliteStore {
         self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A read-only connection of its own, for long reads (export, verify).
+    fn reader(&self) -> Result<Connection, StoreError> {
+        let path = self.path.as_deref().expect("a file store");
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(conn)
     }
 
     fn export_with(
@@ -306,13 +319,10 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut conn = self.lock();
+        // IMMEDIATE: another process appending to this file waits here, so the
+        // head read below is still the head when this batch commits: no forks.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut stmt = tx.prepare_cached(rows::INSERT_AUDIT)?;
-            for rec in records {
-                rows::insert_audit(&mut stmt, rec)?;
-            }
-        }
+        chain::append(&tx, records)?;
         tx.commit()?;
         Ok(())
     }
@@ -323,13 +333,50 @@ impl Store for SqliteStore {
         sink: &mut dyn FnMut(&AuditRecord) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
         match &self.path {
-            Some(path) => {
-                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                let conn = Connection::open_with_flags(path, flags)?;
-                conn.busy_timeout(BUSY_TIMEOUT)?;
-                SqliteStore::export_with(&conn, filter, sink)
-            }
+            Some(_) => SqliteStore::export_with(&self.reader()?, filter, sink),
             None => SqliteStore::export_with(&self.lock(), filter, sink),
         }
+    }
+
+    fn audit_head(&self) -> Result<Option<ChainLink>, StoreError> {
+        Ok(chain::head(&self.lock())?)
+    }
+
+    fn walk_audit(
+        &self,
+        from_id: i64,
+        sink: &mut dyn FnMut(&AuditRecord, &ChainLink) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        match &self.path {
+            Some(_) => chain::walk(&self.reader()?, from_id, sink),
+            None => chain::walk(&self.lock(), from_id, sink),
+        }
+    }
+
+    fn first_audit_id_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(chain::first_since(&self.lock(), &since)?)
+    }
+
+    fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<i64, StoreError> {
+        Ok(chain::add_checkpoint(&self.lock(), checkpoint)?)
+    }
+
+    fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        Ok(chain::checkpoints(&self.lock())?)
+    }
+
+    fn prune_audit(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        seal: &mut dyn FnMut(&ChainLink) -> Checkpoint,
+    ) -> Result<(u64, Option<Checkpoint>), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let pruned = chain::prune(&tx, &before, seal)?;
+        tx.commit()?;
+        Ok(pruned)
     }
 }

@@ -9,6 +9,7 @@ use super::{
     AuditFilter, Ballot, Grant, Hold, HoldState, NewGrant, NewHold, NewVote, Store, StoreError,
     Vote,
 };
+use crate::audit::chain::{ChainLink, Checkpoint};
 use crate::audit::{AuditRecord, Decision};
 use crate::classify::Class;
 
@@ -168,5 +169,31 @@ impl Store for FlakyStore {
         sink: &mut dyn FnMut(&AuditRecord) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
         self.inner.export_audit(filter, sink)
+    }
+    fn audit_head(&self) -> Result<Option<ChainLink>, StoreError> {
+        self.inner.audit_head()
+    }
+    fn walk_audit(
+        &self,
+        from_id: i64,
+        sink: &mut dyn FnMut(&AuditRecord, &ChainLink) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        self.inner.walk_audit(from_id, sink)
+    }
+    fn first_audit_id_since(&self, since: DateTime<Utc>) -> Result<Option<i64>, StoreError> {
+        self.inner.first_audit_id_since(since)
+    }
+    fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<i64, StoreError> {
+        self.inner.add_checkpoint(checkpoint)
+    }
+    fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.inner.audit_checkpoints()
+    }
+    fn prune_audit(
+        &self,
+        before: DateTime<Utc>,
+        seal: &mut dyn FnMut(&ChainLink) -> Checkpoint,
+    ) -> Result<(u64, Option<Checkpoint>), StoreError> {
+        self.inner.prune_audit(before, seal)
     }
 }

@@ -10,10 +10,10 @@
 //! (`2025-01-31T09:30:00.123456Z`): fixed width, so text order is time order.
 //!
 //! The audit table is append-only: no foreign keys or checks that could ever
-//! reject a record. `id` is `AUTOINCREMENT` so a number is never reused, which a
-//! later step needs when it adds the hash chain (`ALTER TABLE audit ADD COLUMN
-//! hash BLOB`, each row's hash covering the previous one, in `id` order) and a
-//! table of signed checkpoints (`audit_checkpoint(audit_id, hash, signature)`).
+//! reject a record. `id` is `AUTOINCREMENT` so a number is never reused: the hash
+//! chain (step 3, `crate::audit::chain`) relies on ids being consecutive, so a
+//! gap is a deleted record. Step 3 also chains the rows already there, in `id`
+//! order, inside its own transaction (a Rust step after its SQL).
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -107,7 +107,32 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX access_grant_match ON access_grant (agent, "database", fingerprint, expires);
     CREATE INDEX audit_hold ON audit (hold_id);
     "#,
+    // 3: the audit hash chain and its checkpoints. Existing rows are chained by
+    // `chain_existing` in the same transaction.
+    r#"
+    ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+    ALTER TABLE audit ADD COLUMN hash TEXT;
+
+    CREATE TABLE audit_checkpoint (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        audit_id   INTEGER NOT NULL,
+        hash       TEXT NOT NULL,
+        time       TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        public_key TEXT,
+        signature  TEXT
+    );
+    CREATE INDEX audit_checkpoint_audit ON audit_checkpoint (audit_id);
+    "#,
 ];
+
+/// Rust steps run after a version's SQL, inside its transaction.
+fn after(version: i64, tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    if version == 3 {
+        super::chain::chain_existing(tx)?;
+    }
+    Ok(())
+}
 
 /// Brings the schema up to the newest version this build knows.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -124,6 +149,7 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             return Ok(());
         }
         tx.execute_batch(MIGRATIONS[version as usize])?;
+        after(version + 1, &tx)?;
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
         tracing::info!(version = version + 1, "store schema migrated");

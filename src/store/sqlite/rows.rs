@@ -3,6 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Row;
 
+use crate::audit::chain::ChainLink;
 use crate::audit::{AuditRecord, Decision};
 use crate::classify::Class;
 use crate::store::{Hold, HoldState, NewHold};
@@ -129,14 +130,18 @@ pub(super) const AUDIT_COLUMNS: &str = r#"id, time, session_id, agent, client_ad
     application_name, "database", upstream_user, statement, params, class, rule,
     decision, hold_id, approver, comment, "rows", duration_us, error"#;
 
+/// Inserts a chained record: its id is given (the chain covers it), with its links.
 pub(super) const INSERT_AUDIT: &str = r#"INSERT INTO audit (time, session_id, agent,
     client_addr, application_name, "database", upstream_user, statement, params,
-    class, rule, decision, hold_id, approver, comment, "rows", duration_us, error)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"#;
+    class, rule, decision, hold_id, approver, comment, "rows", duration_us, error,
+    id, prev_hash, hash)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+    ?19, ?20, ?21)"#;
 
 pub(super) fn insert_audit(
     stmt: &mut rusqlite::Statement<'_>,
     rec: &AuditRecord,
+    link: &ChainLink,
 ) -> rusqlite::Result<usize> {
     stmt.execute(rusqlite::params![
         time_text(&rec.time),
@@ -157,6 +162,9 @@ pub(super) fn insert_audit(
         rec.rows,
         rec.duration_us,
         rec.error,
+        link.id,
+        link.prev_hash,
+        link.hash,
     ])
 }
 

@@ -1,0 +1,113 @@
+//! `[audit]`: the signing key for checkpoints and exports, how often to
+//! checkpoint, and how long to keep records.
+
+use std::path::Path;
+
+use super::raw::RawAudit;
+use crate::audit::signing::AuditSigner;
+
+/// The validated `[audit]` section.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// Signs checkpoints and export sidecars; `None`: they are unsigned.
+    pub signer: Option<AuditSigner>,
+    /// A checkpoint every this many records (0: only at shutdown).
+    pub checkpoint_every: u64,
+    /// Records older than this are pruned; `None` keeps everything.
+    pub retention: Option<chrono::Duration>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            signer: None,
+            checkpoint_every: 1_000,
+            retention: None,
+        }
+    }
+}
+
+pub(super) fn validate(base: &Path, raw: RawAudit) -> Result<AuditConfig, String> {
+    let signer = match (raw.signing_key, raw.signing_key_env) {
+        (Some(_), Some(_)) => {
+            return Err("audit: give signing_key or signing_key_env, not both".into())
+        }
+        (Some(path), None) => Some(AuditSigner::load(&super::relative(base, &path)).map_err(
+            |e| format!("audit.signing_key: {e} (make one with `airlock audit keygen`)"),
+        )?),
+        (None, Some(var)) => {
+            let text = std::env::var(&var).map_err(|_| {
+                format!("audit.signing_key_env: environment variable {var} is not set")
+            })?;
+            Some(
+                AuditSigner::from_hex(&text, &format!("in ${var}"))
+                    .map_err(|e| format!("audit.signing_key_env: {e}"))?,
+            )
+        }
+        (None, None) => None,
+    };
+    let retention = match raw.retention {
+        None => None,
+        Some(text) => {
+            let d = super::parse_duration(&text).map_err(|e| format!("audit.retention: {e}"))?;
+            if d.is_zero() {
+                return Err("audit.retention: must be longer than 0".into());
+            }
+            Some(
+                chrono::Duration::from_std(d)
+                    .map_err(|_| format!("audit.retention: {text:?} is too long"))?,
+            )
+        }
+    };
+    Ok(AuditConfig {
+        signer,
+        checkpoint_every: raw.checkpoint_every.unwrap_or(1_000),
+        retention,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+
+    fn parse(audit: &str) -> Result<Config, String> {
+        Config::parse(Path::new("airlock.toml"), &format!("[audit]\n{audit}"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let c = parse("").unwrap();
+        assert!(c.audit.signer.is_none());
+        assert_eq!((c.audit.checkpoint_every, c.audit.retention), (1000, None));
+        let c = parse("checkpoint_every = 50\nretention = \"365d\"").unwrap();
+        assert_eq!(c.audit.checkpoint_every, 50);
+        assert_eq!(c.audit.retention, Some(chrono::Duration::days(365)));
+    }
+
+    #[test]
+    fn mistakes_are_errors() {
+        assert!(parse("retention = \"a year\"")
+            .unwrap_err()
+            .contains("audit.retention"));
+        assert!(parse("signing_key = \"/nonexistent/key\"")
+            .unwrap_err()
+            .contains("keygen"));
+        assert!(parse("signing_keys = \"k\"").is_err());
+    }
+
+    #[test]
+    fn a_key_file_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = crate::audit::signing::AuditSigner::generate();
+        signer.write(&dir.path().join("k")).unwrap();
+        let path = dir.path().join("airlock.toml");
+        let c = Config::parse(&path, "[audit]\nsigning_key = \"k\"").unwrap();
+        assert_eq!(
+            c.audit.signer.unwrap().public_key_hex(),
+            signer.public_key_hex()
+        );
+    }
+}

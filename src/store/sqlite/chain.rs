@@ -1,0 +1,205 @@
+//! The audit hash chain in SQLite: appending chained records, walking them,
+//! checkpoints, and retention pruning.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction};
+
+use super::rows;
+use crate::audit::chain::{record_hash, ChainLink, Checkpoint, CheckpointReason, GENESIS};
+use crate::audit::AuditRecord;
+use crate::store::StoreError;
+
+/// The newest record's link, if any.
+pub(super) fn head(conn: &Connection) -> rusqlite::Result<Option<ChainLink>> {
+    conn.query_row(
+        "SELECT id, prev_hash, hash FROM audit ORDER BY id DESC LIMIT 1",
+        [],
+        link_from_row,
+    )
+    .optional()
+}
+
+fn link_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChainLink> {
+    Ok(ChainLink {
+        id: row.get("id")?,
+        prev_hash: row
+            .get::<_, Option<String>>("prev_hash")?
+            .unwrap_or_default(),
+        hash: row.get::<_, Option<String>>("hash")?.unwrap_or_default(),
+    })
+}
+
+/// The id the next record gets: `AUTOINCREMENT` never reuses a number, even
+/// one whose row was deleted.
+fn next_id(tx: &Transaction<'_>, last: i64) -> rusqlite::Result<i64> {
+    let seq: Option<i64> = tx
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'audit'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(seq.unwrap_or(0).max(last) + 1)
+}
+
+/// Appends `records` after the current head, in order, inside `tx` (which the
+/// caller opened with `BEGIN IMMEDIATE`).
+pub(super) fn append(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<(), StoreError> {
+    let (last_id, mut prev) = match head(tx)? {
+        Some(link) => (link.id, link.hash),
+        None => (0, GENESIS.to_owned()),
+    };
+    let first = next_id(tx, last_id)?;
+    let mut stmt = tx.prepare_cached(rows::INSERT_AUDIT)?;
+    for (id, rec) in (first..).zip(records) {
+        let rec = stored(rec, id);
+        let hash = record_hash(&prev, &rec);
+        let link = ChainLink {
+            id,
+            prev_hash: prev,
+            hash,
+        };
+        rows::insert_audit(&mut stmt, &rec, &link)?;
+        prev = link.hash;
+    }
+    Ok(())
+}
+
+/// The record as it will read back: its id, and its time to the microsecond.
+fn stored(rec: &AuditRecord, id: i64) -> AuditRecord {
+    use chrono::SubsecRound;
+    let mut rec = rec.clone();
+    rec.id = id;
+    rec.time = rec.time.trunc_subsecs(6);
+    rec
+}
+
+/// Migration step 3: chains every row written before the chain existed.
+pub(super) fn chain_existing(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT {} FROM audit WHERE hash IS NULL ORDER BY id",
+        rows::AUDIT_COLUMNS
+    );
+    let mut select = tx.prepare(&sql)?;
+    let mut update = tx.prepare("UPDATE audit SET prev_hash = ?1, hash = ?2 WHERE id = ?3")?;
+    let mut prev = GENESIS.to_owned();
+    let mut rows = select.query([])?;
+    let mut count = 0u64;
+    while let Some(row) = rows.next()? {
+        let rec = rows::audit_from_row(row)?;
+        let hash = record_hash(&prev, &rec);
+        update.execute(rusqlite::params![prev, hash, rec.id])?;
+        prev = hash;
+        count += 1;
+    }
+    if count > 0 {
+        tracing::info!(records = count, "audit records chained by migration");
+    }
+    Ok(())
+}
+
+/// Streams records with `id >= from_id` in id order, with their links.
+pub(super) fn walk(
+    conn: &Connection,
+    from_id: i64,
+    sink: &mut dyn FnMut(&AuditRecord, &ChainLink) -> std::io::Result<()>,
+) -> Result<u64, StoreError> {
+    let sql = format!(
+        "SELECT {}, prev_hash, hash FROM audit WHERE id >= ?1 ORDER BY id",
+        rows::AUDIT_COLUMNS
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([from_id])?;
+    let mut count = 0;
+    while let Some(row) = rows.next()? {
+        sink(&rows::audit_from_row(row)?, &link_from_row(row)?)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// The id of the first record at or after `since`, in id order.
+pub(super) fn first_since(
+    conn: &Connection,
+    since: &DateTime<Utc>,
+) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT min(id) FROM audit WHERE time >= ?1",
+        [rows::time_text(since)],
+        |r| r.get(0),
+    )
+}
+
+const INSERT_CHECKPOINT: &str = "INSERT INTO audit_checkpoint
+    (audit_id, hash, time, reason, public_key, signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+pub(super) fn add_checkpoint(conn: &Connection, cp: &Checkpoint) -> rusqlite::Result<i64> {
+    conn.execute(
+        INSERT_CHECKPOINT,
+        rusqlite::params![
+            cp.audit_id,
+            cp.hash,
+            rows::time_text(&cp.time),
+            cp.reason.as_str(),
+            cp.public_key,
+            cp.signature
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Every checkpoint, by the record it covers, then in the order written.
+pub(super) fn checkpoints(conn: &Connection) -> rusqlite::Result<Vec<Checkpoint>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, audit_id, hash, time, reason, public_key, signature
+         FROM audit_checkpoint ORDER BY audit_id, id",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        let reason: String = row.get("reason")?;
+        Ok(Checkpoint {
+            id: row.get("id")?,
+            audit_id: row.get("audit_id")?,
+            hash: row.get("hash")?,
+            time: rows::parse_time(row, "time")?,
+            // An unknown reason still verifies by hash; it reads as periodic.
+            reason: CheckpointReason::parse(&reason).unwrap_or(CheckpointReason::Periodic),
+            public_key: row.get("public_key")?,
+            signature: row.get("signature")?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Deletes the oldest records whose time is before `before`: the longest
+/// prefix in id order where every record is that old, never the newest record
+/// (the next append chains from it). First stores `seal`'s checkpoint of the
+/// last record deleted, so the chain that remains verifies from that anchor.
+pub(super) fn prune(
+    tx: &Transaction<'_>,
+    before: &DateTime<Utc>,
+    seal: &mut dyn FnMut(&ChainLink) -> Checkpoint,
+) -> Result<(u64, Option<Checkpoint>), StoreError> {
+    let Some(newest) = head(tx)? else {
+        return Ok((0, None));
+    };
+    let first_kept: Option<i64> = tx.query_row(
+        "SELECT min(id) FROM audit WHERE time >= ?1",
+        [rows::time_text(before)],
+        |r| r.get(0),
+    )?;
+    let last_pruned = first_kept.unwrap_or(newest.id).min(newest.id) - 1;
+    let link = tx
+        .query_row(
+            "SELECT id, prev_hash, hash FROM audit WHERE id <= ?1 ORDER BY id DESC LIMIT 1",
+            [last_pruned],
+            link_from_row,
+        )
+        .optional()?;
+    let Some(link) = link else {
+        return Ok((0, None));
+    };
+    let mut cp = seal(&link);
+    cp.id = add_checkpoint(tx, &cp)?;
+    let deleted = tx.execute("DELETE FROM audit WHERE id <= ?1", [link.id])?;
+    Ok((deleted as u64, Some(cp)))
+}
