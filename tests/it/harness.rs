@@ -127,6 +127,16 @@ owner = "alice"
         }
     }
 
+    /// The airlock.toml this instance runs with (for the CLI).
+    pub fn config_path(&self) -> PathBuf {
+        self._dir.path().join("airlock.toml")
+    }
+
+    /// The SQLite store file.
+    pub fn store_path(&self) -> PathBuf {
+        self._dir.path().join("data/airlock.sqlite")
+    }
+
     pub fn conninfo(&self) -> String {
         format!(
             "host=127.0.0.1 port={} user={AGENT} password={PASSWORD} dbname=test sslmode=disable",

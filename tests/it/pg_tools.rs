@@ -271,3 +271,57 @@ fn check_prints_decisions_and_exits_by_the_rules() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("b.toml:3"), "{err}");
 }
+
+#[tokio::test]
+async fn audit_export_and_verify_from_the_command_line() {
+    let a = Airlock::start(HOLD_WRITES).await;
+    let c = a.connect().await;
+    for i in 0..5 {
+        c.simple_query(&format!("SELECT {i}")).await.unwrap();
+    }
+    a.audit().await; // flushed
+    let config = a.config_path();
+    let out = Command::new(binary())
+        .arg("--config")
+        .arg(&config)
+        .args(["audit", "export", "--format", "csv", "--agent", AGENT])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(csv.lines().count(), 6, "{csv}");
+    assert!(csv.contains("SELECT 3"));
+    let verify = || {
+        Command::new(binary())
+            .arg("--config")
+            .arg(&config)
+            .args(["audit", "verify"])
+            .output()
+            .unwrap()
+    };
+    let ok = verify();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("chain intact"));
+    // someone edits the store behind airlock's back
+    let db = rusqlite::Connection::open(a.store_path()).unwrap();
+    db.execute(
+        "UPDATE audit SET statement = 'SELECT 42' WHERE statement = 'SELECT 2'",
+        [],
+    )
+    .unwrap();
+    let bad = verify();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stdout).contains("altered"),
+        "{}",
+        String::from_utf8_lossy(&bad.stdout)
+    );
+}
