@@ -8,6 +8,7 @@ use crate::approvals::Approvals;
 use crate::audit::{AuditLog, AuditWriterHandle};
 use crate::config::Config;
 use crate::pg::cancel::CancelKeys;
+use crate::pg::session::cache::ParseCache;
 use crate::policy::{PolicyError, Rules};
 use crate::store::StoreError;
 
@@ -21,6 +22,8 @@ pub struct State {
     pub notifier: Notifier,
     /// Slack's Approve / Deny button callbacks (signature and replay checks).
     pub slack: SlackInteractions,
+    /// Classified texts of extended-protocol Parse messages.
+    pub parsed: ParseCache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,7 @@ impl State {
             audit,
             cancel: CancelKeys::default(),
             notifier,
+            parsed: ParseCache::default(),
         };
         Ok((Arc::new(state), writer))
     }

@@ -66,6 +66,7 @@ async fn start_airlock(dir: &Path) -> (Arc<State>, String) {
         cancel: Default::default(),
         notifier: airlock::approvals::notify::Notifier::disabled(),
         slack: airlock::approvals::notify::SlackInteractions::new(&[]),
+        parsed: Default::default(),
     });
     tokio::spawn(airlock::web::serve(state.clone(), listener));
     (state, base)

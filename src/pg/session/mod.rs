@@ -7,6 +7,7 @@
 //! simple Query and Execute are the two points where a statement runs; Parse and
 //! Bind only remember what a later Execute will run.
 
+pub mod cache;
 mod hold;
 pub mod pipeline;
 mod readwrite;
@@ -220,7 +221,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             b'P' => {
                 let parse = message::parse_parse(frame.body()).map_err(malformed)?;
                 let prepared = match parse.query {
-                    Ok(sql) => Prepared::new(sql),
+                    Ok(sql) => self.state.parsed.get_or_classify(sql),
                     Err(()) => Prepared::unknown("", "statement text is not valid UTF-8"),
                 };
                 self.statements.parse(parse.name, prepared.clone());
@@ -421,6 +422,15 @@ impl<W: AsyncWrite + Unpin> Session<W> {
     /// prepared from; unknown when airlock never saw it prepared), and
     /// remembers SQL-level PREPAREs and DEALLOCATEs.
     fn resolve(&mut self, prepared: &Arc<Prepared>) -> Arc<Prepared> {
+        let tracked = prepared.classified.statements.iter().any(|s| {
+            s.effect != Effect::None
+                && s.effect != Effect::Begin
+                && s.effect != Effect::EndTransaction
+        });
+        if !tracked {
+            // The common case, on the hot path: nothing to remember or substitute.
+            return prepared.clone();
+        }
         let mut substituted = false;
         let mut classified = prepared.classified.clone();
         for s in classified.statements.iter_mut() {

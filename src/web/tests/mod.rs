@@ -93,6 +93,7 @@ impl Harness {
             cancel: Default::default(),
             notifier: crate::approvals::notify::Notifier::disabled(),
             slack,
+            parsed: Default::default(),
         });
         let router = super::router(state.clone());
         Harness {
