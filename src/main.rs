@@ -1,4 +1,4 @@
-//! The airlock command line: `serve`, `check`, `passwd`, `approvals`, `audit`.
+//! The airlock command line: `serve`, `check`, `passwd`, `approvals`, `audit`, `iam-token`.
 
 mod approvals_cmd;
 mod audit_cmd;
@@ -52,6 +52,21 @@ enum Command {
     Token,
     /// Decide held statements as an approver: list, show, approve, deny.
     Approvals(approvals_cmd::ApprovalsArgs),
+    /// Print an RDS IAM authentication token (like `aws rds generate-db-auth-token`),
+    /// signed with the environment's AWS credentials (or the shared credentials file).
+    IamToken {
+        /// The database endpoint's host name.
+        #[arg(long)]
+        host: String,
+        #[arg(long, default_value_t = 5432)]
+        port: u16,
+        /// The database user (granted rds_iam).
+        #[arg(long)]
+        user: String,
+        /// The database's AWS region.
+        #[arg(long, env = "AWS_REGION")]
+        region: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -118,6 +133,25 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Approvals(args) => {
             let config = Config::load(&cli.config)?;
             approvals_cmd::run(&config, args)?;
+        }
+        Command::IamToken {
+            host,
+            port,
+            user,
+            region,
+        } => {
+            use airlock::credentials::{rds_token, BaseCredentials};
+            let creds = BaseCredentials::Chain.load()?;
+            let req = rds_token::TokenRequest {
+                host: &host,
+                port,
+                user: &user,
+                region: &region,
+            };
+            println!(
+                "{}",
+                rds_token::auth_token(&req, &creds, chrono::Utc::now())
+            );
         }
     }
     Ok(std::process::ExitCode::SUCCESS)

@@ -2,6 +2,7 @@
 
 mod approvers;
 mod audit;
+mod iam;
 mod notify;
 mod raw;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 pub use approvers::{Approver, Web};
 
+use crate::credentials::UpstreamCredentials;
 use crate::pg::scram::ScramVerifier;
 
 pub use notify::{NotifyChannel, NotifyKind, Secret, SlackChannel};
@@ -88,7 +90,8 @@ pub struct Database {
     pub port: u16,
     pub dbname: String,
     pub user: String,
-    pub password: Option<String>,
+    /// How airlock authenticates upstream: a static password or RDS IAM tokens.
+    pub credentials: UpstreamCredentials,
     pub tls: UpstreamTls,
 }
 
@@ -280,13 +283,44 @@ fn validate_database(base: &Path, name: &str, db: raw::RawDatabase) -> Result<Da
             ))
         }
     };
+    let credentials = match (db.credentials.as_deref().unwrap_or("static"), db.iam) {
+        ("static", None) => UpstreamCredentials::Static { password },
+        ("static", Some(_)) => {
+            return Err(format!(
+                "databases.{name}: an [iam] table needs credentials = \"iam\""
+            ))
+        }
+        ("iam", iam) => {
+            let iam = iam.ok_or_else(|| {
+                format!(
+                    "databases.{name}: credentials = \"iam\" needs a [databases.{name}.iam] table"
+                )
+            })?;
+            if password.is_some() {
+                return Err(format!(
+                    "databases.{name}: credentials = \"iam\" takes no password"
+                ));
+            }
+            if !matches!(tls, UpstreamTls::VerifyFull { .. }) {
+                return Err(format!(
+                    "databases.{name}: credentials = \"iam\" needs tls = \"verify-full\" (a token is never sent in clear)"
+                ));
+            }
+            iam::validate(base, name, iam)?
+        }
+        (other, _) => {
+            return Err(format!(
+                "databases.{name}.credentials: expected static or iam, got {other:?}"
+            ))
+        }
+    };
     Ok(Database {
         name: name.to_string(),
         dbname: db.dbname.unwrap_or_else(|| name.to_string()),
         host: db.host,
         port: db.port.unwrap_or(5432),
         user: db.user,
-        password,
+        credentials,
         tls,
     })
 }

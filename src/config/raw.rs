@@ -91,6 +91,32 @@ pub struct RawDatabase {
     pub ca_file: Option<String>,
     /// Host name checked against the server certificate (defaults to `host`).
     pub tls_server_name: Option<String>,
+    /// `static` (the password, the default) or `iam` (RDS IAM tokens).
+    pub credentials: Option<String>,
+    /// `[databases.NAME.iam]`, with `credentials = "iam"`.
+    pub iam: Option<RawIam>,
+}
+
+/// `[databases.NAME.iam]`: how RDS IAM tokens are signed. The token's DB user
+/// is the database's `user`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIam {
+    pub region: String,
+    /// A role to assume through STS for each agent (else the base credentials sign).
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    /// STS endpoint URL (default `https://sts.REGION.amazonaws.com/`).
+    pub sts_endpoint: Option<String>,
+    /// Lifetime asked of STS for assumed credentials (default 15m).
+    pub session_duration: Option<String>,
+    /// Bound on one STS call (default 5s).
+    pub sts_timeout: Option<String>,
+    /// Base credentials from this profile of the shared credentials file
+    /// (default: the environment, then `AWS_PROFILE` or `default`).
+    pub profile: Option<String>,
+    /// The shared credentials file (default `~/.aws/credentials`).
+    pub credentials_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,1 +1,72 @@
-//! credentials
+//! Upstream credentials: how airlock proves itself to a database. `static`
+//! (a configured password) or `iam` (a just-in-time RDS IAM token per
+//! connection, signed with credentials assumed through STS for the agent).
+
+pub mod aws;
+pub mod iam;
+pub mod rds_token;
+pub mod sigv4;
+pub mod sts;
+
+use std::sync::Arc;
+
+pub use aws::{AwsCredentials, BaseCredentials};
+pub use iam::{IamSettings, IamSource, RoleSettings};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("no AWS credentials: {0}")]
+    NoCredentials(String),
+    #[error("STS: {0}")]
+    Sts(String),
+}
+
+/// On whose behalf an upstream connection is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct Requester<'a> {
+    /// The agent's name: the STS session name and source identity.
+    pub agent: &'a str,
+    /// The approval the connection serves, tagged on the STS session.
+    pub approval: Option<&'a str>,
+}
+
+/// The credentials of one upstream database.
+#[derive(Clone)]
+pub enum UpstreamCredentials {
+    /// A password from the config (or none, for trust authentication).
+    Static { password: Option<String> },
+    /// An RDS IAM token minted for each new connection.
+    Iam(Arc<IamSource>),
+}
+
+impl std::fmt::Debug for UpstreamCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UpstreamCredentials::Static { password } => f
+                .debug_struct("Static")
+                .field("password", &password.as_ref().map(|_| "<redacted>"))
+                .finish(),
+            UpstreamCredentials::Iam(s) => f.debug_tuple("Iam").field(s).finish(),
+        }
+    }
+}
+
+impl UpstreamCredentials {
+    pub fn is_iam(&self) -> bool {
+        matches!(self, UpstreamCredentials::Iam(_))
+    }
+
+    /// The password for one new connection as `user` to `host:port`.
+    pub async fn password(
+        &self,
+        host: &str,
+        port: u16,
+        user: &str,
+        who: &Requester<'_>,
+    ) -> Result<Option<String>, CredentialsError> {
+        match self {
+            UpstreamCredentials::Static { password } => Ok(password.clone()),
+            UpstreamCredentials::Iam(source) => source.token(host, port, user, who).await.map(Some),
+        }
+    }
+}

@@ -92,7 +92,11 @@ async fn run(
 ) -> Result<(), session::SessionError> {
     let database = state.config.databases[&opened.database].clone();
     let timeout = state.config.server.connect_timeout;
-    let up = match upstream::connect(&database, &opened.passed, timeout).await {
+    let who = crate::credentials::Requester {
+        agent: &opened.agent.name,
+        approval: None,
+    };
+    let up = match upstream::connect(&database, &opened.passed, timeout, &who).await {
         Ok(up) => up,
         Err(e) => {
             tracing::warn!(db = %database.name, error = %e, "upstream connection failed");

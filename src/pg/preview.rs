@@ -61,9 +61,10 @@ pub async fn explain(
     sql: &str,
     params: &[Option<Bytes>],
     formats: &[i16],
+    who: &crate::credentials::Requester<'_>,
 ) -> Result<String, String> {
     let run = async {
-        let mut up = upstream::connect(db, &[], PREVIEW_TIMEOUT)
+        let mut up = upstream::connect(db, &[], PREVIEW_TIMEOUT, who)
             .await
             .map_err(|e| e.to_string())?;
         up.writer

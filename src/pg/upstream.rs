@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::config::{Database, UpstreamTls};
+use crate::credentials::{CredentialsError, Requester};
 use crate::pg::frame::{FrameError, FrameReader};
 use crate::pg::message::{self, error_fields};
 use crate::pg::scram::ClientExchange;
@@ -37,6 +38,8 @@ pub enum UpstreamError {
     Tls(String),
     #[error("upstream protocol: {0}")]
     Protocol(String),
+    #[error("upstream credentials: {0}")]
+    Credentials(#[from] CredentialsError),
 }
 
 impl From<FrameError> for UpstreamError {
@@ -55,12 +58,28 @@ impl From<std::io::Error> for UpstreamError {
 /// wall off or change who we are.
 pub const READ_ONLY_PARAMETER: (&str, &str) = ("default_transaction_read_only", "on");
 
-/// Connects, negotiates TLS, authenticates and waits for ReadyForQuery.
+/// Connects, negotiates TLS, authenticates (for an IAM database, with a token
+/// minted for `who`) and waits for ReadyForQuery.
 pub async fn connect(
     db: &Database,
     params: &[(String, String)],
     timeout: Duration,
+    who: &Requester<'_>,
 ) -> Result<Upstream, UpstreamError> {
+    let iam = db.credentials.is_iam();
+    if iam && !matches!(db.tls, UpstreamTls::VerifyFull { .. }) {
+        return Err(UpstreamError::Tls(
+            "an IAM token is only sent over TLS verify-full".into(),
+        ));
+    }
+    let password = tokio::time::timeout(
+        timeout,
+        db.credentials.password(&db.host, db.port, &db.user, who),
+    )
+    .await
+    .map_err(|_| {
+        CredentialsError::Sts(format!("no credentials within {}ms", timeout.as_millis()))
+    })??;
     let addr_text = format!("{}:{}", db.host, db.port);
     let unreachable = |reason: String| UpstreamError::Unreachable {
         addr: addr_text.clone(),
@@ -85,7 +104,14 @@ pub async fn connect(
     let mut reader = FrameReader::new(read, 1 << 30);
     writer.write_all(&message::startup(&startup)).await?;
     let tls = !matches!(db.tls, UpstreamTls::Disable);
-    let login = login(&mut reader, &mut writer, db, tls, addr);
+    let auth = Auth {
+        user: &db.user,
+        password: password.as_deref(),
+        iam,
+        tls,
+        addr,
+    };
+    let login = login(&mut reader, &mut writer, &auth);
     tokio::time::timeout(timeout, login)
         .await
         .map_err(|_| unreachable("login timed out".into()))?
@@ -129,9 +155,7 @@ type Login = (Vec<Bytes>, (i32, i32));
 async fn login(
     reader: &mut FrameReader<tokio::io::ReadHalf<Stream>>,
     writer: &mut tokio::io::WriteHalf<Stream>,
-    db: &Database,
-    tls: bool,
-    addr: SocketAddr,
+    auth: &Auth<'_>,
 ) -> Result<Login, UpstreamError> {
     let mut parameters = Vec::new();
     let mut key = (0, 0);
@@ -144,7 +168,7 @@ async fn login(
         let body = frame.body();
         match frame.tag {
             b'R' => {
-                let reply = authenticate(body, db, tls, addr, &mut scram)?;
+                let reply = authenticate(body, auth, &mut scram)?;
                 if let Some(reply) = reply {
                     writer.write_all(&reply).await?;
                 }
@@ -172,12 +196,21 @@ async fn login(
     }
 }
 
+/// What a login may answer with.
+struct Auth<'a> {
+    user: &'a str,
+    /// The configured password or a freshly minted IAM token.
+    password: Option<&'a str>,
+    /// The password is an IAM token: cleartext only over TLS, even on loopback.
+    iam: bool,
+    tls: bool,
+    addr: SocketAddr,
+}
+
 /// Answers one authentication request.
 fn authenticate(
     body: &[u8],
-    db: &Database,
-    tls: bool,
-    addr: SocketAddr,
+    auth: &Auth<'_>,
     scram: &mut Option<ClientExchange>,
 ) -> Result<Option<Bytes>, UpstreamError> {
     if body.len() < 4 {
@@ -188,14 +221,14 @@ fn authenticate(
     let code = i32::from_be_bytes(body[..4].try_into().unwrap());
     let data = &body[4..];
     let password = || {
-        db.password.as_deref().ok_or_else(|| {
+        auth.password.ok_or_else(|| {
             UpstreamError::Auth("the server asks for a password and none is configured".into())
         })
     };
     match code {
         0 => Ok(None),
         3 => {
-            if !tls && !addr.ip().is_loopback() {
+            if !auth.tls && (auth.iam || !auth.addr.ip().is_loopback()) {
                 return Err(UpstreamError::Auth(
                     "refusing to send a cleartext password without TLS".into(),
                 ));
@@ -203,7 +236,7 @@ fn authenticate(
             Ok(Some(message::cstr_message(b'p', password()?.as_bytes())))
         }
         5 if data.len() >= 4 => {
-            let inner = hex::encode(Md5::digest(format!("{}{}", password()?, db.user)));
+            let inner = hex::encode(Md5::digest(format!("{}{}", password()?, auth.user)));
             let mut outer = Md5::new();
             outer.update(inner.as_bytes());
             outer.update(&data[..4]);

@@ -2,8 +2,10 @@
 //! this machine (127.0.0.1:5432, database `test`), and the approvals page in
 //! headless Chromium. One binary, one module per concern.
 
+mod aws_standins;
 mod browser;
 mod harness;
+mod iam;
 mod pg_auth;
 mod pg_holds;
 mod pg_malformed;

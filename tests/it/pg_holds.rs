@@ -345,10 +345,15 @@ fn local_database() -> airlock::config::Database {
         port: 5432,
         dbname: "test".into(),
         user: "postgres".into(),
-        password: None,
+        credentials: airlock::credentials::UpstreamCredentials::Static { password: None },
         tls: airlock::config::UpstreamTls::Disable,
     }
 }
+
+const WHO: airlock::credentials::Requester<'static> = airlock::credentials::Requester {
+    agent: AGENT,
+    approval: None,
+};
 
 #[tokio::test]
 async fn preview_explains_without_running_and_only_one_statement() {
@@ -359,15 +364,21 @@ async fn preview_explains_without_running_and_only_one_statement() {
         &format!("DELETE FROM {t} WHERE id < $1"),
         &[Some(bytes::Bytes::from_static(b"10"))],
         &[],
+        &WHO,
     )
     .await
     .unwrap();
     assert!(plan.contains(&format!("Delete on {t}")), "{plan}");
     assert!(plan.contains("rows="), "{plan}");
     assert_eq!(count(&t).await, 50, "EXPLAIN must not execute");
-    let smuggled =
-        airlock::pg::preview::explain(&db, &format!("DELETE FROM {t}; DROP TABLE {t}"), &[], &[])
-            .await;
+    let smuggled = airlock::pg::preview::explain(
+        &db,
+        &format!("DELETE FROM {t}; DROP TABLE {t}"),
+        &[],
+        &[],
+        &WHO,
+    )
+    .await;
     assert!(smuggled.is_err(), "{smuggled:?}");
     assert!(table_exists(&t).await);
     assert_eq!(count(&t).await, 50);
