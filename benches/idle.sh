@@ -55,8 +55,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-rss_kib() { sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
-hwm_kib() { sed -n 's/^VmHWM: *\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+status() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; } # pid field
+rss_kib() { status "$1" VmRSS; }
+hwm_kib() { status "$1" VmHWM; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # Connections need file descriptors: airlock two per session, pgbench one.
@@ -71,15 +72,17 @@ port_free "$AIRLOCK_PORT" || die "port $AIRLOCK_PORT is in use (set AIRLOCK_PORT
 if [ "$UPSTREAM" = throwaway ]; then
     [ -x "$PG_BIN/initdb" ] || die "no initdb in $PG_BIN (set PG_BIN)"
     port_free "$IDLE_PG_PORT" || die "port $IDLE_PG_PORT is in use (set IDLE_PG_PORT)"
-    CLUSTER=$WORK/pgdata
-    mkdir -p "$CLUSTER"
-    [ "$(id -u)" = 0 ] && chown postgres "$CLUSTER"
+    # Data, log and socket in one directory the postgres user owns.
+    PGDIR=$WORK/pg
+    CLUSTER=$PGDIR/data
+    mkdir -p "$PGDIR"
+    if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; fi
     log "initdb a throwaway cluster on port $IDLE_PG_PORT, max_connections=$((IDLE + 20))"
     as_postgres "$PG_BIN/initdb" -D "$CLUSTER" -A trust -U postgres >"$WORK/initdb.log" 2>&1 ||
         { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
-    as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER" -l "$WORK/postgres.log" -w -t 120 start -o \
-        "-p $IDLE_PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=$((IDLE + 20)) -c shared_buffers=128MB -c fsync=off" \
-        >/dev/null || { cat "$WORK/postgres.log" >&2; die "the throwaway cluster did not start"; }
+    as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER" -l "$PGDIR/postgres.log" -w -t 120 start -o \
+        "-p $IDLE_PG_PORT -k $PGDIR -c listen_addresses=127.0.0.1 -c max_connections=$((IDLE + 20)) -c shared_buffers=128MB -c fsync=off" \
+        >/dev/null || { cat "$PGDIR/postgres.log" >&2; die "the throwaway cluster did not start"; }
     PG_PORT=$IDLE_PG_PORT
     limit_note="throwaway cluster (initdb) on port $IDLE_PG_PORT with max_connections=$((IDLE + 20)): no upstream limit hit"
 else
@@ -167,7 +170,7 @@ log "$open sessions open after $(($(date +%s) - started)) s; letting them settle
 sleep 3
 rss_with=$(rss_kib "$airlock_pid")
 hwm=$(hwm_kib "$airlock_pid")
-threads=$(sed -n 's/^Threads: *//p' "/proc/$airlock_pid/status")
+threads=$(status "$airlock_pid" Threads)
 fds=$(ls "/proc/$airlock_pid/fd" | wc -l)
 
 kill "${PID[pgbench]}" 2>/dev/null || true

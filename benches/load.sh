@@ -51,7 +51,9 @@ AGENT_PASSWORD=bench-password
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RESULTS=${RESULTS:-$REPO/benches/results/latest.md}
-COMMAND_LINE="$(for v in ROUNDS DURATION CLIENTS MODES LATENCY TARGETS SCALE MYSQL AIRLOCK_RULES; do printf '%s=%q ' "$v" "${!v}"; done)benches/load.sh${*:+ $*}"
+COMMAND_LINE="$(for v in ROUNDS DURATION CLIENTS MODES LATENCY TARGETS SCALE MYSQL AIRLOCK_RULES; do
+    if [[ ${!v} == *" "* ]]; then printf "%s='%s' " "$v" "${!v}"; else printf '%s=%s ' "$v" "${!v}"; fi
+done)benches/load.sh"
 CLK_TCK=$(getconf CLK_TCK)
 
 log() { printf '[load.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
