@@ -198,6 +198,9 @@ max_client_conn = 2000
 default_pool_size = 90
 max_db_connections = 90
 ignore_startup_parameters = extra_float_digits,options
+; Close pooled server connections soon after a run, so the next target finds
+; PostgreSQL's connection slots free (see wait_upstream_free).
+server_idle_timeout = 1
 logfile = $WORK/pgbouncer/pgbouncer.log
 log_connections = 0
 log_disconnections = 0
@@ -266,6 +269,19 @@ target_conn() {
     esac
 }
 
+# Waits until no session is left on the bench database (PgBouncer closes its
+# pooled server connections a second after they go idle): with
+# max_connections = 100, 64 clients of one target must not meet the last one's.
+wait_upstream_free() {
+    local i n
+    for ((i = 0; i < 100; i++)); do
+        n=$(direct_psql -d postgres -Atc "select count(*) from pg_stat_activity where datname = '$BENCH_DB'")
+        [ "$n" = 0 ] && return
+        sleep 0.2
+    done
+    log "warning: $n sessions still open on $BENCH_DB after 20 s"
+}
+
 RAW=$WORK/raw.tsv # target mode clients round tps latency_ms transactions cpu_ticks
 : >"$RAW"
 
@@ -276,6 +292,7 @@ run_pgbench() { # target mode clients round
     local jobs=2
     [ "$clients" -lt 2 ] && jobs=1
     out=$WORK/pgbench-$target-$mode-$clients-$round.log
+    wait_upstream_free
     [ -n "$pid" ] && before=$(cpu_ticks "$pid")
     if ! PGPASSWORD=$AGENT_PASSWORD pgbench -S -n -T "$DURATION" -c "$clients" -j "$jobs" -M "$mode" \
         -h 127.0.0.1 -p "$port" -U "$user" "$BENCH_DB" >"$out" 2>&1; then
