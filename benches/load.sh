@@ -121,6 +121,18 @@ cpu_ticks() { # pid -> utime+stime in clock ticks (whole process, all threads)
     echo $((${12} + ${13}))
 }
 
+thread_ticks() { # pid thread-name -> utime+stime of that process's threads of that name
+    local task total=0 stat
+    for task in /proc/"$1"/task/*; do
+        [ "$(cat "$task/comm" 2>/dev/null)" = "$2" ] || continue
+        stat=$(<"$task/stat") || continue
+        stat=${stat##*) }
+        set -- $stat
+        total=$((total + ${12} + ${13}))
+    done
+    echo "$total"
+}
+
 build_airlock() {
     if [ -n "${AIRLOCK_BIN:-}" ]; then
         AIRLOCK=$AIRLOCK_BIN
@@ -282,11 +294,12 @@ wait_upstream_free() {
     log "warning: $n sessions still open on $BENCH_DB after 20 s"
 }
 
-RAW=$WORK/raw.tsv # target mode clients round tps latency_ms transactions cpu_ticks
+RAW=$WORK/raw.tsv # target mode clients round tps latency_ms transactions cpu_ticks [audit_thread_ticks]
 : >"$RAW"
 
 run_pgbench() { # target mode clients round
     local target=$1 mode=$2 clients=$3 round=$4 port user pid="" before=0 after=0 out
+    local audit_before=0 audit_after=0
     read -r port user <<<"$(target_conn "$target")"
     [ "$target" != direct ] && pid=${PID[$target]}
     local jobs=2
@@ -294,6 +307,7 @@ run_pgbench() { # target mode clients round
     out=$WORK/pgbench-$target-$mode-$clients-$round.log
     wait_upstream_free
     [ -n "$pid" ] && before=$(cpu_ticks "$pid")
+    [ "$target" = airlock ] && audit_before=$(thread_ticks "$pid" airlock-audit)
     if ! PGPASSWORD=$AGENT_PASSWORD pgbench -S -n -T "$DURATION" -c "$clients" -j "$jobs" -M "$mode" \
         -h 127.0.0.1 -p "$port" -U "$user" "$BENCH_DB" >"$out" 2>&1; then
         log "pgbench failed: $target $mode c=$clients round $round (see below)"
@@ -302,12 +316,13 @@ run_pgbench() { # target mode clients round
         return
     fi
     [ -n "$pid" ] && after=$(cpu_ticks "$pid")
+    [ "$target" = airlock ] && audit_after=$(thread_ticks "$pid" airlock-audit)
     local tps lat tx
     tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | tail -n 1)
     lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$out")
     tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$mode" "$clients" "$round" \
-        "${tps:-ERR}" "${lat:-ERR}" "${tx:-0}" $((after - before)) >>"$RAW"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$mode" "$clients" "$round" \
+        "${tps:-ERR}" "${lat:-ERR}" "${tx:-0}" $((after - before)) $((audit_after - audit_before)) >>"$RAW"
     log "$(printf '%-9s %-8s c=%-3s round %s: %10s tps  %8s ms' "$target" "$mode" "$clients" "$round" "${tps:-?}" "${lat:-?}")"
 }
 
@@ -407,6 +422,7 @@ table() { # raw-file reference-target second-reference first-column-title
         tpsl[t SUBSEP key] = tpsl[t SUBSEP key] " " $5
         latl[t SUBSEP key] = latl[t SUBSEP key] " " $6
         if ($7 > 0 && t != "direct") cpul[t SUBSEP key] = cpul[t SUBSEP key] " " ($8 * 1000000 / clk) / $7
+        if ($7 > 0 && t == "airlock" && $9 != "") auditl[t SUBSEP key] = auditl[t SUBSEP key] " " ($9 * 1000000 / clk) / $7
     }
     END {
         print "| target | " title " | clients | TPS min | TPS median | TPS max | × direct | × " ref2 " | proxy CPU µs/tx | latency ms | + latency µs vs direct |"
@@ -418,6 +434,7 @@ table() { # raw-file reference-target second-reference first-column-title
             if (tk in na) { printf "| %s | %s | %s | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n", t, kk[1], kk[2]; continue }
             if (!(tk in tpsl)) { printf "| %s | %s | %s | error | error | error | – | – | – | – | – |\n", t, kk[1], kk[2]; continue }
             cpu = (tk in cpul) ? sprintf("%.1f", median(cpul[tk])) : "–"
+            if (tk in auditl) cpu = cpu sprintf(" (audit thread %.1f)", median(auditl[tk]))
             l = median(latl[tk]); rl = ((ref SUBSEP key) in latl) ? median(latl[ref SUBSEP key]) : ""
             added = (rl != "" && t != ref) ? sprintf("%+.0f", (l - rl) * 1000) : "–"
             note = (tk in err) ? sprintf(" (%d failed)", err[tk]) : ""
@@ -499,7 +516,8 @@ main() {
         echo "- pgbench -S -n -T $DURATION -j 2 (-j 1 at 1 client); rounds: $ROUNDS, targets interleaved within each round"
         echo
         echo "× columns: per-round TPS ratio against the target measured in the same round, median (min–max) over rounds."
-        echo "proxy CPU: utime+stime of the proxy process over the run / transactions, median over rounds."
+        echo "proxy CPU: utime+stime of the proxy process over the run / transactions, median over rounds;"
+        echo "for airlock, the part spent by its audit writer thread (airlock-audit) in brackets."
         echo
         table "$RAW" direct pgbouncer mode
         if [ "$MYSQL" = 1 ]; then
