@@ -36,4 +36,4 @@ done
 psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 \
   || psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE test"
 
-cargo test --release --all-targets -- --test-threads=4
+cargo test --all-targets -- --test-threads=4

@@ -14,3 +14,4 @@ pub mod pg;
 pub mod policy;
 pub mod state;
 pub mod store;
+pub mod web;

@@ -1,5 +1,7 @@
 //! The airlock command line: `serve`, `check`, `passwd`, `approvals`, `audit`.
 
+mod approvals_cmd;
+
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -28,9 +30,6 @@ enum Command {
     Serve,
     /// Classify SQL and show what the rules decide, exactly as the proxy would.
     Check(CheckArgs),
-    /// Held statements.
-    #[command(subcommand)]
-    Approvals(ApprovalsCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -40,16 +39,18 @@ enum Command {
         #[arg(long)]
         password: Option<String>,
     },
-}
-
-#[derive(Subcommand)]
-enum ApprovalsCommand {
-    /// List holds (newest first).
-    List {
-        /// pending, approved, denied, expired, abandoned (default: pending).
-        #[arg(long, default_value = "pending")]
-        state: String,
+    /// Print an argon2 hash of an approver's password (read from stdin) for
+    /// `[approvers.NAME] password_hash`.
+    ApproverHash {
+        /// The password (default: read one line from standard input).
+        #[arg(long)]
+        password: Option<String>,
     },
+    /// Print a new random API token for an approver, and the hash of it for
+    /// `[approvers.NAME] token_hash`.
+    Token,
+    /// Decide held statements as an approver: list, show, approve, deny.
+    Approvals(approvals_cmd::ApprovalsArgs),
 }
 
 #[derive(Subcommand)]
@@ -128,41 +129,6 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             serve(config)?;
         }
         Command::Check(args) => return check(&cli.config, args),
-        Command::Approvals(ApprovalsCommand::List { state }) => {
-            let config = Config::load(&cli.config)?;
-            let store = airlock::store::open(&config.store_url)?;
-            let state = match state.as_str() {
-                "all" => None,
-                s => Some(
-                    airlock::store::HoldState::parse(s)
-                        .with_context(|| format!("unknown state {s:?}"))?,
-                ),
-            };
-            let holds = store.list_holds(state)?;
-            println!(
-                "{:>6}  {:<9}  {:<12}  {:<10}  {:<9}  {:<20}  statement",
-                "id", "state", "agent", "database", "class", "created"
-            );
-            for h in holds {
-                let r = &h.request;
-                let sql: String = r.statement.split_whitespace().collect::<Vec<_>>().join(" ");
-                let sql = if sql.chars().count() > 80 {
-                    format!("{}…", sql.chars().take(79).collect::<String>())
-                } else {
-                    sql
-                };
-                println!(
-                    "{:>6}  {:<9}  {:<12}  {:<10}  {:<9}  {:<20}  {}",
-                    h.id,
-                    h.state.as_str(),
-                    r.agent,
-                    r.database,
-                    r.class.as_str(),
-                    r.created.format("%Y-%m-%d %H:%M:%S"),
-                    sql
-                );
-            }
-        }
         Command::Audit(AuditCommand::Export {
             format,
             since,
@@ -199,6 +165,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                             .with_context(|| format!("unknown class {c:?}"))
                     })
                     .transpose()?,
+                ..Default::default()
             };
             let format = match format {
                 FormatArg::Jsonl => airlock::audit::ExportFormat::Jsonl,
@@ -208,21 +175,41 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             airlock::audit::export(store.as_ref(), &filter, format, &mut stdout.lock())?;
         }
         Command::Passwd { password } => {
-            let password = match password {
-                Some(p) => p,
-                None => {
-                    let mut line = String::new();
-                    std::io::stdin().read_to_string(&mut line)?;
-                    line.trim_end_matches(['\n', '\r']).to_string()
-                }
-            };
-            if password.is_empty() {
-                bail!("empty password");
-            }
+            let password = read_password(password)?;
             println!("{}", airlock::pg::scram::ScramVerifier::generate(&password));
+        }
+        Command::ApproverHash { password } => {
+            let password = read_password(password)?;
+            println!("{}", airlock::web::auth::hash_password(&password));
+        }
+        Command::Token => {
+            let (token, hash) = airlock::web::auth::new_token();
+            println!("token:      {token}");
+            println!("token_hash: {hash}");
+            eprintln!("Give the token to the approver (AIRLOCK_TOKEN); put token_hash in their [approvers.NAME] entry.");
+        }
+        Command::Approvals(args) => {
+            let config = Config::load(&cli.config)?;
+            approvals_cmd::run(&config, args)?;
         }
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// A password given on the command line, or the first line of stdin.
+fn read_password(given: Option<String>) -> Result<String> {
+    let password = match given {
+        Some(p) => p,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().read_to_string(&mut line)?;
+            line.trim_end_matches(['\n', '\r']).to_string()
+        }
+    };
+    if password.is_empty() {
+        bail!("empty password");
+    }
+    Ok(password)
 }
 
 /// `airlock check`: exit 0 when every input was classified, 2 on bad rules.
@@ -293,9 +280,16 @@ fn serve(config: Config) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("listening on {}", config.server.listen))?;
-        tracing::info!(listen = %config.server.listen, databases = config.databases.len(), agents = config.agents.len(), "airlock is serving");
+        let web_listener = tokio::net::TcpListener::bind(config.web.listen)
+            .await
+            .with_context(|| format!("listening on {} (web)", config.web.listen))?;
+        if config.approvers.is_empty() {
+            tracing::warn!("no [approvers] configured: nobody can approve held statements");
+        }
+        tracing::info!(listen = %config.server.listen, web = %config.web.listen, databases = config.databases.len(), agents = config.agents.len(), approvers = config.approvers.len(), "airlock is serving");
         tokio::select! {
             r = airlock::pg::serve(state.clone(), listener) => r?,
+            r = airlock::web::serve(state.clone(), web_listener) => r.context("web listener")?,
             _ = shutdown_signal() => tracing::info!("shutting down"),
         }
         drop(state);

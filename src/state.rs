@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::approvals::notify::{Notifier, SlackInteractions};
 use crate::approvals::Approvals;
 use crate::audit::{AuditLog, AuditWriterHandle};
 use crate::config::Config;
@@ -16,6 +17,10 @@ pub struct State {
     pub approvals: Arc<Approvals>,
     pub audit: AuditLog,
     pub cancel: CancelKeys,
+    /// Chat and webhook channels told about holds and decisions.
+    pub notifier: Notifier,
+    /// Slack's Approve / Deny button callbacks (signature and replay checks).
+    pub slack: SlackInteractions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,18 +32,24 @@ pub enum StartError {
 }
 
 impl State {
-    /// Loads the rules, opens the store and starts the audit writer. The handle
-    /// flushes the audit log when shut down.
+    /// Loads the rules, opens the store, starts the audit writer and the
+    /// notification channels (call inside a Tokio runtime). The handle flushes
+    /// the audit log when shut down.
     pub fn start(config: Config) -> Result<(Arc<State>, AuditWriterHandle), StartError> {
         let rules = Rules::load_dir(&config.rules_dir)?;
         let store = crate::store::open(&config.store_url)?;
         let (audit, writer) = AuditLog::start(store.clone());
+        let approvals = Approvals::new(store);
+        let notifier = Notifier::start(&config);
+        crate::approvals::notify::bridge::forward(&approvals, notifier.clone());
         let state = State {
+            slack: SlackInteractions::new(&config.notify),
             config: Arc::new(config),
             rules,
-            approvals: Approvals::new(store),
+            approvals,
             audit,
             cancel: CancelKeys::default(),
+            notifier,
         };
         Ok((Arc::new(state), writer))
     }

@@ -8,6 +8,11 @@
 //! 'pending'`), so when a decision and the deadline meet, exactly one wins and
 //! every party reads the same outcome.
 
+pub mod decide;
+pub mod events;
+mod grants;
+pub mod notify;
+pub mod reason;
 #[cfg(test)]
 mod tests;
 
@@ -15,11 +20,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
+pub use decide::{Choice, DecideError, Decided};
+pub use events::Event;
+pub use reason::stated_reason;
+
 use crate::audit::Decision;
-use crate::store::{self, Hold, HoldState, NewHold, Store, StoreError};
+use crate::config::Approver;
+use crate::store::{self, Ballot, Hold, HoldState, NewHold, NewVote, Store, StoreError, Vote};
 
 /// How often a waiter looks in the store for a decision taken elsewhere.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -81,6 +91,7 @@ pub struct Approvals {
     /// One wake-up channel per hold someone in this process waits on.
     waiters: DashMap<i64, watch::Sender<()>>,
     poll: Duration,
+    events: broadcast::Sender<Event>,
 }
 
 impl Approvals {
@@ -93,6 +104,7 @@ impl Approvals {
             store,
             waiters: DashMap::new(),
             poll,
+            events: events::channel(),
         })
     }
 
@@ -100,9 +112,25 @@ impl Approvals {
         &self.store
     }
 
+    /// What happens to holds in this process from now on (for live pages).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
     /// Records a new pending hold; returns its id.
     pub async fn hold(&self, hold: NewHold) -> Result<i64, StoreError> {
-        store::blocking(&self.store, move |s| s.create_hold(&hold)).await
+        let id = store::blocking(&self.store, move |s| s.create_hold(&hold)).await?;
+        let _ = self.events.send(Event::Held { id });
+        Ok(id)
+    }
+
+    /// Sets the preview (the database's EXPLAIN) of hold `id`.
+    pub async fn set_preview(&self, id: i64, preview: String) -> Result<bool, StoreError> {
+        let changed = store::blocking(&self.store, move |s| s.set_preview(id, &preview)).await?;
+        if changed {
+            let _ = self.events.send(Event::Counted { id });
+        }
+        Ok(changed)
     }
 
     /// Waits for a decision on hold `id` until `deadline`, then marks it expired.
@@ -127,22 +155,76 @@ impl Approvals {
         }
     }
 
-    /// Approves or denies hold `id`. False (and nothing changes) when it is no
-    /// longer pending.
+    /// `approver` approves or denies hold `id`, under the rules of
+    /// [`decide`](decide/index.html): the one way any decision is taken. The
+    /// statement waiting on the hold wakes when this ends it.
     pub async fn decide(
         &self,
         id: i64,
-        approve: bool,
-        by: &str,
-        comment: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let state = if approve {
-            HoldState::Approved
-        } else {
-            HoldState::Denied
+        approver: &Approver,
+        choice: Choice,
+    ) -> Result<Decided, DecideError> {
+        let vote = NewVote {
+            approver: approver.name.clone(),
+            approve: choice.approve,
+            comment: choice.comment.clone(),
+            time: chrono::Utc::now(),
         };
-        self.finish(id, state, Some(by.to_owned()), comment.map(str::to_owned))
-            .await
+        let (who, asked) = (approver.clone(), choice.clone());
+        let (ballot, hold, refusal) = store::blocking(&self.store, move |s| {
+            let mut refusal = None;
+            let mut seen = None;
+            let ballot = s.cast_vote(id, &vote, &mut |hold, votes| {
+                seen = Some(hold.clone());
+                decide::judge(hold, votes, &who, &asked).unwrap_or_else(|e| {
+                    refusal = Some(e);
+                    Ballot::Refuse
+                })
+            })?;
+            Ok((ballot, seen, refusal))
+        })
+        .await?;
+        let (Some(ballot), Some(hold)) = (ballot, hold) else {
+            return Err(DecideError::NoSuchHold(id));
+        };
+        if let Some(refusal) = refusal {
+            return Err(refusal);
+        }
+        match ballot {
+            Ballot::Refuse => Err(DecideError::NoSuchHold(id)),
+            Ballot::Count => {
+                let _ = self.events.send(Event::Counted { id });
+                let votes = self.votes(id).await?;
+                Ok(Decided::Counted {
+                    approvals: votes.iter().filter(|v| v.vote.approve).count() as u32,
+                    quorum: hold.request.quorum,
+                })
+            }
+            Ballot::Finish { state, .. } => {
+                self.finished(id, state);
+                let grant = match choice.grant {
+                    Some(length) if state == HoldState::Approved => {
+                        match self
+                            .create_grant(&hold, &approver.name, choice.comment, length)
+                            .await
+                        {
+                            Ok(grant) => Some(grant),
+                            Err(error) => {
+                                tracing::error!(hold = id, %error, "approved, but the grant was not recorded");
+                                None
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                Ok(Decided::Finished { state, grant })
+            }
+        }
+    }
+
+    /// The decisions cast on hold `id`, oldest first.
+    pub async fn votes(&self, id: i64) -> Result<Vec<Vote>, StoreError> {
+        store::blocking(&self.store, move |s| s.votes(id)).await
     }
 
     /// Marks hold `id` abandoned (its agent went away): a later decision changes
@@ -158,6 +240,30 @@ impl Approvals {
 
     pub async fn get(&self, id: i64) -> Result<Option<Hold>, StoreError> {
         store::blocking(&self.store, move |s| s.hold(id)).await
+    }
+
+    /// Marks expired every pending hold whose `expires` time has passed: holds
+    /// nobody waits on any more (their process stopped). Returns how many.
+    pub async fn expire_overdue(&self) -> Result<u64, StoreError> {
+        let now = chrono::Utc::now();
+        let expired = store::blocking(&self.store, move |s| {
+            let mut expired = Vec::new();
+            for hold in s.list_holds(Some(HoldState::Pending))? {
+                if hold.request.expires <= now
+                    && s.finish_hold(hold.id, HoldState::Expired, None, None)?
+                {
+                    expired.push(hold.id);
+                }
+            }
+            Ok(expired)
+        })
+        .await?;
+        for id in &expired {
+            if let Some(waiter) = self.waiters.get(id) {
+                waiter.send_replace(());
+            }
+        }
+        Ok(expired.len() as u64)
     }
 
     /// Holds this process is waiting on.
@@ -177,11 +283,17 @@ impl Approvals {
         })
         .await?;
         if changed {
-            if let Some(waiter) = self.waiters.get(&id) {
-                waiter.send_replace(());
-            }
+            self.finished(id, state);
         }
         Ok(changed)
+    }
+
+    /// Hold `id` left pending: wake its waiter and tell the listeners.
+    fn finished(&self, id: i64, state: HoldState) {
+        if let Some(waiter) = self.waiters.get(&id) {
+            waiter.send_replace(());
+        }
+        let _ = self.events.send(Event::Finished { id, state });
     }
 
     /// The stored outcome of hold `id`; `None` while pending or unreadable.

@@ -28,6 +28,27 @@ fn shared_file() -> Shared {
     }
 }
 
+/// Decides as approver `by` (in no group); true when the decision ended the hold.
+async fn decide(
+    approvals: &Approvals,
+    id: i64,
+    approve: bool,
+    by: &str,
+    comment: Option<&str>,
+) -> bool {
+    let choice = if approve {
+        Choice::approve(comment)
+    } else {
+        Choice::deny(comment)
+    };
+    matches!(
+        approvals
+            .decide(id, &Approver::named(by, &[]), choice)
+            .await,
+        Ok(Decided::Finished { .. })
+    )
+}
+
 const HOUR: Duration = Duration::from_secs(3600);
 
 fn in_ms(ms: u64) -> Instant {
@@ -50,10 +71,7 @@ async fn wait_wakes_on_a_decision_in_this_process() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(approvals.waiting(), 1);
     let started = std::time::Instant::now();
-    assert!(approvals
-        .decide(id, true, "dba", Some("once"))
-        .await
-        .unwrap());
+    assert!(decide(&approvals, id, true, "dba", Some("once")).await);
     let outcome = tokio::time::timeout(Duration::from_secs(2), waiting)
         .await
         .expect("woken at once")
@@ -68,7 +86,7 @@ async fn wait_wakes_on_a_decision_in_this_process() {
     );
     assert_eq!(outcome.decision(), Decision::Approved);
     assert_eq!(approvals.waiting(), 0);
-    assert!(!approvals.decide(id, false, "mallory", None).await.unwrap());
+    assert!(!decide(&approvals, id, false, "mallory", None).await);
     let hold = approvals.get(id).await.unwrap().unwrap();
     assert_eq!(hold.state, HoldState::Approved);
     assert_eq!(hold.decided_by.as_deref(), Some("dba"));
@@ -91,15 +109,12 @@ async fn wait_wakes_on_a_decision_from_another_process() {
     let pending = cli.list(Some(HoldState::Pending)).await.unwrap();
     assert_eq!(pending.iter().map(|h| h.id).collect::<Vec<_>>(), vec![id]);
     let started = std::time::Instant::now();
-    assert!(cli
-        .decide(id, false, "dba", Some("not today"))
-        .await
-        .unwrap());
+    assert!(decide(&cli, id, false, "dba", Some("not today")).await);
     let outcome = tokio::time::timeout(Duration::from_secs(3), waiting)
         .await
         .expect("found by polling")
         .unwrap();
-    assert!(started.elapsed() <= POLL_INTERVAL + Duration::from_millis(400));
+    assert!(started.elapsed() <= POLL_INTERVAL + Duration::from_millis(700));
     assert_eq!(
         outcome,
         Outcome::Denied {
@@ -126,7 +141,7 @@ async fn wait_expires_at_the_deadline_and_marks_the_hold() {
         files.cli.hold(id).unwrap().unwrap().state,
         HoldState::Expired
     );
-    assert!(!approvals.decide(id, true, "dba", None).await.unwrap());
+    assert!(!decide(&approvals, id, true, "dba", None).await);
     assert_eq!(approvals.waiting(), 0);
 }
 
@@ -179,8 +194,8 @@ async fn abandoned_wait_then_approval_changes_nothing() {
     assert!(approvals.abandon(id).await.unwrap());
     assert!(!approvals.abandon(id).await.unwrap());
     let cli = Approvals::new(files.cli.clone());
-    assert!(!cli.decide(id, true, "dba", None).await.unwrap());
-    assert!(!approvals.decide(id, true, "dba", None).await.unwrap());
+    assert!(!decide(&cli, id, true, "dba", None).await);
+    assert!(!decide(&approvals, id, true, "dba", None).await);
     let hold = approvals.get(id).await.unwrap().unwrap();
     assert_eq!(hold.state, HoldState::Abandoned);
     assert_eq!(hold.decided_by, None);
@@ -211,7 +226,7 @@ async fn two_waiters_on_one_hold_both_wake() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(approvals.decide(id, false, "dba", None).await.unwrap());
+    assert!(decide(&approvals, id, false, "dba", None).await);
     for wait in waits {
         let outcome = tokio::time::timeout(Duration::from_secs(2), wait)
             .await
@@ -243,7 +258,7 @@ async fn expiry_and_decision_racing_agree() {
             // Land somewhere from just before to just after the deadline.
             tokio::time::sleep_until(deadline - Duration::from_millis(10)).await;
             tokio::time::sleep(Duration::from_millis(i % 20)).await;
-            decider.decide(id, true, "dba", None).await.unwrap()
+            decide(&decider, id, true, "dba", None).await
         });
         races.push((id, wait, decide));
     }
@@ -285,4 +300,32 @@ fn deadline_follows_the_wall_clock() {
         let past = deadline(chrono::Utc::now() - chrono::Duration::seconds(60));
         assert!(past <= Instant::now());
     });
+}
+
+#[tokio::test]
+async fn overdue_holds_expire_and_their_waiters_hear_it() {
+    let files = shared_file();
+    let approvals = Approvals::with_poll_interval(files.proxy.clone(), HOUR);
+    let mut overdue = new_hold("a", "DELETE 1");
+    overdue.expires = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let overdue = approvals.hold(overdue).await.unwrap();
+    let mut current = new_hold("a", "DELETE 2");
+    current.expires = chrono::Utc::now() + chrono::Duration::minutes(5);
+    let current = approvals.hold(current).await.unwrap();
+    let waiting = {
+        let approvals = Arc::clone(&approvals);
+        tokio::spawn(async move { approvals.wait(overdue, Instant::now() + HOUR).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(approvals.expire_overdue().await.unwrap(), 1);
+    let outcome = tokio::time::timeout(Duration::from_secs(2), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome, Outcome::Expired);
+    assert_eq!(
+        files.cli.hold(current).unwrap().unwrap().state,
+        HoldState::Pending
+    );
+    assert_eq!(approvals.expire_overdue().await.unwrap(), 0);
 }

@@ -6,29 +6,29 @@
 use sqlparser::ast::Statement;
 
 use super::walk::Walk;
-use super::{Class, StatementClass};
+use super::{Class, Dialect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     let (kind, reason, walk) = match statement {
         Statement::Vacuum(vacuum) => {
             let walk = match &vacuum.table_name {
-                Some(table) => Walk::new().table(table),
-                None => Walk::new(),
+                Some(table) => Walk::new(dialect).table(table),
+                None => Walk::new(dialect),
             };
             ("VACUUM", "VACUUM locks and rewrites relations", walk)
         }
         Statement::Analyze(_) => (
             "ANALYZE",
             "ANALYZE rewrites planner statistics",
-            Walk::new(),
+            Walk::new(dialect),
         ),
-        Statement::Call(_) => ("CALL", "CALL runs a procedure", Walk::new()),
+        Statement::Call(_) => ("CALL", "CALL runs a procedure", Walk::new(dialect)),
         Statement::Load { .. } => (
             "LOAD",
             "LOAD loads a shared library into the server",
-            Walk::new(),
+            Walk::new(dialect),
         ),
-        Statement::Kill { .. } => ("KILL", "KILL ends another connection", Walk::new()),
+        Statement::Kill { .. } => ("KILL", "KILL ends another connection", Walk::new(dialect)),
         _ => return None,
     };
     Some(StatementClass::new(Class::Admin, kind, reason).absorb(walk.statement(statement)))

@@ -6,11 +6,13 @@ use sqlparser::ast::{AlterTableOperation, Statement};
 
 use super::escalation;
 use super::walk::Walk;
-use super::{Class, StatementClass};
+use super::{Class, Dialect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     let kind = match statement {
-        Statement::AlterTable(table) => return Some(alter_table(&table.operations, statement)),
+        Statement::AlterTable(table) => {
+            return Some(alter_table(&table.operations, statement, dialect))
+        }
         Statement::AlterSchema(_) => "ALTER SCHEMA",
         Statement::AlterIndex { .. } => "ALTER INDEX",
         Statement::AlterView { .. } => "ALTER VIEW",
@@ -27,10 +29,15 @@ pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
     Some(escalated(
         StatementClass::new(Class::Ddl, kind, kind),
         statement,
+        dialect,
     ))
 }
 
-fn alter_table(operations: &[AlterTableOperation], statement: &Statement) -> StatementClass {
+fn alter_table(
+    operations: &[AlterTableOperation],
+    statement: &Statement,
+    dialect: Dialect,
+) -> StatementClass {
     let mut verdict = StatementClass::new(Class::Ddl, "ALTER TABLE", "ALTER TABLE");
     for operation in operations {
         let why = match operation {
@@ -41,11 +48,13 @@ fn alter_table(operations: &[AlterTableOperation], statement: &Statement) -> Sta
         };
         verdict = verdict.at_least(Class::Privilege, format!("ALTER TABLE ... {why}"));
     }
-    escalated(verdict, statement)
+    // The operations are precise here: no word scan (a column named `owner`
+    // renamed TO something is not an ownership change).
+    verdict.absorb(Walk::new(dialect).statement(statement))
 }
 
 /// Applies escalations found in the statement's words, then its hidden effects.
-fn escalated(verdict: StatementClass, statement: &Statement) -> StatementClass {
+fn escalated(verdict: StatementClass, statement: &Statement, dialect: Dialect) -> StatementClass {
     let text = statement.to_string();
     let verdict = match escalation::in_words(escalation::words_of(&text)) {
         Some(why) => {
@@ -54,5 +63,5 @@ fn escalated(verdict: StatementClass, statement: &Statement) -> StatementClass {
         }
         None => verdict,
     };
-    verdict.absorb(Walk::new().statement(statement))
+    verdict.absorb(Walk::new(dialect).statement(statement))
 }

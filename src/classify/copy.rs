@@ -13,9 +13,9 @@ use sqlparser::ast::{CopySource, CopyTarget, Statement};
 
 use super::query;
 use super::walk::Walk;
-use super::{Class, StatementClass};
+use super::{Class, Dialect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     let Statement::Copy {
         source, to, target, ..
     } = statement
@@ -34,9 +34,11 @@ pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
         _ => StatementClass::unknown("COPY", "COPY direction and target do not match"),
     };
     Some(match source {
-        CopySource::Table { table_name, .. } => verdict.absorb(Walk::new().table(table_name)),
+        CopySource::Table { table_name, .. } => {
+            verdict.absorb(Walk::new(dialect).table(table_name))
+        }
         CopySource::Query(query) => {
-            let inner = query::nested(query);
+            let inner = query::nested(query, dialect);
             let mut verdict =
                 verdict.at_least(inner.class, format!("COPY of a query: {}", inner.reason));
             verdict.tables = inner.tables;

@@ -9,9 +9,9 @@
 use sqlparser::ast::{CommentObject, ObjectName, Statement};
 
 use super::walk::Walk;
-use super::{Class, StatementClass};
+use super::{Class, Dialect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     let (class, kind, extra): (Class, &str, Option<&ObjectName>) = match statement {
         Statement::CreateTable(table) if table.query.is_some() => {
             (Class::Ddl, "CREATE TABLE AS", None)
@@ -44,18 +44,23 @@ pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
             object_type,
             object_name,
             ..
-        } => return Some(comment(*object_type, object_name, statement)),
+        } => return Some(comment(*object_type, object_name, statement, dialect)),
         _ => return None,
     };
     let walk = match extra {
-        Some(table) => Walk::new().table(table),
-        None => Walk::new(),
+        Some(table) => Walk::new(dialect).table(table),
+        None => Walk::new(dialect),
     };
     Some(StatementClass::new(class, kind, kind).absorb(walk.statement(statement)))
 }
 
 /// COMMENT ON: a table-like object (or a column's table) is reported as a table.
-fn comment(object: CommentObject, name: &ObjectName, statement: &Statement) -> StatementClass {
+fn comment(
+    object: CommentObject,
+    name: &ObjectName,
+    statement: &Statement,
+    dialect: Dialect,
+) -> StatementClass {
     let table = match object {
         CommentObject::Table | CommentObject::View | CommentObject::MaterializedView => {
             Some(name.clone())
@@ -66,8 +71,8 @@ fn comment(object: CommentObject, name: &ObjectName, statement: &Statement) -> S
         _ => None,
     };
     let walk = match &table {
-        Some(table) => Walk::new().table(table),
-        None => Walk::new(),
+        Some(table) => Walk::new(dialect).table(table),
+        None => Walk::new(dialect),
     };
     StatementClass::new(Class::Ddl, "COMMENT", format!("COMMENT ON {object}"))
         .absorb(walk.statement(statement))

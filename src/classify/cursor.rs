@@ -11,9 +11,9 @@ use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use super::query;
 use super::split::is_significant;
-use super::{Class, StatementClass};
+use super::{Class, Dialect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     let verdict = match statement {
         Statement::Declare { stmts } => match stmts.as_slice() {
             [declare] => match (
@@ -21,7 +21,7 @@ pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
                 &declare.for_query,
                 &declare.assignment,
             ) {
-                (Some(DeclareType::Cursor), Some(query), None) => declare_cursor(query),
+                (Some(DeclareType::Cursor), Some(query), None) => declare_cursor(query, dialect),
                 _ => StatementClass::unknown("DECLARE", "DECLARE of something other than a cursor"),
             },
             _ => StatementClass::unknown("DECLARE", "DECLARE of several names"),
@@ -33,8 +33,8 @@ pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
     Some(verdict)
 }
 
-fn declare_cursor(query: &sqlparser::ast::Query) -> StatementClass {
-    let inner = query::nested(query);
+fn declare_cursor(query: &sqlparser::ast::Query, dialect: Dialect) -> StatementClass {
+    let inner = query::nested(query, dialect);
     let reason = if inner.class == Class::Read {
         "DECLARE CURSOR for a read".to_owned()
     } else {

@@ -5,11 +5,11 @@
 use sqlparser::ast::Statement;
 
 use super::walk::Walk;
-use super::{Class, StatementClass};
+use super::{Class, Dialect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     let kind = match statement {
-        Statement::Insert(insert) if insert.replace_into => return None,
+        Statement::Insert(insert) if insert.replace_into || insert.overwrite => return None,
         Statement::Insert(_) => "INSERT",
         Statement::Update(_) => "UPDATE",
         Statement::Delete(_) => "DELETE",
@@ -19,5 +19,5 @@ pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
         _ => return None,
     };
     let verdict = StatementClass::new(Class::Write, kind, kind);
-    Some(verdict.absorb(Walk::new().statement(statement)))
+    Some(verdict.absorb(Walk::new(dialect).statement(statement)))
 }

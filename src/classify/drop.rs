@@ -4,9 +4,9 @@
 use sqlparser::ast::{ObjectType, Statement};
 
 use super::walk::Walk;
-use super::{Class, StatementClass};
+use super::{Class, Dialect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     let verdict = match statement {
         Statement::Drop {
             object_type, names, ..
@@ -26,7 +26,7 @@ pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
                 object_type,
                 ObjectType::Table | ObjectType::View | ObjectType::MaterializedView
             );
-            let mut walk = Walk::new();
+            let mut walk = Walk::new(dialect);
             if is_table {
                 walk = names.iter().fold(walk, |walk, name| walk.table(name));
             }
@@ -41,8 +41,8 @@ pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
         Statement::DropOperatorClass(_) => plain("DROP OPERATOR CLASS"),
         Statement::DropTrigger(trigger) => {
             let walk = match &trigger.table_name {
-                Some(table) => Walk::new().table(table),
-                None => Walk::new(),
+                Some(table) => Walk::new(dialect).table(table),
+                None => Walk::new(dialect),
             };
             return Some(plain("DROP TRIGGER").absorb(walk));
         }
@@ -51,7 +51,7 @@ pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
         }
         _ => return None,
     };
-    Some(verdict.absorb(Walk::new().statement(statement)))
+    Some(verdict.absorb(Walk::new(dialect).statement(statement)))
 }
 
 fn plain(kind: &str) -> StatementClass {

@@ -1,83 +1,107 @@
 //! Escapes: the second reading of string literals.
 //!
-//! With `standard_conforming_strings = on` (the default since PostgreSQL 9.1) a
-//! backslash in `'...'` is an ordinary character; with it off, `\'` escapes the
-//! quote. The two readings can cut a string into different statements:
-//! `SELECT 'a\''; DROP TABLE t; --'` is one SELECT under the first and a SELECT
-//! plus a DROP under the second. airlock cannot know the server's setting, so
-//! when a plain literal holds a backslash it reads the string both ways and the
-//! stricter verdict wins.
+//! Whether a backslash escapes the next character inside a string literal is a
+//! server setting, not a property of the SQL text: PostgreSQL's
+//! `standard_conforming_strings` (on by default: no escapes in `'...'`) and
+//! MySQL's `NO_BACKSLASH_ESCAPES` sql_mode (off by default: escapes). The two
+//! readings can cut a string into different statements:
+//! `SELECT 'a\''; DROP TABLE t; --'` is one SELECT under one reading and a
+//! SELECT plus a DROP under the other. airlock cannot know the setting, so when
+//! a literal holds a backslash it reads the string both ways and the stricter
+//! verdict wins ([`super::pipeline`]).
 
 use std::any::TypeId;
 
-use sqlparser::dialect::{Dialect, PostgreSqlDialect};
+use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect};
 use sqlparser::tokenizer::{Token, TokenWithSpan};
 
-/// PostgreSQL's tokenizer rules with backslash escapes in plain string literals.
-/// Only tokenizing uses it; parsing always uses [`PostgreSqlDialect`].
+/// `D`'s tokenizer rules with the backslash rule flipped. Only tokenizing uses
+/// it; parsing always uses `D` itself.
 #[derive(Debug)]
-pub(super) struct BackslashEscaping;
+pub(super) struct FlippedEscapes<D: Dialect>(D);
 
-const PG: PostgreSqlDialect = PostgreSqlDialect {};
+/// PostgreSQL with backslash escapes (`standard_conforming_strings = off`).
+pub(super) const BACKSLASH_ESCAPING: FlippedEscapes<PostgreSqlDialect> =
+    FlippedEscapes(PostgreSqlDialect {});
 
-impl Dialect for BackslashEscaping {
+/// MySQL without backslash escapes (`sql_mode = NO_BACKSLASH_ESCAPES`).
+pub(super) const NO_BACKSLASH_ESCAPES: FlippedEscapes<MySqlDialect> =
+    FlippedEscapes(MySqlDialect {});
+
+impl<D: Dialect> Dialect for FlippedEscapes<D> {
     fn dialect(&self) -> TypeId {
-        TypeId::of::<PostgreSqlDialect>()
+        TypeId::of::<D>()
     }
     fn supports_string_literal_backslash_escape(&self) -> bool {
-        true
+        !self.0.supports_string_literal_backslash_escape()
     }
     fn is_identifier_start(&self, ch: char) -> bool {
-        PG.is_identifier_start(ch)
+        self.0.is_identifier_start(ch)
     }
     fn is_identifier_part(&self, ch: char) -> bool {
-        PG.is_identifier_part(ch)
+        self.0.is_identifier_part(ch)
     }
     fn is_delimited_identifier_start(&self, ch: char) -> bool {
-        PG.is_delimited_identifier_start(ch)
+        self.0.is_delimited_identifier_start(ch)
     }
     fn is_custom_operator_part(&self, ch: char) -> bool {
-        PG.is_custom_operator_part(ch)
+        self.0.is_custom_operator_part(ch)
     }
     fn ignores_wildcard_escapes(&self) -> bool {
-        PG.ignores_wildcard_escapes()
+        self.0.ignores_wildcard_escapes()
     }
     fn requires_single_line_comment_whitespace(&self) -> bool {
-        PG.requires_single_line_comment_whitespace()
+        self.0.requires_single_line_comment_whitespace()
     }
     fn supports_dollar_placeholder(&self) -> bool {
-        PG.supports_dollar_placeholder()
+        self.0.supports_dollar_placeholder()
+    }
+    fn supports_dollar_as_money_prefix(&self) -> bool {
+        self.0.supports_dollar_as_money_prefix()
     }
     fn supports_geometric_types(&self) -> bool {
-        PG.supports_geometric_types()
+        self.0.supports_geometric_types()
     }
     fn supports_multiline_comment_hints(&self) -> bool {
-        PG.supports_multiline_comment_hints()
+        self.0.supports_multiline_comment_hints()
     }
     fn supports_nested_comments(&self) -> bool {
-        PG.supports_nested_comments()
+        self.0.supports_nested_comments()
     }
     fn supports_numeric_literal_underscores(&self) -> bool {
-        PG.supports_numeric_literal_underscores()
+        self.0.supports_numeric_literal_underscores()
     }
     fn supports_numeric_prefix(&self) -> bool {
-        PG.supports_numeric_prefix()
+        self.0.supports_numeric_prefix()
+    }
+    fn supports_pipe_operator(&self) -> bool {
+        self.0.supports_pipe_operator()
+    }
+    fn supports_quote_delimited_string(&self) -> bool {
+        self.0.supports_quote_delimited_string()
     }
     fn supports_string_escape_constant(&self) -> bool {
-        PG.supports_string_escape_constant()
+        self.0.supports_string_escape_constant()
     }
     fn supports_triple_quoted_string(&self) -> bool {
-        PG.supports_triple_quoted_string()
+        self.0.supports_triple_quoted_string()
     }
     fn supports_unicode_string_literal(&self) -> bool {
-        PG.supports_unicode_string_literal()
+        self.0.supports_unicode_string_literal()
     }
 }
 
-/// Whether a plain literal holds a backslash, so the second reading may differ.
-pub(super) fn is_ambiguous(pieces: &[Vec<TokenWithSpan>]) -> bool {
+/// PostgreSQL: whether a plain `'...'` literal holds a backslash.
+pub(super) fn has_backslash_literal(pieces: &[Vec<TokenWithSpan>]) -> bool {
     pieces
         .iter()
         .flatten()
         .any(|t| matches!(&t.token, Token::SingleQuotedString(s) if s.contains('\\')))
+}
+
+/// MySQL: whether a `'...'` or `"..."` literal holds a backslash.
+pub(super) fn has_backslash_quoted(pieces: &[Vec<TokenWithSpan>]) -> bool {
+    pieces.iter().flatten().any(|t| {
+        matches!(&t.token, Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) if s.contains('\\'))
+    })
 }

@@ -9,9 +9,9 @@
 use sqlparser::ast::{DescribeAlias, Expr, Statement, UtilityOption, Value};
 
 use super::walk::Walk;
-use super::{statement, Class, Effect, StatementClass};
+use super::{statement, Class, Dialect, Effect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     let Statement::Explain {
         describe_alias,
         analyze,
@@ -32,19 +32,19 @@ pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
     }
     let runs = *analyze || options.iter().flatten().any(is_analyze_on);
     Some(if runs {
-        analyzed(inner)
+        analyzed(inner, dialect)
     } else {
-        plan_only(inner)
+        plan_only(inner, dialect)
     })
 }
 
-fn plan_only(inner: &Statement) -> StatementClass {
+fn plan_only(inner: &Statement, dialect: Dialect) -> StatementClass {
     StatementClass::new(Class::Read, "EXPLAIN", "EXPLAIN (plan only, nothing runs)")
-        .absorb_tables(Walk::new().statement(inner))
+        .absorb_tables(Walk::new(dialect).statement(inner))
 }
 
-fn analyzed(inner: &Statement) -> StatementClass {
-    let inner = statement::classify(inner);
+fn analyzed(inner: &Statement, dialect: Dialect) -> StatementClass {
+    let inner = statement::classify(inner, dialect);
     let reason = format!("EXPLAIN ANALYZE runs {}", inner.describe());
     let effect = match inner.effect {
         Effect::Execute(name) => Effect::Execute(name),

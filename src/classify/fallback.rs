@@ -17,7 +17,7 @@ use super::split::is_significant;
 use super::{Class, StatementClass};
 
 /// Leading keywords → class. First match wins: specific entries come first.
-struct Entry {
+pub(super) struct Entry {
     words: &'static [&'static str],
     class: Class,
     why: &'static str,
@@ -25,7 +25,11 @@ struct Entry {
     names_table: bool,
 }
 
-const fn entry(words: &'static [&'static str], class: Class, why: &'static str) -> Entry {
+pub(super) const fn entry(
+    words: &'static [&'static str],
+    class: Class,
+    why: &'static str,
+) -> Entry {
     Entry {
         words,
         class,
@@ -34,7 +38,11 @@ const fn entry(words: &'static [&'static str], class: Class, why: &'static str) 
     }
 }
 
-const fn on_table(words: &'static [&'static str], class: Class, why: &'static str) -> Entry {
+pub(super) const fn on_table(
+    words: &'static [&'static str],
+    class: Class,
+    why: &'static str,
+) -> Entry {
     Entry {
         words,
         class,
@@ -190,13 +198,23 @@ const CREATE_MODIFIERS: &[&str] = &[
 
 /// Whether a statement starting with `first` may be recognised by fallback.
 pub(super) fn may_apply(first: &str) -> bool {
-    ENTRIES.iter().any(|e| e.words[0] == first)
+    may_apply_with(ENTRIES, first)
 }
 
-/// The class of an unparseable statement, if its keywords are recognised.
+/// The class of an unparseable PostgreSQL statement, if its keywords are recognised.
 pub(super) fn classify(tokens: &[TokenWithSpan]) -> Option<StatementClass> {
+    classify_with(ENTRIES, tokens)
+}
+
+/// Whether some entry of `entries` starts with `first`.
+pub(super) fn may_apply_with(entries: &[Entry], first: &str) -> bool {
+    entries.iter().any(|e| e.words[0] == first)
+}
+
+/// The class `entries` give an unparseable statement, if its keywords match.
+pub(super) fn classify_with(entries: &[Entry], tokens: &[TokenWithSpan]) -> Option<StatementClass> {
     let words = leading(tokens);
-    let entry = ENTRIES.iter().find(|e| {
+    let entry = entries.iter().find(|e| {
         e.words.len() <= words.len() && e.words.iter().zip(&words).all(|(a, b)| a == b)
     })?;
     let kind = entry.words.join(" ");
@@ -246,7 +264,7 @@ fn significant(tokens: &[TokenWithSpan]) -> impl Iterator<Item = &Token> {
         .filter(|t| is_significant(t))
 }
 
-fn bare_word<'t>(token: &'t Token) -> Option<&'t str> {
+fn bare_word(token: &Token) -> Option<&str> {
     match token {
         Token::Word(word) if word.quote_style.is_none() => Some(&word.value),
         _ => None,

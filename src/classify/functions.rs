@@ -1,4 +1,4 @@
-//! Side-effecting functions: built-in PostgreSQL functions whose call makes a
+//! Side-effecting functions: built-in PostgreSQL (and MySQL) functions whose call makes a
 //! statement more than a read, wherever the call appears (select list, WHERE,
 //! FROM, LATERAL, ORDER BY, subqueries, CTEs, VALUES, arguments of other calls).
 //!
@@ -166,6 +166,32 @@ pub(super) const FUNCTIONS: &[FunctionRule] = &[
         "rewrites server state",
     ),
     prefix("binary_upgrade_", Class::Admin, "changes the catalog"),
+    // MySQL and MariaDB. The table is shared: a PostgreSQL function of the same
+    // name is user-defined, and treating it strictly costs nothing.
+    exact("sleep", Class::Admin, SLEEP),
+    exact("benchmark", Class::Admin, "burns server CPU"),
+    exact("get_lock", Class::Write, ADVISORY),
+    exact("release_lock", Class::Write, ADVISORY),
+    exact("release_all_locks", Class::Write, ADVISORY),
+    exact("load_file", Class::Admin, SERVER_FILE),
+    exact("master_pos_wait", Class::Admin, REPLICATION),
+    exact("source_pos_wait", Class::Admin, REPLICATION),
+    exact("wait_for_executed_gtid_set", Class::Admin, REPLICATION),
+    exact(
+        "wait_until_sql_thread_after_gtids",
+        Class::Admin,
+        REPLICATION,
+    ),
+    exact(
+        "sys_exec",
+        Class::Admin,
+        "runs a program on the database server",
+    ),
+    exact(
+        "sys_eval",
+        Class::Admin,
+        "runs a program on the database server",
+    ),
 ];
 
 /// The rule for a function called by the last part of its name, if any.

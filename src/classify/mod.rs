@@ -3,6 +3,55 @@
 //! No I/O happens here. Every statement in a string gets a class; the string as a
 //! whole gets the strictest of them. Anything we cannot parse or recognise with
 //! certainty is [`Class::Unknown`] (fail closed).
+//!
+//! # How a string is read
+//!
+//! `pipeline.rs` tokenizes the string once with sqlparser's tokenizer, cuts it
+//! into statements at top-level semicolons (`split.rs`), then classifies each
+//! piece on its own: a piece that fails to parse is `Unknown` (or, for
+//! statement types sqlparser cannot parse at all, recognised by its leading
+//! keywords in `fallback.rs`, which only ever yields a holding class). Each
+//! parsed statement goes to its family file; `walk.rs` then finds what a
+//! statement hides (writable CTEs, row locks, `SELECT INTO`, calls of
+//! `functions.rs`) and the tables it touches. What differs per dialect is a
+//! `Rules` value: `postgres.rs` and `mysql.rs`. PostgreSQL parses a whole
+//! simple-query string before running any of it, so a syntax error anywhere
+//! means nothing runs.
+//!
+//! MySQL support is basic: its own settings list (`mysql_settings.rs`),
+//! keyword fallback (`mysql_fallback.rs`), SET / USE / SHOW / LOCK TABLES /
+//! REPLACE / `PREPARE ... FROM 'text'`, `/*!...*/` read as code and MariaDB's
+//! `/*M!...*/` refused; everything else it shares with PostgreSQL's families
+//! or leaves `Unknown`.
+//!
+//! # Choices worth knowing
+//!
+//! - `SELECT ... INTO t` is `ddl` (it is CREATE TABLE AS).
+//! - CREATE / ALTER / DROP EXTENSION, CREATE SERVER, DO, CALL, LOAD are `admin`;
+//!   CREATE USER MAPPING, ALTER DATABASE, ALTER DEFAULT PRIVILEGES are `privilege`.
+//! - RESET ALL and DISCARD ALL are `privilege` (they can reset the read-only wall;
+//!   DISCARD ALL also carries `Effect::Deallocate(None)`).
+//! - Any SET/RESET of a setting not on `settings::SESSION_SETTINGS` is
+//!   `privilege` (log_/debug_/trace_ settings `admin`); a client encoding other
+//!   than UTF-8 is `unknown`.
+//! - `COMMIT AND CHAIN` / `ROLLBACK AND CHAIN` carry `Effect::Begin`.
+//! - Every statement also takes the class of any listed function it calls, even
+//!   where the call does not run at once (a view body): strict, not precise.
+//!   Plain EXPLAIN is the exception: nothing in it runs.
+//! - A plain string literal with a backslash is read twice (backslash as text,
+//!   and as an escape, as with `standard_conforming_strings = off`); the
+//!   stricter reading wins.
+//! - Statements too long (1 MiB) or too deep (4,000 operators) are `unknown`
+//!   without parsing: walking such trees could overflow the stack.
+//! - Table names: PostgreSQL folds unquoted identifiers to lower case (ASCII
+//!   only), quoted ones keep their case; MySQL keeps names as written. CTE
+//!   references are left out following PostgreSQL's scoping; the targets of
+//!   INSERT / UPDATE / DELETE / MERGE are always tables.
+//! - Fallbacks on unparseable statements apply only where the grammar fixes
+//!   the statement type by its first keywords; a piece with semicolons inside
+//!   (a BEGIN ATOMIC body) never falls back.
+
+pub mod fingerprint;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,8 +69,14 @@ mod fallback;
 mod functions;
 mod guard;
 mod mysql;
+mod mysql_fallback;
+mod mysql_session;
+mod mysql_settings;
+mod mysql_statement;
+mod mysql_tokens;
 mod names;
 mod notify;
+mod pipeline;
 mod postgres;
 mod prepared;
 mod privilege;
@@ -32,6 +87,7 @@ mod settings;
 mod split;
 mod statement;
 mod transaction;
+mod transaction_tokens;
 mod verdict;
 mod walk;
 

@@ -3,9 +3,9 @@
 
 use sqlparser::ast::Statement;
 
-use super::{Class, StatementClass};
+use super::{Class, Dialect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, _dialect: Dialect) -> Option<StatementClass> {
     let verdict = match statement {
         Statement::LISTEN { channel } => {
             StatementClass::new(Class::Session, "LISTEN", format!("LISTEN {channel}"))

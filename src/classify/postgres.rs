@@ -1,110 +1,73 @@
-//! PostgreSQL: from a query string to one verdict per statement.
+//! PostgreSQL: the [`Rules`] the pipeline follows for this dialect.
 //!
-//! The string is tokenized once and cut into statements ([`super::split`]).
-//! Each piece is then, in order: refused if too deep to walk safely
-//! ([`super::guard`]); recognised from tokens when its grammar has no
-//! expressions (FETCH, MOVE, SET CONSTRAINTS); rewritten where sqlparser lacks a
-//! PostgreSQL spelling ([`super::rewrite`]); parsed with sqlparser's
-//! `PostgreSqlDialect` and handed to its family ([`super::statement`]). A piece
-//! that fails to parse is recognised by its leading keywords if it is a
-//! statement type sqlparser cannot parse ([`super::fallback`]), and otherwise is
-//! `Unknown` with the parse error as its reason. One bad piece never changes
-//! how the others are read.
+//! Tokens are read with sqlparser's `PostgreSqlDialect` (standard-conforming
+//! strings: a backslash in `'...'` is a character). A plain literal holding a
+//! backslash triggers a second reading with backslash escapes, as PostgreSQL
+//! reads strings when `standard_conforming_strings` is off ([`super::escapes`]).
+//! FETCH, MOVE and SET CONSTRAINTS are recognised from tokens; statements
+//! sqlparser cannot parse fall back to [`super::fallback`], transaction modes
+//! and the settings list.
 
+use sqlparser::ast::Statement;
 use sqlparser::dialect::{Dialect, PostgreSqlDialect};
-use sqlparser::parser::{Parser, ParserError};
-use sqlparser::tokenizer::{Token, TokenWithSpan};
+use sqlparser::tokenizer::TokenWithSpan;
 
-use super::escapes::{self, BackslashEscaping};
-use super::guard::{self, MAX_OPERATORS, MAX_SQL_BYTES};
-use super::split::{self, leading_words};
-use super::{cursor, fallback, rewrite, session, statement, transaction, StatementClass};
+use super::escapes::{self, BACKSLASH_ESCAPING};
+use super::pipeline::{self, Rules};
+use super::split::Bodies;
+use super::{cursor, fallback, rewrite, session, statement, transaction_tokens, StatementClass};
 
 /// Every statement of `sql`, in order.
 pub(super) fn classify_statements(sql: &str) -> Vec<StatementClass> {
-    if sql.len() > MAX_SQL_BYTES {
-        return vec![StatementClass::unknown(
-            "UNKNOWN",
-            format!("SQL longer than {MAX_SQL_BYTES} bytes is not classified"),
-        )];
-    }
-    let (standard, ambiguous) = read(&PostgreSqlDialect {}, sql);
-    if !ambiguous {
-        return standard;
-    }
-    let (escaping, _) = read(&BackslashEscaping, sql);
-    let strictest = |verdicts: &[StatementClass]| verdicts.iter().map(|v| v.class).max();
-    if strictest(&escaping) > strictest(&standard) {
-        escaping
-            .into_iter()
-            .map(|mut v| {
-                v.reason = format!("{} (reading backslashes in strings as escapes)", v.reason);
-                v
-            })
-            .collect()
-    } else {
-        standard
-    }
+    pipeline::classify_statements(&Postgres, sql)
 }
 
-/// One reading of `sql`, and whether a second reading could differ.
-fn read(dialect: &dyn Dialect, sql: &str) -> (Vec<StatementClass>, bool) {
-    match split::statements(dialect, sql) {
-        Ok(pieces) => {
-            let ambiguous = escapes::is_ambiguous(&pieces);
-            (pieces.into_iter().map(piece).collect(), ambiguous)
-        }
-        Err(error) => (
-            vec![StatementClass::unknown(
-                "UNKNOWN",
-                format!("parse error: {error}"),
-            )],
-            false,
-        ),
-    }
-}
+struct Postgres;
 
-/// One statement's tokens to its verdict.
-fn piece(mut tokens: Vec<TokenWithSpan>) -> StatementClass {
-    let operators = guard::operators(&tokens);
-    if operators > MAX_OPERATORS {
-        return StatementClass::unknown(
-            "UNKNOWN",
-            format!("statement too deep to classify safely ({operators} operators)"),
-        );
-    }
-    if let Some(verdict) =
-        cursor::fetch_or_move(&tokens).or_else(|| transaction::set_constraints(&tokens))
-    {
-        return verdict;
-    }
-    rewrite::apply(&mut tokens);
-    let [first] = leading_words::<1>(&tokens);
-    let backup =
-        (fallback::may_apply(&first) || session::may_fall_back(&first)).then(|| tokens.clone());
-    match parse(tokens) {
-        Ok(parsed) => statement::classify(&parsed),
-        Err(error) => backup
-            .as_deref()
-            .and_then(|tokens| fallback::classify(tokens).or_else(|| session::unparsed(tokens)))
-            .unwrap_or_else(|| {
-                let kind = if first.is_empty() { "UNKNOWN" } else { &first };
-                StatementClass::unknown(kind, format!("parse error: {error}"))
-            }),
-    }
-}
+const DIALECT: PostgreSqlDialect = PostgreSqlDialect {};
 
-/// Parses exactly one statement from `tokens`; anything left over is an error.
-fn parse(tokens: Vec<TokenWithSpan>) -> Result<sqlparser::ast::Statement, ParserError> {
-    let dialect = PostgreSqlDialect {};
-    let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
-    let parsed = parser.parse_statement()?;
-    let next = parser.peek_token();
-    if next.token != Token::EOF {
-        return Err(ParserError::ParserError(format!(
-            "unexpected {} after the statement at {}",
-            next.token, next.span.start
-        )));
+impl Rules for Postgres {
+    fn dialect(&self) -> &dyn Dialect {
+        &DIALECT
     }
-    Ok(parsed)
+
+    fn bodies(&self) -> Bodies {
+        Bodies::BeginAtomic
+    }
+
+    fn second_reading(&self) -> &dyn Dialect {
+        &BACKSLASH_ESCAPING
+    }
+
+    fn is_ambiguous(&self, pieces: &[Vec<TokenWithSpan>]) -> bool {
+        escapes::has_backslash_literal(pieces)
+    }
+
+    fn second_reading_note(&self) -> &'static str {
+        "reading backslashes in strings as escapes"
+    }
+
+    fn recognise(&self, tokens: &[TokenWithSpan]) -> Option<StatementClass> {
+        cursor::fetch_or_move(tokens).or_else(|| transaction_tokens::set_constraints(tokens))
+    }
+
+    fn rewrite(&self, tokens: &mut Vec<TokenWithSpan>) {
+        rewrite::apply(tokens);
+    }
+
+    fn may_fall_back(&self, first: &str) -> bool {
+        fallback::may_apply(first)
+            || transaction_tokens::may_fall_back(first)
+            || session::may_fall_back(first)
+    }
+
+    fn fall_back(&self, tokens: &[TokenWithSpan]) -> Option<StatementClass> {
+        fallback::classify(tokens)
+            .or_else(|| transaction_tokens::unparsed_modes(tokens))
+            .or_else(|| session::unparsed(tokens))
+    }
+
+    fn classify(&self, statement: &Statement) -> StatementClass {
+        statement::classify(statement, crate::classify::Dialect::Postgres)
+    }
 }

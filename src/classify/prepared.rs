@@ -11,15 +11,15 @@
 use sqlparser::ast::{Expr, ObjectName, Statement};
 
 use super::walk::Walk;
-use super::{names, statement, Class, Effect, StatementClass};
+use super::{names, statement, Class, Dialect, Effect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     let verdict = match statement {
         Statement::Prepare {
             name,
             statement: inner,
             ..
-        } => prepare(names::ident(name), inner),
+        } => prepare(names::ident(name), inner, dialect),
         Statement::Execute {
             name: Some(name),
             parameters,
@@ -29,15 +29,15 @@ pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
             output: false,
             default: false,
             ..
-        } if into.is_empty() && using.is_empty() => execute(name, parameters),
+        } if into.is_empty() && using.is_empty() => execute(name, parameters, dialect),
         Statement::Deallocate { name, .. } => deallocate(name),
         _ => return None,
     };
     Some(verdict)
 }
 
-fn prepare(name: String, inner: &Statement) -> StatementClass {
-    let inner = statement::classify(inner);
+fn prepare(name: String, inner: &Statement, dialect: Dialect) -> StatementClass {
+    let inner = statement::classify(inner, dialect);
     StatementClass {
         kind: "PREPARE".to_owned(),
         reason: format!("PREPARE {name} AS {}", inner.describe()),
@@ -46,9 +46,9 @@ fn prepare(name: String, inner: &Statement) -> StatementClass {
     }
 }
 
-fn execute(name: &ObjectName, parameters: &Vec<Expr>) -> StatementClass {
+fn execute(name: &ObjectName, parameters: &Vec<Expr>, dialect: Dialect) -> StatementClass {
     let name = names::object_name(name);
-    let (tables, hidden) = Walk::new().node(parameters).finish();
+    let (tables, hidden) = Walk::new(dialect).node(parameters).finish();
     let mut verdict = match hidden {
         Some(hidden) => StatementClass::unknown(
             "EXECUTE",

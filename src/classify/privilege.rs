@@ -5,9 +5,9 @@
 use sqlparser::ast::{GrantObjects, Statement};
 
 use super::walk::Walk;
-use super::{Class, StatementClass};
+use super::{Class, Dialect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     let (kind, objects) = match statement {
         Statement::Grant(grant) => ("GRANT", grant.objects.as_ref()),
         Statement::Revoke(revoke) => ("REVOKE", revoke.objects.as_ref()),
@@ -20,8 +20,8 @@ pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
     let walk = match objects {
         Some(GrantObjects::Tables(tables)) | Some(GrantObjects::Views(tables)) => tables
             .iter()
-            .fold(Walk::new(), |walk, table| walk.table(table)),
-        _ => Walk::new(),
+            .fold(Walk::new(dialect), |walk, table| walk.table(table)),
+        _ => Walk::new(dialect),
     };
     Some(StatementClass::new(Class::Privilege, kind, kind).absorb(walk))
 }

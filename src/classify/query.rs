@@ -4,21 +4,21 @@
 use sqlparser::ast::{Query, SetExpr, Statement};
 
 use super::walk::Walk;
-use super::{Class, StatementClass};
+use super::{Class, Dialect, StatementClass};
 
 /// `SELECT ...`, `VALUES ...`, `WITH ... <any body>`.
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     let Statement::Query(query) = statement else {
         return None;
     };
     let (class, kind) = body(&query.body);
-    Some(StatementClass::new(class, kind, kind).absorb(Walk::new().statement(statement)))
+    Some(StatementClass::new(class, kind, kind).absorb(Walk::new(dialect).statement(statement)))
 }
 
 /// A query nested in another statement (cursor, COPY): its class and tables.
-pub(super) fn nested(query: &Query) -> StatementClass {
+pub(super) fn nested(query: &Query, dialect: Dialect) -> StatementClass {
     let (class, kind) = body(&query.body);
-    StatementClass::new(class, kind, kind).absorb(Walk::new().query(query))
+    StatementClass::new(class, kind, kind).absorb(Walk::new(dialect).query(query))
 }
 
 /// The class and family a query body has on its own, before hidden effects.

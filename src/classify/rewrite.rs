@@ -3,7 +3,10 @@
 //!
 //! - `TABLE name ...` → `SELECT * FROM name ...` (PostgreSQL defines it so);
 //! - `FOR NO KEY UPDATE` → `FOR UPDATE`, `FOR KEY SHARE` → `FOR SHARE` (still row locks);
-//! - `EXPLAIN ANALYSE` → `EXPLAIN ANALYZE` (British spelling).
+//! - `EXPLAIN ANALYSE` → `EXPLAIN ANALYZE` (British spelling);
+//! - `FROM ONLY t` → `FROM t` (after FROM, JOIN, a comma, UPDATE, USING, TABLE):
+//!   sqlparser would read `only` as a table named "only" aliased `t`. ONLY
+//!   excludes inheritance children; the table read is still `t`.
 
 use sqlparser::tokenizer::{Token, TokenWithSpan, Whitespace};
 
@@ -11,6 +14,14 @@ use super::split::is_significant;
 
 /// Applies every rewrite in place.
 pub(super) fn apply(tokens: &mut Vec<TokenWithSpan>) {
+    let needed = tokens.iter().any(|t| {
+        ["FOR", "TABLE", "ANALYSE", "ONLY"]
+            .iter()
+            .any(|keyword| is_bare(&t.token, keyword))
+    });
+    if !needed {
+        return;
+    }
     let significant: Vec<usize> = (0..tokens.len())
         .filter(|&at| is_significant(&tokens[at].token))
         .collect();
@@ -30,19 +41,37 @@ pub(super) fn apply(tokens: &mut Vec<TokenWithSpan>) {
             blank(tokens, significant[nth + 1]);
         }
     }
+    for nth in 1..significant.len() {
+        let before = &tokens[significant[nth - 1]].token;
+        let relation_follows = *before == Token::Comma
+            || ["FROM", "JOIN", "UPDATE", "USING", "TABLE"]
+                .iter()
+                .any(|keyword| is_bare(before, keyword));
+        if relation_follows && word(tokens, nth, "ONLY") {
+            blank(tokens, significant[nth]);
+        }
+    }
     if word(tokens, 0, "EXPLAIN") && word(tokens, 1, "ANALYSE") {
         tokens[significant[1]].token = Token::make_keyword("ANALYZE");
     }
-    if word(tokens, 0, "TABLE") {
-        let at = significant[0];
-        tokens[at].token = Token::make_keyword("SELECT");
-        let span = tokens[at].span;
-        let extra = [Token::Mul, Token::make_keyword("FROM")];
-        for (offset, token) in extra.into_iter().enumerate() {
-            let spaced = [Token::Whitespace(Whitespace::Space), token];
-            for (inner, token) in spaced.into_iter().enumerate() {
-                tokens.insert(at + 1 + offset * 2 + inner, TokenWithSpan { token, span });
-            }
+    table_command(tokens);
+}
+
+/// `TABLE name ...` → `SELECT * FROM name ...` (PostgreSQL and MySQL 8 alike).
+pub(super) fn table_command(tokens: &mut Vec<TokenWithSpan>) {
+    let Some(at) = tokens.iter().position(|t| is_significant(&t.token)) else {
+        return;
+    };
+    if !is_bare(&tokens[at].token, "TABLE") {
+        return;
+    }
+    tokens[at].token = Token::make_keyword("SELECT");
+    let span = tokens[at].span;
+    let extra = [Token::Mul, Token::make_keyword("FROM")];
+    for (offset, token) in extra.into_iter().enumerate() {
+        let spaced = [Token::Whitespace(Whitespace::Space), token];
+        for (inner, token) in spaced.into_iter().enumerate() {
+            tokens.insert(at + 1 + offset * 2 + inner, TokenWithSpan { token, span });
         }
     }
 }

@@ -15,12 +15,14 @@ use sqlparser::tokenizer::{Token, TokenWithSpan};
 use super::settings::{is_utf8, setting_verdict};
 use super::split::is_significant;
 use super::walk::Walk;
-use super::{names, Class, Effect, StatementClass};
+use super::{names, Class, Dialect, Effect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<StatementClass> {
     match statement {
         Statement::Set(Set::SetTransaction { .. }) => None,
-        Statement::Set(set) => Some(set_statement(set).absorb(Walk::new().statement(statement))),
+        Statement::Set(set) => {
+            Some(set_statement(set).absorb(Walk::new(dialect).statement(statement)))
+        }
         Statement::Reset(ResetStatement { reset }) => Some(reset_statement(reset)),
         Statement::ShowVariable { .. } => Some(StatementClass::new(Class::Read, "SHOW", "SHOW")),
         Statement::Discard { object_type } => Some(discard(&object_type.to_string())),
@@ -62,6 +64,9 @@ fn assignment(
         );
     }
     let name = names::object_name(variable);
+    if !values.iter().all(is_plain_value) {
+        return StatementClass::unknown("SET", format!("SET {name} to an expression"));
+    }
     if name.eq_ignore_ascii_case("client_encoding") {
         return client_encoding(values.first().and_then(text).as_deref());
     }
@@ -88,6 +93,15 @@ fn client_encoding(encoding: Option<&str>) -> StatementClass {
             "SET",
             "client encoding other than UTF8: airlock could no longer read the SQL text",
         ),
+    }
+}
+
+/// PostgreSQL accepts only literals, words and signed numbers as SET values.
+fn is_plain_value(value: &Expr) -> bool {
+    match value {
+        Expr::Identifier(_) | Expr::Value(_) => true,
+        Expr::UnaryOp { expr, .. } => matches!(**expr, Expr::Value(_)),
+        _ => false,
     }
 }
 
@@ -147,6 +161,9 @@ pub(super) fn unparsed(tokens: &[TokenWithSpan]) -> Option<StatementClass> {
             _ => "",
         });
     let kind = words.next()?.to_ascii_uppercase();
+    if !may_fall_back(&kind) {
+        return None;
+    }
     let mut name = words.next()?;
     if ["SESSION", "LOCAL"]
         .iter()
@@ -156,6 +173,9 @@ pub(super) fn unparsed(tokens: &[TokenWithSpan]) -> Option<StatementClass> {
     }
     if name.eq_ignore_ascii_case("AUTHORIZATION") {
         name = "session_authorization";
+    }
+    if name.eq_ignore_ascii_case("TIME") {
+        name = "timezone";
     }
     let (class, why) = setting_verdict(name);
     if class == Class::Session {

@@ -6,29 +6,44 @@
 //! `CREATE ... BEGIN ATOMIC ... END` routine body, semicolons separate the
 //! body's statements, not top-level ones. Pieces holding only whitespace and
 //! comments are dropped, as PostgreSQL drops empty statements.
+//!
+//! MySQL's compound bodies (`CREATE PROCEDURE ... BEGIN ...; ...; END`) nest
+//! blocks in ways a token scan cannot follow reliably: from such a BEGIN on,
+//! the rest of the string stays one piece, which then cannot parse and is
+//! `Unknown` (see [`Bodies`]).
 
 use sqlparser::dialect::Dialect;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, TokenizerError};
 
+/// How a dialect writes routine bodies that contain semicolons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Bodies {
+    /// PostgreSQL: `CREATE ... BEGIN ATOMIC ... END`, tracked exactly.
+    BeginAtomic,
+    /// MySQL: `CREATE ... BEGIN ... END`; the rest of the string is one piece.
+    BeginToEnd,
+}
+
 /// Tokenizes `sql` with `dialect` and cuts the tokens into statements.
 pub(super) fn statements(
     dialect: &dyn Dialect,
+    bodies: Bodies,
     sql: &str,
 ) -> Result<Vec<Vec<TokenWithSpan>>, TokenizerError> {
     let tokens = Tokenizer::new(dialect, sql)
         .with_unescape(false)
         .tokenize_with_location()?;
-    Ok(cut(tokens))
+    Ok(cut(tokens, bodies))
 }
 
-fn cut(tokens: Vec<TokenWithSpan>) -> Vec<Vec<TokenWithSpan>> {
+fn cut(tokens: Vec<TokenWithSpan>, bodies: Bodies) -> Vec<Vec<TokenWithSpan>> {
     let mut pieces = Vec::new();
     let mut piece = Vec::new();
-    let mut body = RoutineBody::default();
+    let mut body = RoutineBody::new(bodies);
     for token in tokens {
         if token.token == Token::SemiColon && !body.open {
             finish(&mut pieces, std::mem::take(&mut piece));
-            body = RoutineBody::default();
+            body = RoutineBody::new(bodies);
             continue;
         }
         body.see(&token.token);
@@ -45,8 +60,8 @@ fn finish(pieces: &mut Vec<Vec<TokenWithSpan>>, piece: Vec<TokenWithSpan>) {
 }
 
 /// Tracks `CREATE ... BEGIN ATOMIC ... END`, counting `CASE ... END` inside it.
-#[derive(Default)]
 struct RoutineBody {
+    bodies: Bodies,
     words_seen: usize,
     is_create: bool,
     after_begin: bool,
@@ -55,6 +70,17 @@ struct RoutineBody {
 }
 
 impl RoutineBody {
+    fn new(bodies: Bodies) -> RoutineBody {
+        RoutineBody {
+            bodies,
+            words_seen: 0,
+            is_create: false,
+            after_begin: false,
+            open: false,
+            case_depth: 0,
+        }
+    }
+
     fn see(&mut self, token: &Token) {
         let Token::Word(word) = token else {
             if is_significant(token) {
@@ -67,6 +93,13 @@ impl RoutineBody {
         self.words_seen += 1;
         if self.words_seen == 1 {
             self.is_create = bare("CREATE");
+        }
+        if self.open && self.bodies == Bodies::BeginToEnd {
+            return;
+        }
+        if self.is_create && self.bodies == Bodies::BeginToEnd && bare("BEGIN") {
+            self.open = true;
+            return;
         }
         if self.open {
             if bare("CASE") {

@@ -9,26 +9,35 @@ use std::fmt::{self, Write};
 use sqlparser::ast::Statement;
 
 use super::{
-    admin, alter, copy, create, cursor, dml, drop, explain, notify, prepared, privilege, query,
-    session, transaction, StatementClass,
+    admin, alter, copy, create, cursor, dml, drop, explain, mysql_statement, notify, prepared,
+    privilege, query, session, transaction, Dialect, StatementClass,
 };
 
-/// Classifies one parsed statement with PostgreSQL semantics.
-pub(super) fn classify(statement: &Statement) -> StatementClass {
-    query::classify(statement)
-        .or_else(|| dml::classify(statement))
-        .or_else(|| session::classify(statement))
-        .or_else(|| transaction::classify(statement))
-        .or_else(|| cursor::classify(statement))
-        .or_else(|| prepared::classify(statement))
-        .or_else(|| explain::classify(statement))
-        .or_else(|| copy::classify(statement))
-        .or_else(|| notify::classify(statement))
-        .or_else(|| create::classify(statement))
-        .or_else(|| alter::classify(statement))
-        .or_else(|| drop::classify(statement))
-        .or_else(|| privilege::classify(statement))
-        .or_else(|| admin::classify(statement))
+/// Classifies one parsed statement of `dialect`.
+pub(super) fn classify(statement: &Statement, dialect: Dialect) -> StatementClass {
+    match dialect {
+        Dialect::Postgres => postgres(statement),
+        Dialect::Mysql => mysql_statement::classify(statement),
+    }
+}
+
+/// PostgreSQL's families, most frequent first.
+fn postgres(statement: &Statement) -> StatementClass {
+    let dialect = Dialect::Postgres;
+    query::classify(statement, dialect)
+        .or_else(|| dml::classify(statement, dialect))
+        .or_else(|| session::classify(statement, dialect))
+        .or_else(|| transaction::classify(statement, dialect))
+        .or_else(|| cursor::classify(statement, dialect))
+        .or_else(|| prepared::classify(statement, dialect))
+        .or_else(|| explain::classify(statement, dialect))
+        .or_else(|| copy::classify(statement, dialect))
+        .or_else(|| notify::classify(statement, dialect))
+        .or_else(|| create::classify(statement, dialect))
+        .or_else(|| alter::classify(statement, dialect))
+        .or_else(|| drop::classify(statement, dialect))
+        .or_else(|| privilege::classify(statement, dialect))
+        .or_else(|| admin::classify(statement, dialect))
         .unwrap_or_else(|| unrecognised(statement))
 }
 

@@ -6,12 +6,10 @@
 //! PREPARE TRANSACTION / COMMIT PREPARED are `admin` (see [`super::fallback`]).
 
 use sqlparser::ast::{Set, Statement, TransactionAccessMode, TransactionMode};
-use sqlparser::tokenizer::{Token, TokenWithSpan};
 
-use super::split::is_significant;
-use super::{Class, Effect, StatementClass};
+use super::{Class, Dialect, Effect, StatementClass};
 
-pub(super) fn classify(statement: &Statement) -> Option<StatementClass> {
+pub(super) fn classify(statement: &Statement, _dialect: Dialect) -> Option<StatementClass> {
     let verdict = match statement {
         Statement::StartTransaction {
             modes,
@@ -104,26 +102,4 @@ fn set_transaction(modes: &[TransactionMode], session: bool) -> StatementClass {
         Class::Transaction
     };
     StatementClass::new(class, kind, kind)
-}
-
-/// `SET CONSTRAINTS { ALL | name [, ...] } { DEFERRED | IMMEDIATE }`, checked
-/// token by token (sqlparser rejects it; its grammar has no expressions).
-pub(super) fn set_constraints(tokens: &[TokenWithSpan]) -> Option<StatementClass> {
-    let significant: Vec<&Token> = tokens
-        .iter()
-        .map(|t| &t.token)
-        .filter(|t| is_significant(t))
-        .collect();
-    let bare = |token: &Token, keyword: &str| matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword));
-    let [set, constraints, names @ .., timing] = significant.as_slice() else {
-        return None;
-    };
-    let shape_ok = bare(set, "SET")
-        && bare(constraints, "CONSTRAINTS")
-        && (bare(timing, "DEFERRED") || bare(timing, "IMMEDIATE"))
-        && !names.is_empty()
-        && names
-            .iter()
-            .all(|t| matches!(t, Token::Word(_) | Token::Comma | Token::Period));
-    shape_ok.then(|| StatementClass::new(Class::Transaction, "SET CONSTRAINTS", "SET CONSTRAINTS"))
 }

@@ -15,12 +15,13 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, ObjectName, Query, Select, SetExpr, Statement, TableFactor, Visit, Visitor,
+    AccessExpr, BinaryOperator, Expr, FromTable, ObjectName, Query, Select, SetExpr, Statement,
+    TableFactor, TableObject, Visit, Visitor,
 };
 
 use super::functions::rule_for;
 use super::names;
-use super::Class;
+use super::{Class, Dialect};
 
 /// The strictest hidden effect found, with its reason.
 #[derive(Debug)]
@@ -40,19 +41,30 @@ struct Scope {
 
 /// Walk state. Pointers are compared, never dereferenced: they identify nodes of
 /// the tree being walked (CTE bodies, names of table functions).
-#[derive(Default)]
 pub(super) struct Walk {
+    dialect: Dialect,
     tables: Vec<String>,
     hidden: Option<Hidden>,
     scopes: Vec<Scope>,
     function_names: Vec<*const ObjectName>,
+    dml_targets: Vec<*const ObjectName>,
     statement_depth: usize,
     cte_depth: usize,
 }
 
 impl Walk {
-    pub(super) fn new() -> Walk {
-        Walk::default()
+    /// A walk naming tables by `dialect`'s rules.
+    pub(super) fn new(dialect: Dialect) -> Walk {
+        Walk {
+            dialect,
+            tables: Vec::new(),
+            hidden: None,
+            scopes: Vec::new(),
+            function_names: Vec::new(),
+            dml_targets: Vec::new(),
+            statement_depth: 0,
+            cte_depth: 0,
+        }
     }
 
     /// Walks a whole statement.
@@ -77,7 +89,7 @@ impl Walk {
 
     /// Adds a table the statement names outside the walked tree (DROP, COPY, ...).
     pub(super) fn table(mut self, name: &ObjectName) -> Walk {
-        self.add_table(names::object_name(name));
+        self.add_table(names::table(name, self.dialect));
         self
     }
 
@@ -101,9 +113,13 @@ impl Walk {
     }
 
     fn call(&mut self, name: &ObjectName) {
-        let Some(called) = names::last_part(name) else {
-            return;
-        };
+        if let Some(called) = names::last_part(name) {
+            self.called(called);
+        }
+    }
+
+    /// A call of the function whose own (unqualified) name is `called`.
+    fn called(&mut self, called: &str) {
         if let Some(rule) = rule_for(called) {
             let called = called.to_ascii_lowercase();
             self.found(rule.class, || format!("calls {called}(): {}", rule.why));
@@ -114,7 +130,7 @@ impl Walk {
         if name.0.len() != 1 {
             return false;
         }
-        let folded = names::object_name(name);
+        let folded = names::table(name, self.dialect);
         self.scopes
             .iter()
             .any(|scope| scope.names[..scope.visible].contains(&folded))
@@ -147,7 +163,7 @@ impl Walk {
             Some(with) => (
                 with.cte_tables
                     .iter()
-                    .map(|cte| names::ident(&cte.alias.name))
+                    .map(|cte| names::table_part(&cte.alias.name, self.dialect))
                     .collect(),
                 with.cte_tables
                     .iter()
@@ -208,12 +224,17 @@ impl Visitor for Walk {
 
     fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<()> {
         if let Some(into) = &select.into {
+            if into.targets.iter().all(is_user_variable) {
+                self.found(Class::Session, || "SELECT INTO user variables".to_owned());
+                return ControlFlow::Continue(());
+            }
             self.found(Class::Ddl, || "SELECT INTO creates a table".to_owned());
             for target in &into.targets {
                 match target {
-                    Expr::Identifier(id) => self.add_table(names::ident(id)),
+                    Expr::Identifier(id) => self.add_table(names::table_part(id, self.dialect)),
                     Expr::CompoundIdentifier(parts) => {
-                        self.add_table(names::object_name(&ObjectName::from(parts.clone())))
+                        let name = ObjectName::from(parts.clone());
+                        self.add_table(names::table(&name, self.dialect))
                     }
                     _ => {}
                 }
@@ -224,6 +245,7 @@ impl Visitor for Walk {
 
     fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<()> {
         self.statement_depth += 1;
+        self.dml_targets.extend(dml_targets(statement));
         if self.statement_depth > 1 {
             let kind = nested_kind(statement);
             let inside_cte = self.cte_depth > 0;
@@ -261,18 +283,72 @@ impl Visitor for Walk {
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
         let relation_ptr: *const ObjectName = relation;
-        if !self.function_names.contains(&relation_ptr) && !self.is_cte(relation) {
-            self.add_table(names::object_name(relation));
+        let is_cte = !self.dml_targets.contains(&relation_ptr) && self.is_cte(relation);
+        if self.dialect == Dialect::Postgres && names::starts_reserved(relation) {
+            let name = names::table(relation, self.dialect);
+            self.found(Class::Unknown, || {
+                format!("table name {name} is a reserved word: statement misread")
+            });
+        }
+        if !self.function_names.contains(&relation_ptr) && !is_cte {
+            self.add_table(names::table(relation, self.dialect));
         }
         ControlFlow::Continue(())
     }
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-        if let Expr::Function(function) = expr {
-            self.call(&function.name);
+        match expr {
+            Expr::Function(function) => self.call(&function.name),
+            Expr::BinaryOp {
+                op: BinaryOperator::Assignment,
+                ..
+            } => self.found(Class::Session, || "assigns a user variable".to_owned()),
+            // `x.f` may call `f(x)` in PostgreSQL (attribute notation).
+            Expr::CompoundIdentifier(parts) if parts.len() > 1 => {
+                if let Some(last) = parts.last() {
+                    self.called(&last.value);
+                }
+            }
+            Expr::CompoundFieldAccess { access_chain, .. } => {
+                for access in access_chain {
+                    if let AccessExpr::Dot(Expr::Identifier(field)) = access {
+                        self.called(&field.value);
+                    }
+                }
+            }
+            _ => {}
         }
         ControlFlow::Continue(())
     }
+}
+
+/// The tables a data-modifying statement changes: never CTE references, since
+/// PostgreSQL cannot write through a CTE.
+fn dml_targets(statement: &Statement) -> Vec<*const ObjectName> {
+    let factor_name = |factor: &TableFactor| match factor {
+        TableFactor::Table { name, .. } => Some(name as *const ObjectName),
+        _ => None,
+    };
+    match statement {
+        Statement::Insert(insert) => match &insert.table {
+            TableObject::TableName(name) => vec![name as *const ObjectName],
+            _ => Vec::new(),
+        },
+        Statement::Update(update) => factor_name(&update.table.relation).into_iter().collect(),
+        Statement::Delete(delete) => match &delete.from {
+            FromTable::WithFromKeyword(tables) | FromTable::WithoutKeyword(tables) => tables
+                .iter()
+                .filter_map(|table| factor_name(&table.relation))
+                .collect(),
+        },
+        Statement::Merge(merge) => factor_name(&merge.table).into_iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A MySQL `@user` variable (PostgreSQL has none: there it never matches).
+fn is_user_variable(target: &Expr) -> bool {
+    matches!(target, Expr::Identifier(id) if id.value.starts_with('@'))
 }
 
 /// The family of a statement nested inside a query (`INSERT`, `DELETE`, ...).

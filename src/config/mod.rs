@@ -1,5 +1,7 @@
 //! Configuration: `airlock.toml` parsed ([`raw`]) then validated into types that cannot be wrong.
 
+mod approvers;
+mod notify;
 mod raw;
 
 use std::collections::BTreeMap;
@@ -7,7 +9,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use approvers::{Approver, Web};
+
 use crate::pg::scram::ScramVerifier;
+
+pub use notify::{NotifyChannel, NotifyKind, Secret, SlackChannel};
 
 /// Where the config file is looked for when no `--config` is given.
 pub const DEFAULT_CONFIG: &str = "airlock.toml";
@@ -102,6 +108,11 @@ pub struct Config {
     pub rules_dir: PathBuf,
     pub databases: BTreeMap<String, Database>,
     pub agents: BTreeMap<String, Agent>,
+    /// People who decide held statements (a namespace separate from agents).
+    pub approvers: BTreeMap<String, Approver>,
+    pub web: Web,
+    /// Channels told about holds and decisions, in file order.
+    pub notify: Vec<NotifyChannel>,
 }
 
 impl Config {
@@ -167,6 +178,9 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
             },
         );
     }
+    let approvers = approvers::validate_approvers(raw.approvers)?;
+    let web = approvers::validate_web(raw.web)?;
+    let notify = notify::validate(raw.notify)?;
     Ok(Config {
         path: path.to_path_buf(),
         server,
@@ -176,6 +190,9 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
         rules_dir: relative(base, &raw.rules),
         databases,
         agents,
+        approvers,
+        web,
+        notify,
     })
 }
 

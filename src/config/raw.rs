@@ -20,6 +20,14 @@ pub struct RawConfig {
     pub databases: BTreeMap<String, RawDatabase>,
     #[serde(default)]
     pub agents: BTreeMap<String, RawAgent>,
+    /// People who decide held statements, by name.
+    #[serde(default)]
+    pub approvers: BTreeMap<String, RawApprover>,
+    #[serde(default)]
+    pub web: RawWeb,
+    /// `[[notify]]`: channels told about holds and decisions.
+    #[serde(default)]
+    pub notify: Vec<RawNotify>,
 }
 
 fn default_rules() -> String {
@@ -78,4 +86,48 @@ pub struct RawAgent {
     pub groups: Vec<String>,
     /// The person answerable for this agent.
     pub owner: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApprover {
+    /// Argon2 PHC string, as printed by `airlock approver-hash`.
+    pub password_hash: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// SHA-256 (hex) of an API bearer token, as printed by `airlock token`.
+    pub token_hash: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    pub listen: Option<String>,
+    /// Mark the session cookie `Secure` (served over TLS, e.g. behind a proxy).
+    pub cookie_secure: Option<bool>,
+    /// Header an SSO reverse proxy sets to the signed-in approver's name.
+    pub trusted_header: Option<String>,
+    pub session_ttl: Option<String>,
+}
+
+/// One `[[notify]]` channel. Which keys apply depends on `kind`; validation says which.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    /// `slack`, `teams` or `webhook`.
+    pub kind: String,
+    /// Name used in logs (defaults to the kind, numbered when repeated).
+    pub name: Option<String>,
+    pub url: Option<String>,
+    /// Name of an environment variable holding the URL (webhook URLs carry tokens).
+    pub url_env: Option<String>,
+    /// Webhook only: the HMAC key for `X-Airlock-Signature`.
+    pub secret: Option<String>,
+    pub secret_env: Option<String>,
+    /// Slack only: the app's signing secret, for Approve / Deny button callbacks.
+    pub signing_secret: Option<String>,
+    pub signing_secret_env: Option<String>,
+    /// Slack only: Slack user id → approver name.
+    #[serde(default)]
+    pub slack_users: BTreeMap<String, String>,
 }

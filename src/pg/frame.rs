@@ -57,6 +57,21 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         self.buf.len()
     }
 
+    /// Whether a Terminate message is among the whole frames buffered.
+    pub fn buffered_terminate(&self) -> bool {
+        let mut at = 0;
+        while let Ok(Some(len)) = frame_len(&self.buf[at..], self.max) {
+            if self.buf.len() - at < len {
+                return false;
+            }
+            if self.buf[at] == b'X' {
+                return true;
+            }
+            at += len;
+        }
+        false
+    }
+
     /// The next whole frame already in the buffer, if any.
     pub fn try_frame(&mut self) -> Result<Option<Frame>, FrameError> {
         let Some(len) = frame_len(&self.buf, self.max)? else {

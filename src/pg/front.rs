@@ -269,6 +269,9 @@ fn passed_parameters(params: &BTreeMap<String, String>) -> Result<Vec<(String, S
         if PASSED_PARAMETERS.iter().any(|p| p.eq_ignore_ascii_case(k)) {
             passed.push((k.clone(), v.clone()));
         } else if k == "options" && v.trim().is_empty() {
+        } else if k == crate::pg::upstream::READ_ONLY_PARAMETER.0 && v == "on" {
+            // Asking for read-only is what airlock does anyway (a client that is
+            // itself a proxy, such as another airlock, sends it).
         } else {
             return Err(PgError::fatal(
                 "42501",

@@ -115,7 +115,7 @@ fn nonce() -> String {
     B64.encode(raw)
 }
 
-fn attr<'a>(msg: &'a str, key: char) -> Option<&'a str> {
+fn attr(msg: &str, key: char) -> Option<&str> {
     msg.split(',')
         .find_map(|part| part.strip_prefix(key)?.strip_prefix('='))
 }

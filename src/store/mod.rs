@@ -43,6 +43,95 @@ pub struct NewHold {
     pub tables: Vec<String>,
     pub client_addr: String,
     pub application_name: String,
+    /// airlock's identity upstream for this agent's session.
+    #[serde(default)]
+    pub upstream_user: String,
+    /// Approver groups the rule named (empty: any approver may decide).
+    #[serde(default)]
+    pub approver_groups: Vec<String>,
+    /// Distinct approvals the rule requires (at least 1).
+    #[serde(default = "one")]
+    pub quorum: u32,
+    /// The person answerable for the agent: never an approver of its requests.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Why the agent says it runs this (leading `reason:` comment or application_name).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// What the database expects the statement to do (EXPLAIN), filled in after the hold.
+    #[serde(default)]
+    pub preview: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One approver's decision on a hold, as it is cast.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewVote {
+    pub approver: String,
+    pub approve: bool,
+    pub comment: Option<String>,
+    pub time: chrono::DateTime<chrono::Utc>,
+}
+
+/// One approver's decision on a hold, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Vote {
+    pub id: i64,
+    pub hold_id: i64,
+    #[serde(flatten)]
+    pub vote: NewVote,
+}
+
+/// What [`Store::cast_vote`] does with a vote, as its judge decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ballot {
+    /// Record nothing.
+    Refuse,
+    /// Record the vote; the hold stays pending.
+    Count,
+    /// Record the vote and move the hold out of pending.
+    Finish {
+        state: HoldState,
+        by: String,
+        comment: Option<String>,
+    },
+}
+
+/// A time-boxed grant: statements of this shape from this agent on this
+/// database pass without a hold until `expires`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewGrant {
+    pub agent: String,
+    pub database: String,
+    /// The statement with its literals stripped (`classify::fingerprint`).
+    pub fingerprint: String,
+    /// The statement the grant was made from, for the reviewer.
+    pub example: String,
+    pub hold_id: Option<i64>,
+    pub created: chrono::DateTime<chrono::Utc>,
+    pub expires: chrono::DateTime<chrono::Utc>,
+    pub granted_by: String,
+    pub comment: Option<String>,
+}
+
+/// A grant as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Grant {
+    pub id: i64,
+    #[serde(flatten)]
+    pub grant: NewGrant,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub revoked_by: Option<String>,
+}
+
+impl Grant {
+    /// Whether the grant lets statements through at `now`.
+    pub fn active(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.revoked_at.is_none() && now < self.grant.expires
+    }
 }
 
 /// A hold as stored, with its decision once there is one.
@@ -97,6 +186,7 @@ pub struct AuditFilter {
     pub database: Option<String>,
     pub decision: Option<Decision>,
     pub class: Option<Class>,
+    pub hold_id: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,9 +267,36 @@ pub trait Store: Send + Sync + 'static {
     fn hold(&self, id: i64) -> Result<Option<Hold>, StoreError>;
     /// Holds in `state` (all when `None`), newest first.
     fn list_holds(&self, state: Option<HoldState>) -> Result<Vec<Hold>, StoreError>;
+    /// Casts one approver's vote on hold `id`, atomically: `judge` sees the hold
+    /// and the votes so far and says what to do. `None` when there is no such hold.
+    /// The judge is called inside the write transaction: keep it pure and quick.
+    fn cast_vote(
+        &self,
+        id: i64,
+        vote: &NewVote,
+        judge: &mut dyn FnMut(&Hold, &[Vote]) -> Ballot,
+    ) -> Result<Option<Ballot>, StoreError>;
+    /// The votes on hold `id`, oldest first.
+    fn votes(&self, id: i64) -> Result<Vec<Vote>, StoreError>;
+    /// Sets the preview (EXPLAIN output) of a hold. False when there is no such hold.
+    fn set_preview(&self, id: i64, preview: &str) -> Result<bool, StoreError>;
+    fn create_grant(&self, grant: &NewGrant) -> Result<i64, StoreError>;
+    /// All grants, newest first.
+    fn list_grants(&self) -> Result<Vec<Grant>, StoreError>;
+    /// Revokes grant `id`. False when there is none or it was already revoked.
+    fn revoke_grant(&self, id: i64, by: &str) -> Result<bool, StoreError>;
+    /// The newest grant active at `now` for this agent, database and fingerprint.
+    fn find_grant(
+        &self,
+        agent: &str,
+        database: &str,
+        fingerprint: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Grant>, StoreError>;
     /// Appends records in one transaction, in order.
     fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
-    /// Streams matching records, oldest first, into `sink`; returns how many.
+    /// Streams matching records, oldest first (by time, then id), into `sink`;
+    /// returns how many. Memory stays flat however many match.
     fn export_audit(
         &self,
         filter: &AuditFilter,

@@ -7,8 +7,10 @@
 //! process. Exports read through their own connection, so a long export never
 //! stalls holds or the audit writer of this process.
 
+mod grants;
 mod migrations;
 mod rows;
+mod votes;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -16,7 +18,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::{AuditFilter, Hold, HoldState, NewHold, Store, StoreError};
+use super::{
+    AuditFilter, Ballot, Grant, Hold, HoldState, NewGrant, NewHold, NewVote, Store, StoreError,
+    Vote,
+};
 use crate::audit::AuditRecord;
 
 /// How many schema versions this build knows.
@@ -154,7 +159,8 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The export query for a filter, oldest (lowest id) first.
+/// The export query for a filter, oldest first: by time, then id. Both indexes
+/// end in (time, id), so rows stream in index order with no sort.
 fn audit_query(filter: &AuditFilter) -> (String, Vec<String>) {
     let mut clauses = Vec::new();
     let mut values = Vec::new();
@@ -180,12 +186,15 @@ fn audit_query(filter: &AuditFilter) -> (String, Vec<String>) {
     if let Some(class) = filter.class {
         add("class =", class.as_str().to_owned());
     }
+    if let Some(hold_id) = filter.hold_id {
+        add("hold_id =", hold_id.to_string());
+    }
     let mut sql = format!("SELECT {} FROM audit", rows::AUDIT_COLUMNS);
     if !clauses.is_empty() {
         sql.push_str(" WHERE ");
         sql.push_str(&clauses.join(" AND "));
     }
-    sql.push_str(" ORDER BY id");
+    sql.push_str(" ORDER BY time, id");
     (sql, values)
 }
 
@@ -241,6 +250,55 @@ impl Store for SqliteStore {
             .query_map([state.map(HoldState::as_str)], rows::hold_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(holds)
+    }
+
+    fn cast_vote(
+        &self,
+        id: i64,
+        vote: &NewVote,
+        judge: &mut dyn FnMut(&Hold, &[Vote]) -> Ballot,
+    ) -> Result<Option<Ballot>, StoreError> {
+        votes::cast(&mut self.lock(), id, vote, judge)
+    }
+
+    fn votes(&self, id: i64) -> Result<Vec<Vote>, StoreError> {
+        Ok(votes::of_hold(&self.lock(), id)?)
+    }
+
+    fn set_preview(&self, id: i64, preview: &str) -> Result<bool, StoreError> {
+        let changed = self
+            .lock()
+            .prepare_cached("UPDATE hold SET preview = ?2 WHERE id = ?1")?
+            .execute(rusqlite::params![id, preview])?;
+        Ok(changed == 1)
+    }
+
+    fn create_grant(&self, grant: &NewGrant) -> Result<i64, StoreError> {
+        Ok(grants::create(&self.lock(), grant)?)
+    }
+
+    fn list_grants(&self) -> Result<Vec<Grant>, StoreError> {
+        Ok(grants::list(&self.lock())?)
+    }
+
+    fn revoke_grant(&self, id: i64, by: &str) -> Result<bool, StoreError> {
+        Ok(grants::revoke(&self.lock(), id, by)?)
+    }
+
+    fn find_grant(
+        &self,
+        agent: &str,
+        database: &str,
+        fingerprint: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Grant>, StoreError> {
+        Ok(grants::find(
+            &self.lock(),
+            agent,
+            database,
+            fingerprint,
+            now,
+        )?)
     }
 
     fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {

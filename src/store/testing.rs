@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::{AuditFilter, Hold, HoldState, NewHold, Store, StoreError};
+use super::{
+    AuditFilter, Ballot, Grant, Hold, HoldState, NewGrant, NewHold, NewVote, Store, StoreError,
+    Vote,
+};
 use crate::audit::{AuditRecord, Decision};
 use crate::classify::Class;
 
@@ -16,10 +19,13 @@ pub(crate) fn at(seconds: i64) -> DateTime<Utc> {
         .expect("valid time")
 }
 
+/// A hold created now (to the microsecond, as stored) that waits an hour.
 pub(crate) fn new_hold(agent: &str, statement: &str) -> NewHold {
+    use chrono::SubsecRound;
+    let now = Utc::now().trunc_subsecs(6);
     NewHold {
-        created: at(0),
-        expires: at(300),
+        created: now,
+        expires: now + chrono::Duration::hours(1),
         session_id: "s-1".into(),
         agent: agent.into(),
         database: "orders".into(),
@@ -31,6 +37,12 @@ pub(crate) fn new_hold(agent: &str, statement: &str) -> NewHold {
         tables: vec!["public.orders".into()],
         client_addr: "10.0.0.7:51234".into(),
         application_name: "agent-7".into(),
+        upstream_user: "reader".into(),
+        approver_groups: Vec::new(),
+        quorum: 1,
+        owner: Some("olivia".into()),
+        reason: None,
+        preview: None,
     }
 }
 
@@ -106,6 +118,38 @@ impl Store for FlakyStore {
     }
     fn list_holds(&self, state: Option<HoldState>) -> Result<Vec<Hold>, StoreError> {
         self.inner.list_holds(state)
+    }
+    fn cast_vote(
+        &self,
+        id: i64,
+        vote: &NewVote,
+        judge: &mut dyn FnMut(&Hold, &[Vote]) -> Ballot,
+    ) -> Result<Option<Ballot>, StoreError> {
+        self.inner.cast_vote(id, vote, judge)
+    }
+    fn votes(&self, id: i64) -> Result<Vec<Vote>, StoreError> {
+        self.inner.votes(id)
+    }
+    fn set_preview(&self, id: i64, preview: &str) -> Result<bool, StoreError> {
+        self.inner.set_preview(id, preview)
+    }
+    fn create_grant(&self, grant: &NewGrant) -> Result<i64, StoreError> {
+        self.inner.create_grant(grant)
+    }
+    fn list_grants(&self) -> Result<Vec<Grant>, StoreError> {
+        self.inner.list_grants()
+    }
+    fn revoke_grant(&self, id: i64, by: &str) -> Result<bool, StoreError> {
+        self.inner.revoke_grant(id, by)
+    }
+    fn find_grant(
+        &self,
+        agent: &str,
+        database: &str,
+        fingerprint: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Grant>, StoreError> {
+        self.inner.find_grant(agent, database, fingerprint, now)
     }
     fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
         self.appends.fetch_add(1, Ordering::SeqCst);

@@ -407,3 +407,17 @@ fn many_processes_opening_a_new_file_at_once_migrate_once() {
         );
     }
 }
+
+#[test]
+fn export_orders_by_time_then_id() {
+    let (_dir, store) = temp_store();
+    // A long statement's record arrives after a later short one's.
+    store
+        .append_audit(&[record(5), record(1), record(3)])
+        .unwrap();
+    let mut same_time = record(3);
+    same_time.statement = "SELECT 'same time'".into();
+    store.append_audit(&[same_time]).unwrap();
+    let order: Vec<i64> = all_records(&store).iter().map(|r| r.id).collect();
+    assert_eq!(order, vec![2, 3, 4, 1]);
+}

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use airlock::approvals::{Choice, Decided};
 use airlock::audit::{AuditRecord, AuditWriterHandle};
+use airlock::config::Approver;
 use airlock::config::Config;
 use airlock::state::State;
 use airlock::store::{AuditFilter, HoldState};
@@ -45,7 +47,11 @@ pub struct Airlock {
 pub struct Options<'a> {
     pub rules: &'a str,
     pub extra_server: &'a str,
+    /// More keys for `[databases.test]` (dbname, password, tls...).
     pub database_extra: &'a str,
+    /// Upstream port and user of `[databases.test]` (default: PostgreSQL, postgres).
+    pub upstream_port: Option<u16>,
+    pub upstream_user: Option<&'a str>,
 }
 
 impl Default for Options<'_> {
@@ -54,6 +60,8 @@ impl Default for Options<'_> {
             rules: HOLD_WRITES,
             extra_server: "",
             database_extra: "",
+            upstream_port: None,
+            upstream_user: None,
         }
     }
 }
@@ -83,8 +91,8 @@ public_url = "http://airlock.test"
 url = "sqlite:data/airlock.sqlite"
 [databases.test]
 host = "127.0.0.1"
-port = 5432
-user = "postgres"
+port = {port}
+user = "{user}"
 {db_extra}
 [databases.nowhere]
 host = "127.0.0.1"
@@ -97,6 +105,8 @@ owner = "alice"
 "#,
             extra = opts.extra_server,
             db_extra = opts.database_extra,
+            port = opts.upstream_port.unwrap_or(5432),
+            user = opts.upstream_user.unwrap_or("postgres"),
         );
         let path = dir.path().join("airlock.toml");
         std::fs::write(&path, &text).unwrap();
@@ -167,22 +177,54 @@ owner = "alice"
         panic!("no hold appeared");
     }
 
+    /// Decides a hold as approver `name` (in no group; rules here name none).
+    pub async fn decide(
+        &self,
+        id: i64,
+        name: &str,
+        choice: Choice,
+    ) -> Result<Decided, airlock::approvals::DecideError> {
+        let approver = Approver {
+            name: name.into(),
+            password_hash: None,
+            groups: vec!["dba".into()],
+            token_hash: None,
+        };
+        self.state.approvals.decide(id, &approver, choice).await
+    }
+
     pub async fn approve(&self, id: i64) {
-        assert!(self
-            .state
-            .approvals
-            .decide(id, true, "dba-1", Some("looks fine"))
+        let d = self
+            .decide(id, "dba-1", Choice::approve(Some("looks fine")))
             .await
-            .unwrap());
+            .unwrap();
+        assert!(
+            matches!(
+                d,
+                Decided::Finished {
+                    state: HoldState::Approved,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
     }
 
     pub async fn deny(&self, id: i64, comment: &str) {
-        assert!(self
-            .state
-            .approvals
-            .decide(id, false, "dba-1", Some(comment))
+        let d = self
+            .decide(id, "dba-1", Choice::deny(Some(comment)))
             .await
-            .unwrap());
+            .unwrap();
+        assert!(
+            matches!(
+                d,
+                Decided::Finished {
+                    state: HoldState::Denied,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
     }
 }
 
@@ -199,7 +241,7 @@ impl Drop for Airlock {
 pub async fn connect(conninfo: &str) -> Client {
     let (client, conn) = tokio_postgres::connect(conninfo, NoTls)
         .await
-        .unwrap_or_else(|e| panic!("connecting with {conninfo}: {e}"));
+        .unwrap_or_else(|e| panic!("connecting with {conninfo}: {}", msg(&e)));
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -229,6 +271,14 @@ pub async fn table_exists(name: &str) -> bool {
         .await
         .unwrap();
     row.get(0)
+}
+
+/// The database error's message (and hint), as the agent's driver shows it.
+pub fn msg(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} {}", db.message(), db.hint().unwrap_or_default()),
+        None => e.to_string(),
+    }
 }
 
 pub fn sqlstate(e: &tokio_postgres::Error) -> String {

@@ -1,6 +1,8 @@
 //! Integration tests: airlock between real clients and the real PostgreSQL on
-//! this machine (127.0.0.1:5432, database `test`).
+//! this machine (127.0.0.1:5432, database `test`), and the approvals page in
+//! headless Chromium. One binary, one module per concern.
 
+mod browser;
 mod harness;
 mod pg_auth;
 mod pg_holds;

@@ -49,7 +49,7 @@ async fn unknown_database_gets_3d000() {
     ))
     .await;
     assert_eq!(sqlstate(&e), "3D000", "{e}");
-    assert!(e.to_string().contains("orders"), "{e}");
+    assert!(msg(&e).contains("orders"), "{e}");
 }
 
 #[tokio::test]
@@ -62,8 +62,7 @@ async fn unreachable_upstream_is_a_clear_error_and_others_keep_working() {
     .await;
     assert_eq!(sqlstate(&e), "08006", "{e}");
     assert!(
-        e.to_string()
-            .contains("could not connect to database \"nowhere\""),
+        msg(&e).contains("could not connect to database \"nowhere\""),
         "{e}"
     );
     a.connect().await.simple_query("SELECT 1").await.unwrap();
@@ -198,4 +197,70 @@ async fn verifiers_match_what_postgresql_computes() {
         theirs.iterations,
     );
     assert_eq!(ours.to_string(), stored);
+}
+
+#[tokio::test]
+async fn upstream_tls_verify_full_and_scram_through_a_second_airlock() {
+    // The upstream here is another airlock with TLS required and SCRAM agents:
+    // a real server that verifies everything the upstream client must do.
+    let dir = tempfile::tempdir().unwrap();
+    let (crt, key) = self_signed(dir.path());
+    let inner_tls = format!(
+        "tls = \"required\"\ntls_cert = \"{}\"\ntls_key = \"{}\"",
+        crt.display(),
+        key.display()
+    );
+    let inner = Airlock::start_with(Options {
+        rules: PERMISSIVE,
+        extra_server: &inner_tls,
+        ..Options::default()
+    })
+    .await;
+    // The outer airlock's upstream is the inner one, logging in as the agent.
+    let outer_db = format!(
+        "dbname = \"test\"\npassword = \"{PASSWORD}\"\ntls = \"verify-full\"\nca_file = \"{}\"\ntls_server_name = \"localhost\"",
+        crt.display()
+    );
+    let outer = Airlock::start_with(Options {
+        rules: PERMISSIVE,
+        database_extra: &outer_db,
+        upstream_port: Some(inner.addr.port()),
+        upstream_user: Some(AGENT),
+        ..Options::default()
+    })
+    .await;
+    let c = outer.connect().await;
+    let v: i32 = c.query_one("SELECT 6 * 7", &[]).await.unwrap().get(0);
+    assert_eq!(v, 42);
+    // both audited the statement
+    assert!(inner
+        .audit()
+        .await
+        .iter()
+        .any(|r| r.statement == "SELECT 6 * 7"));
+    assert!(outer
+        .audit()
+        .await
+        .iter()
+        .any(|r| r.statement == "SELECT 6 * 7"));
+
+    // a wrong server name fails verification: the agent gets a clear error, not a hang
+    let wrong = format!(
+        "dbname = \"test\"\npassword = \"{PASSWORD}\"\ntls = \"verify-full\"\nca_file = \"{}\"\ntls_server_name = \"db.example.com\"",
+        crt.display()
+    );
+    let bad = Airlock::start_with(Options {
+        rules: PERMISSIVE,
+        database_extra: &wrong,
+        upstream_port: Some(inner.addr.port()),
+        upstream_user: Some(AGENT),
+        ..Options::default()
+    })
+    .await;
+    let e = match tokio_postgres::connect(&bad.conninfo(), tokio_postgres::NoTls).await {
+        Ok(_) => panic!("connected through an unverifiable upstream"),
+        Err(e) => e,
+    };
+    assert_eq!(sqlstate(&e), "08006", "{e}");
+    assert!(msg(&e).contains("TLS"), "{}", msg(&e));
 }

@@ -39,7 +39,7 @@ async fn held_drop_never_reaches_the_database_and_expires() {
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e), "57014", "{e}");
-    assert!(e.to_string().contains("expired"), "{e}");
+    assert!(msg(&e).contains("expired"), "{e}");
     assert!(started.elapsed() >= Duration::from_secs(2));
     assert!(table_exists(&t).await, "the held DROP reached the database");
     // the session is still usable after the refusal
@@ -67,6 +67,26 @@ async fn approved_statement_runs_once_with_its_real_result() {
     let run = tokio::spawn(async move { c.execute(sql.as_str(), &[]).await });
     let id = a.next_pending().await;
     assert_eq!(count(&t).await, 10, "nothing runs before approval");
+    // the reviewer gets PostgreSQL's estimate, without anything running
+    let mut preview = None;
+    for _ in 0..100 {
+        preview = a
+            .state
+            .approvals
+            .get(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .request
+            .preview;
+        if preview.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let preview = preview.expect("a preview");
+    assert!(preview.contains(&format!("Delete on {t}")), "{preview}");
+    assert_eq!(count(&t).await, 10);
     a.approve(id).await;
     let deleted = tokio::time::timeout(Duration::from_secs(5), run)
         .await
@@ -76,12 +96,10 @@ async fn approved_statement_runs_once_with_its_real_result() {
     assert_eq!(deleted, 4);
     assert_eq!(count(&t).await, 6);
     // deciding again changes nothing
-    assert!(!a
-        .state
-        .approvals
-        .decide(id, true, "dba-2", None)
+    assert!(a
+        .decide(id, "dba-2", airlock::approvals::Choice::approve(None))
         .await
-        .unwrap());
+        .is_err());
     let audit = a.audit().await;
     let rec = audit
         .iter()
@@ -144,7 +162,7 @@ async fn denied_statement_gets_42501_with_the_comment() {
         .unwrap()
         .unwrap_err();
     assert_eq!(sqlstate(&e), "42501");
-    assert!(e.to_string().contains("not during business hours"), "{e}");
+    assert!(msg(&e).contains("not during business hours"), "{e}");
     assert_eq!(count(&t).await, 2);
 }
 
@@ -168,7 +186,7 @@ action = "allow"
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e), "42501");
-    assert!(e.to_string().contains("agents never grant"), "{e}");
+    assert!(msg(&e).contains("agents never grant"), "{e}");
     let audit = a.audit().await;
     assert_eq!(audit.last().unwrap().decision, Decision::DeniedByRule);
     assert_eq!(audit.last().unwrap().rule, "test.toml:no grants");
@@ -215,11 +233,16 @@ action = "allow"
 async fn agent_leaving_abandons_the_hold_and_nothing_runs_later() {
     let a = Airlock::start(HOLD_WRITES).await;
     let t = make_table(1).await;
-    let c = a.connect().await;
+    let (c, conn) = tokio_postgres::connect(&a.conninfo(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let connection = tokio::spawn(conn);
     let sql = format!("DROP TABLE {t}");
     let run = tokio::spawn(async move { c.simple_query(&sql).await });
     let id = a.next_pending().await;
+    // the agent's process vanishes: its socket closes
     run.abort();
+    connection.abort();
     let _ = run.await;
     for _ in 0..100 {
         if a.state.approvals.get(id).await.unwrap().unwrap().state != HoldState::Pending {
@@ -229,12 +252,10 @@ async fn agent_leaving_abandons_the_hold_and_nothing_runs_later() {
     }
     let hold = a.state.approvals.get(id).await.unwrap().unwrap();
     assert_eq!(hold.state, HoldState::Abandoned);
-    assert!(!a
-        .state
-        .approvals
-        .decide(id, true, "dba-1", None)
+    assert!(a
+        .decide(id, "dba-2", airlock::approvals::Choice::approve(None))
         .await
-        .unwrap());
+        .is_err());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(table_exists(&t).await);
     let audit = a.audit().await;
@@ -344,7 +365,9 @@ async fn preview_explains_without_running_and_only_one_statement() {
     assert!(plan.contains(&format!("Delete on {t}")), "{plan}");
     assert!(plan.contains("rows="), "{plan}");
     assert_eq!(count(&t).await, 50, "EXPLAIN must not execute");
-    let smuggled = airlock::pg::preview::explain(&db, &format!("DELETE FROM {t}; DROP TABLE {t}"), &[], &[]).await;
+    let smuggled =
+        airlock::pg::preview::explain(&db, &format!("DELETE FROM {t}; DROP TABLE {t}"), &[], &[])
+            .await;
     assert!(smuggled.is_err(), "{smuggled:?}");
     assert!(table_exists(&t).await);
     assert_eq!(count(&t).await, 50);

@@ -132,7 +132,7 @@ async fn write_after_a_read_in_a_block_is_refused_with_25006() {
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e), "25006");
-    assert!(e.to_string().contains("first statement of a block"), "{e}");
+    assert!(msg(&e).contains("first statement of a block"), "{e}");
     // the block is aborted, as PostgreSQL would have it
     let e = c.simple_query("SELECT 1").await.unwrap_err();
     assert_eq!(sqlstate(&e), "25P02");
@@ -178,4 +178,66 @@ async fn turning_read_only_off_is_a_privilege_and_held() {
             .all(|h| h.request.class == airlock::classify::Class::Privilege),
         "{holds:?}"
     );
+}
+
+#[tokio::test]
+async fn extended_protocol_writes_inside_a_transaction() {
+    let a = Airlock::start(RULES).await;
+    let (t, f) = sneaky_setup().await;
+    let mut c = a.connect().await;
+    let tx = c.transaction().await.unwrap();
+    for i in 0..3 {
+        assert_eq!(
+            tx.execute(&format!("INSERT INTO {t} VALUES ($1)") as &str, &[&i])
+                .await
+                .unwrap(),
+            1
+        );
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(rows(&t).await, 3);
+    // a block made read-write early for a write may run nothing else before it
+    let tx = c.transaction().await.unwrap();
+    let stmt = tx
+        .prepare(&format!("INSERT INTO {t} VALUES ($1)"))
+        .await
+        .unwrap();
+    let e = tx
+        .query(&format!("SELECT {f}()") as &str, &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "25000", "{e}");
+    drop(stmt);
+    tx.rollback().await.unwrap();
+    assert_eq!(rows(&t).await, 3);
+}
+
+#[tokio::test]
+async fn held_extended_write_in_a_block_runs_after_approval() {
+    let a = Airlock::start(RULES).await;
+    let t = unique("held_tx");
+    direct()
+        .await
+        .batch_execute(&format!(
+            "CREATE TABLE {t} (x int); INSERT INTO {t} VALUES (1), (2)"
+        ))
+        .await
+        .unwrap();
+    let c = a.connect().await;
+    let sql = format!("DELETE FROM {t} WHERE x = $1");
+    let run = tokio::spawn(async move {
+        c.batch_execute("BEGIN").await?;
+        let n = c.execute(sql.as_str(), &[&1i32]).await?;
+        c.batch_execute("COMMIT").await?;
+        Ok::<_, tokio_postgres::Error>(n)
+    });
+    let id = a.next_pending().await;
+    a.approve(id).await;
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(rows(&t).await, 1);
 }

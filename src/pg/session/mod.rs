@@ -7,19 +7,21 @@
 //! simple Query and Execute are the two points where a statement runs; Parse and
 //! Bind only remember what a later Execute will run.
 
+mod hold;
 pub mod pipeline;
 mod readwrite;
 pub mod statements;
+
+pub use hold::binding;
+use hold::RuleHold;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::approvals::Outcome;
 use crate::audit::{AuditRecord, Decision};
 use crate::classify::{Class, Effect};
 use crate::config::{Agent, Database};
@@ -27,7 +29,6 @@ use crate::pg::frame::{Frame, FrameError, FrameReader};
 use crate::pg::message::{self, PgError};
 use crate::policy::{Action, Request};
 use crate::state::State;
-use crate::store::NewHold;
 
 use pipeline::{Expect, Sent, Shared, ToClient};
 use statements::{Portal, Prepared, Statements};
@@ -99,6 +100,11 @@ pub struct Session<W> {
     block_fresh: bool,
     /// airlock made the open transaction block read-write.
     block_rw: bool,
+    /// A COPY FROM STDIN was sent and the agent has not yet ended its data.
+    copy_in: bool,
+    /// airlock made the block read-write at a write's Parse or Bind, before its
+    /// Execute was decided: nothing else may run in the block until it does.
+    early_rw_pending: bool,
     /// The session default is read-write for an approved statement and must be
     /// switched back once the database is idle again.
     restore_pending: bool,
@@ -124,6 +130,8 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             batch: Batch::default(),
             block_fresh: false,
             block_rw: false,
+            copy_in: false,
+            early_rw_pending: false,
             restore_pending: false,
         }
     }
@@ -215,7 +223,8 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                     Ok(sql) => Prepared::new(sql),
                     Err(()) => Prepared::unknown("", "statement text is not valid UTF-8"),
                 };
-                self.statements.parse(parse.name, prepared);
+                self.statements.parse(parse.name, prepared.clone());
+                self.early_read_write(&prepared).await?;
                 self.extended(frame.raw, Sent::Parse);
                 Ok(Flow::Continue)
             }
@@ -236,7 +245,9 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                         .collect(),
                     formats: bind.formats.clone(),
                 };
+                let prepared = portal.prepared.clone();
                 self.statements.bind(bind.portal, portal);
+                self.early_read_write(&prepared).await?;
                 self.batch.binds.push(frame.raw.clone());
                 self.extended(frame.raw, Sent::Bind);
                 Ok(Flow::Continue)
@@ -275,7 +286,9 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 Ok(Flow::Continue)
             }
             b'S' => {
-                self.send(&frame.raw, Some(Expect::new(Sent::Sync)));
+                let mut sync = Expect::new(Sent::Sync);
+                sync.during_copy = self.copy_in;
+                self.send(&frame.raw, Some(sync));
                 self.unflushed = false;
                 self.batch = Batch::default();
                 Ok(Flow::Continue)
@@ -287,6 +300,9 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             }
             // COPY data from the agent belongs to a COPY FROM STDIN already decided.
             b'd' | b'c' | b'f' => {
+                if frame.tag != b'd' {
+                    self.copy_in = false;
+                }
                 self.send(&frame.raw, None);
                 Ok(Flow::Continue)
             }
@@ -359,16 +375,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             self.refuse(pending.sent, err, record);
             return Ok(Flow::Continue);
         }
-        let class = prepared.class();
-        let verdict = self.state.rules.evaluate(&Request {
-            agent: &self.who.agent.name,
-            groups: &self.who.agent.groups,
-            database: &self.who.database.name,
-            class,
-            tables: &prepared.classified.tables,
-            default_schema: "public",
-            at: chrono::Utc::now(),
-        });
+        let verdict = self.verdict(&prepared);
         let mut record = self.record(&pending, &prepared, &verdict.rule);
         match verdict.action {
             Action::Allow => {
@@ -381,11 +388,33 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                     .with_detail(format!("denied by rule {}", verdict.rule));
                 self.refuse(pending.sent, err, record);
             }
-            Action::Hold { timeout, .. } => {
-                return self.hold(pending, prepared, record, timeout, client).await;
+            Action::Hold {
+                timeout,
+                approvers,
+                quorum,
+            } => {
+                let rule = RuleHold {
+                    timeout,
+                    approvers,
+                    quorum,
+                };
+                return self.hold(pending, prepared, record, rule, client).await;
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// What the rules say about a statement now.
+    fn verdict(&self, prepared: &Prepared) -> crate::policy::Verdict {
+        self.state.rules.evaluate(&Request {
+            agent: &self.who.agent.name,
+            groups: &self.who.agent.groups,
+            database: &self.who.database.name,
+            class: prepared.class(),
+            tables: &prepared.classified.tables,
+            default_schema: "public",
+            at: chrono::Utc::now(),
+        })
     }
 
     /// Substitutes what SQL-level EXECUTE runs (the class of the text it was
@@ -497,200 +526,22 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             self.unflushed = true;
         }
         self.block_fresh = prepared.begins_block();
+        self.copy_in = prepared.copies_in();
         if self.block_fresh || prepared.ends_block() {
             self.block_rw = false;
+            self.early_rw_pending = false;
+        }
+        if needs_write(prepared.class()) {
+            self.early_rw_pending = false;
         }
         if pending.sent == Sent::Execute && self.restore_pending && prepared.ends_block() {
             self.batch.must_sync = true;
         }
         self.send(&pending.raw, Some(Expect::audited(pending.sent, record)));
     }
-
-    /// Holds a statement until a decision, the rule's timeout, or the agent leaving.
-    async fn hold<R: AsyncRead + Unpin>(
-        &mut self,
-        pending: Pending,
-        prepared: Arc<Prepared>,
-        mut record: AuditRecord,
-        timeout: std::time::Duration,
-        client: &mut FrameReader<R>,
-    ) -> Result<Flow, SessionError> {
-        self.write_out().await?;
-        let now = chrono::Utc::now();
-        let hold = NewHold {
-            created: now,
-            expires: now + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX),
-            session_id: self.who.session_id.clone(),
-            agent: self.who.agent.name.clone(),
-            database: self.who.database.name.clone(),
-            statement: prepared.sql.to_string(),
-            params: render_params(&pending.params, &pending.formats),
-            binding: binding(&prepared.sql, &pending.params),
-            class: prepared.class(),
-            rule: record.rule.clone(),
-            tables: prepared.classified.tables.clone(),
-            client_addr: self.who.client_addr.to_string(),
-            application_name: self.who.application_name.clone(),
-        };
-        let id = match self.state.approvals.hold(hold).await {
-            Ok(id) => id,
-            Err(e) => {
-                tracing::error!(error = %e, "could not record a hold; refusing the statement");
-                let err = PgError::error("58030", "airlock could not record the hold for approval");
-                self.refuse(pending.sent, err, record);
-                return Ok(Flow::Continue);
-            }
-        };
-        record.hold_id = Some(id);
-        let url = format!("{}/approvals/{id}", self.state.config.server.public_url);
-        tracing::info!(hold = id, agent = %self.who.agent.name, class = %prepared.class(), %url, "statement held for approval");
-        let _ = self.to_client.send(ToClient::Message(message::notice(
-            "01000",
-            &format!(
-                "airlock: statement held for approval #{id}: {url} (waiting up to {}s)",
-                timeout.as_secs()
-            ),
-        )));
-        let deadline = tokio::time::Instant::now() + timeout;
-        let outcome = tokio::select! {
-            outcome = self.state.approvals.wait(id, deadline) => outcome,
-            gone = wait_for_disconnect(client) => {
-                let _ = gone;
-                if let Err(e) = self.state.approvals.abandon(id).await {
-                    tracing::error!(hold = id, error = %e, "could not mark the hold abandoned");
-                }
-                record.decision = Decision::Abandoned;
-                tracing::info!(hold = id, "agent left while its statement was held: abandoned");
-                if let Err(e) = self.state.audit.record(record).await {
-                    tracing::error!(error = %e, "audit record not stored");
-                }
-                return Ok(Flow::End);
-            }
-        };
-        match outcome {
-            Outcome::Approved { by, comment } => {
-                record.decision = Decision::Approved;
-                record.approver = Some(by);
-                record.comment = comment;
-                if let Err(err) = self.check_binding(id, &prepared, &pending).await {
-                    record.decision = Decision::Denied;
-                    self.refuse(pending.sent, err, record);
-                    return Ok(Flow::Continue);
-                }
-                self.settle().await?;
-                self.run_statement(pending, &prepared, record).await?;
-            }
-            Outcome::Denied { by, comment } => {
-                record.decision = Decision::Denied;
-                let msg = match &comment {
-                    Some(c) => format!("airlock: approval #{id} denied by {by}: {c}"),
-                    None => format!("airlock: approval #{id} denied by {by}"),
-                };
-                record.approver = Some(by);
-                record.comment = comment;
-                self.refuse(pending.sent, PgError::error("42501", msg), record);
-            }
-            Outcome::Expired => {
-                record.decision = Decision::Expired;
-                let err = PgError::error(
-                    "57014",
-                    format!(
-                        "airlock: approval #{id} expired after {}s without a decision",
-                        timeout.as_secs()
-                    ),
-                )
-                .with_hint(format!("see {url}"));
-                self.refuse(pending.sent, err, record);
-            }
-        }
-        Ok(Flow::Continue)
-    }
-}
-
-impl<W: AsyncWrite + Unpin> Session<W> {
-    /// An approval is for the exact bytes that were held: the statement text and
-    /// its parameters, as hashed into the hold record when it was created.
-    async fn check_binding(
-        &self,
-        id: i64,
-        prepared: &Prepared,
-        pending: &Pending,
-    ) -> Result<(), PgError> {
-        let expected = binding(&prepared.sql, &pending.params);
-        match self.state.approvals.get(id).await {
-            Ok(Some(hold)) if hold.request.binding == expected => Ok(()),
-            Ok(_) => {
-                tracing::error!(
-                    hold = id,
-                    "approved hold does not match the held statement; refusing"
-                );
-                Err(PgError::error(
-                    "42501",
-                    format!("airlock: approval #{id} does not match the held statement"),
-                ))
-            }
-            Err(e) => {
-                tracing::error!(hold = id, error = %e, "could not re-read the approved hold");
-                Err(PgError::error(
-                    "58030",
-                    format!("airlock: could not verify approval #{id}"),
-                ))
-            }
-        }
-    }
 }
 
 /// Classes that change something and so need the session read-write.
 fn needs_write(class: Class) -> bool {
     class >= Class::Write
-}
-
-/// Resolves when the agent disconnects. Anything it sends meanwhile stays buffered.
-async fn wait_for_disconnect<R: AsyncRead + Unpin>(client: &mut FrameReader<R>) {
-    const KEEP_AT_MOST: usize = 1 << 20;
-    loop {
-        if client.buffered() > KEEP_AT_MOST {
-            std::future::pending::<()>().await;
-        }
-        match client.read_more().await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-    }
-}
-
-/// What an approval binds to: the statement's bytes and its bound parameters.
-pub fn binding(sql: &str, params: &[Option<Bytes>]) -> String {
-    let mut h = Sha256::new();
-    h.update((sql.len() as u64).to_be_bytes());
-    h.update(sql.as_bytes());
-    for p in params {
-        match p {
-            None => h.update((-1i64).to_be_bytes()),
-            Some(b) => {
-                h.update((b.len() as i64).to_be_bytes());
-                h.update(b);
-            }
-        }
-    }
-    hex::encode(h.finalize())
-}
-
-/// Parameters as a reviewer reads them: text as is, binary as hex.
-fn render_params(params: &[Option<Bytes>], formats: &[i16]) -> Vec<Option<String>> {
-    params
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let binary = match formats.len() {
-                0 => false,
-                1 => formats[0] == 1,
-                _ => formats.get(i) == Some(&1),
-            };
-            p.as_ref().map(|b| match (binary, std::str::from_utf8(b)) {
-                (false, Ok(s)) => s.to_string(),
-                _ => format!("\\x{}", hex::encode(b)),
-            })
-        })
-        .collect()
 }

@@ -46,6 +46,11 @@ pub struct Expect {
     pub started: Instant,
     rows: i64,
     data_rows: i64,
+    /// A CommandComplete (or EmptyQueryResponse, PortalSuspended) arrived.
+    completed: bool,
+    /// A Sync the agent sent while its COPY FROM STDIN may have been running:
+    /// the server ignores Sync in copy-in mode, so no answer comes if it was.
+    pub during_copy: bool,
     error: Option<String>,
 }
 
@@ -59,6 +64,8 @@ impl Expect {
             started: Instant::now(),
             rows: 0,
             data_rows: 0,
+            completed: false,
+            during_copy: false,
             error: None,
         }
     }
@@ -96,6 +103,8 @@ pub struct Pipeline {
     skip_error: Option<String>,
     /// The response reader has stopped (the database went away).
     pub closed: bool,
+    /// The server entered copy-in mode (CopyInResponse) for the statement in front.
+    copy_started: bool,
 }
 
 /// The pipeline and a signal for whoever waits for it to drain.
@@ -114,6 +123,7 @@ impl Shared {
                 skipping: false,
                 skip_error: None,
                 closed: false,
+                copy_started: false,
             }),
             changed: Notify::new(),
         }
@@ -344,12 +354,14 @@ impl Pipeline {
             b'N' => route(Route::Forward),
             b'C' => {
                 front.rows += tag_rows(body).unwrap_or(0);
+                front.completed = true;
                 if front.sent == Sent::Execute {
                     self.pop(finished, notify);
                 }
                 route(Route::Forward)
             }
             b'I' | b's' => {
+                front.completed = true;
                 if front.sent == Sent::Execute {
                     if tag == b's' {
                         front.rows = front.data_rows;
@@ -366,6 +378,10 @@ impl Pipeline {
                 if front.sent == Sent::Describe {
                     self.pop(finished, notify);
                 }
+                route(Route::Forward)
+            }
+            b'G' => {
+                self.copy_started = true;
                 route(Route::Forward)
             }
             b'E' => self.error(body, finished, notify),
@@ -419,7 +435,7 @@ impl Pipeline {
                 if e.error.is_none() {
                     e.error = self.skip_error.clone();
                 }
-                e.rows = -1;
+                e.completed = false;
             }
             self.pop(finished, notify);
             if last {
@@ -435,9 +451,18 @@ impl Pipeline {
             return;
         };
         *notify = true;
+        if !e.during_copy && e.sent != Sent::Query && e.sent != Sent::Execute {
+            self.copy_started = false;
+        }
+        // Syncs sent during a COPY that did start were ignored by the server.
+        while self.copy_started && self.queue.front().is_some_and(|n| n.during_copy) {
+            self.queue.pop_front();
+        }
         if let Some(mut rec) = e.audit {
             rec.duration_us = e.started.elapsed().as_micros() as i64;
-            rec.rows = if e.rows < 0 { None } else { Some(e.rows) };
+            // Rows only for what ran to completion; a refused, failed or skipped
+            // statement has none.
+            rec.rows = e.completed.then_some(e.rows);
             if e.error.is_some() {
                 rec.error = e.error;
             }

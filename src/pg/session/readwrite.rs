@@ -11,6 +11,11 @@
 //!   again, because a transaction's read-only mode is fixed when it starts.
 //! - **First statement of a block** (`BEGIN; UPDATE ...`): airlock runs
 //!   `SET TRANSACTION READ WRITE` for the block, which is legal before any query.
+//!   In the extended protocol the Parse and Bind of a statement already take
+//!   the transaction's snapshot, so airlock does this at the Parse (or Bind)
+//!   of a write whose rules do not deny it; until that write's Execute is
+//!   allowed or approved, nothing else but COMMIT/ROLLBACK may run in the block,
+//!   and a refusal aborts the block, so the early switch serves nothing else.
 //! - **Later in a block airlock made read-write**: runs as is.
 //! - **Later in a block that already ran a statement**: PostgreSQL cannot make a
 //!   running transaction read-write, so the statement is refused with SQLSTATE
@@ -79,6 +84,15 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 "airlock: client encodings whose characters can contain ASCII bytes (SJIS, BIG5, GBK, UHC, GB18030, JOHAB) are not allowed; use UTF8",
             ));
         }
+        if self.early_rw_pending
+            && !super::needs_write(prepared.class())
+            && prepared.class() != crate::classify::Class::Transaction
+        {
+            return Some(PgError::error(
+                "25000",
+                "airlock: this block was made read-write for a write that has not run yet; run it (or end the block) first",
+            ));
+        }
         if !self.restore_pending {
             return None;
         }
@@ -93,6 +107,29 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             )
             .with_hint("send the statements after COMMIT/ROLLBACK separately")
         })
+    }
+
+    /// The Parse or Bind of a write in a block that has run nothing but BEGIN:
+    /// make the block read-write now, before the database takes the block's
+    /// snapshot for it, unless the rules deny the write anyway.
+    pub(super) async fn early_read_write(
+        &mut self,
+        prepared: &Prepared,
+    ) -> Result<(), SessionError> {
+        if !super::needs_write(prepared.class()) || !self.block_fresh || self.block_rw {
+            return Ok(());
+        }
+        let (status, skipping) = self.drain().await?;
+        if status != b'T' || skipping {
+            return Ok(());
+        }
+        if let crate::policy::Action::Deny { .. } = self.verdict(prepared).action {
+            return Ok(());
+        }
+        self.internal(READ_WRITE_BLOCK);
+        self.block_rw = true;
+        self.early_rw_pending = true;
+        Ok(())
     }
 
     /// Runs a statement that needs write access.

@@ -56,6 +56,14 @@ impl Prepared {
             .any(|s| s.effect == Effect::EndTransaction)
     }
 
+    /// A `COPY ... FROM STDIN`: the agent sends data after it.
+    pub fn copies_in(&self) -> bool {
+        self.classified
+            .statements
+            .iter()
+            .any(|s| s.kind == "COPY FROM" && s.class == Class::Write)
+    }
+
     /// True when a COMMIT/ROLLBACK is followed by more statements in the same string.
     pub fn ends_block_early(&self) -> bool {
         let s = &self.classified.statements;

@@ -70,6 +70,43 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_time ON audit (time);
     CREATE INDEX audit_agent_time ON audit (agent, time);
     "#,
+    // 2: what the rule required of a hold, per-approver decisions, time-boxed grants.
+    // Holds written by version 1 read as: any approver, quorum 1, no owner.
+    r#"
+    ALTER TABLE hold ADD COLUMN upstream_user TEXT NOT NULL DEFAULT '';
+    ALTER TABLE hold ADD COLUMN approver_groups TEXT NOT NULL DEFAULT '[]';  -- JSON array
+    ALTER TABLE hold ADD COLUMN quorum INTEGER NOT NULL DEFAULT 1 CHECK (quorum >= 1);
+    ALTER TABLE hold ADD COLUMN owner TEXT;
+    ALTER TABLE hold ADD COLUMN reason TEXT;
+    ALTER TABLE hold ADD COLUMN preview TEXT;
+
+    CREATE TABLE decision (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        hold_id  INTEGER NOT NULL REFERENCES hold (id),
+        approver TEXT NOT NULL,
+        approve  INTEGER NOT NULL CHECK (approve IN (0, 1)),
+        comment  TEXT,
+        time     TEXT NOT NULL,
+        UNIQUE (hold_id, approver)
+    );
+
+    CREATE TABLE access_grant (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        agent       TEXT NOT NULL,
+        "database"  TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        example     TEXT NOT NULL,
+        hold_id     INTEGER REFERENCES hold (id),
+        created     TEXT NOT NULL,
+        expires     TEXT NOT NULL,
+        granted_by  TEXT NOT NULL,
+        comment     TEXT,
+        revoked_at  TEXT,
+        revoked_by  TEXT
+    );
+    CREATE INDEX access_grant_match ON access_grant (agent, "database", fingerprint, expires);
+    CREATE INDEX audit_hold ON audit (hold_id);
+    "#,
 ];
 
 /// Brings the schema up to the newest version this build knows.
@@ -90,5 +127,42 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
         tracing::info!(version = version + 1, "store schema migrated");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::{migrate, MIGRATIONS};
+    use crate::store::sqlite::rows;
+
+    /// A file written by a version-1 airlock opens, upgrades, and its holds
+    /// read as "any approver, quorum 1, no owner".
+    #[test]
+    fn version_1_files_upgrade() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            r#"INSERT INTO hold (state, created, expires, session_id, agent, "database",
+               statement, params, binding, class, rule, tables, client_addr, application_name)
+               VALUES ('pending', '2025-01-01T00:00:00.000000Z', '2025-01-01T00:05:00.000000Z',
+               's', 'agent-7', 'orders', 'DELETE FROM t', '[]', 'ab', 'write', 'r', '[]',
+               '10.0.0.1:5', 'psql')"#,
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let sql = format!("SELECT {} FROM hold", rows::HOLD_COLUMNS);
+        let hold = conn.query_row(&sql, [], rows::hold_from_row).unwrap();
+        assert_eq!(hold.request.quorum, 1);
+        assert!(hold.request.approver_groups.is_empty());
+        assert_eq!(hold.request.owner, None);
+        assert_eq!(hold.request.upstream_user, "");
     }
 }

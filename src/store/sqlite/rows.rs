@@ -13,14 +13,17 @@ pub(super) fn time_text(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn parse_time(row: &Row<'_>, column: &str) -> rusqlite::Result<DateTime<Utc>> {
+pub(super) fn parse_time(row: &Row<'_>, column: &str) -> rusqlite::Result<DateTime<Utc>> {
     let text: String = row.get(column)?;
     DateTime::parse_from_rfc3339(&text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| conversion(column, e))
 }
 
-fn parse_optional_time(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+pub(super) fn parse_optional_time(
+    row: &Row<'_>,
+    column: &str,
+) -> rusqlite::Result<Option<DateTime<Utc>>> {
     match row.get::<_, Option<String>>(column)? {
         None => Ok(None),
         Some(_) => parse_time(row, column).map(Some),
@@ -51,12 +54,15 @@ fn conversion(column: &str, e: impl std::fmt::Display) -> rusqlite::Error {
 
 pub(super) const HOLD_COLUMNS: &str = r#"id, state, created, expires, session_id, agent,
     "database", statement, params, binding, class, rule, tables, client_addr,
-    application_name, decided_at, decided_by, comment"#;
+    application_name, decided_at, decided_by, comment, upstream_user, approver_groups,
+    quorum, owner, reason, preview"#;
 
 pub(super) const INSERT_HOLD: &str = r#"INSERT INTO hold (state, created, expires,
     session_id, agent, "database", statement, params, binding, class, rule, tables,
-    client_addr, application_name)
-    VALUES ('pending', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"#;
+    client_addr, application_name, upstream_user, approver_groups, quorum, owner,
+    reason, preview)
+    VALUES ('pending', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+    ?15, ?16, ?17, ?18, ?19)"#;
 
 pub(super) fn insert_hold(
     stmt: &mut rusqlite::Statement<'_>,
@@ -64,6 +70,7 @@ pub(super) fn insert_hold(
 ) -> rusqlite::Result<usize> {
     let params = serde_json::to_string(&hold.params).expect("strings serialize");
     let tables = serde_json::to_string(&hold.tables).expect("strings serialize");
+    let groups = serde_json::to_string(&hold.approver_groups).expect("strings serialize");
     stmt.execute(rusqlite::params![
         time_text(&hold.created),
         time_text(&hold.expires),
@@ -78,6 +85,12 @@ pub(super) fn insert_hold(
         tables,
         hold.client_addr,
         hold.application_name,
+        hold.upstream_user,
+        groups,
+        hold.quorum.max(1),
+        hold.owner,
+        hold.reason,
+        hold.preview,
     ])
 }
 
@@ -99,6 +112,12 @@ pub(super) fn hold_from_row(row: &Row<'_>) -> rusqlite::Result<Hold> {
             tables: parse_json(row, "tables")?,
             client_addr: row.get("client_addr")?,
             application_name: row.get("application_name")?,
+            upstream_user: row.get("upstream_user")?,
+            approver_groups: parse_json(row, "approver_groups")?,
+            quorum: row.get("quorum")?,
+            owner: row.get("owner")?,
+            reason: row.get("reason")?,
+            preview: row.get("preview")?,
         },
         decided_at: parse_optional_time(row, "decided_at")?,
         decided_by: row.get("decided_by")?,

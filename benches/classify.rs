@@ -1,0 +1,48 @@
+//! Classifier speed: typical statements an agent sends, one benchmark each.
+
+use airlock::classify::{classify, Dialect};
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+
+const SHORT_SELECT: &str = "SELECT id, name FROM customers WHERE id = 42";
+const PGBENCH_SELECT: &str = "SELECT abalance FROM pgbench_accounts WHERE aid = $1;";
+const UPDATE: &str = "UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2";
+const JDBC_SET: &str = "SET extra_float_digits = 3";
+const ANALYTICS: &str = "WITH monthly AS (
+    SELECT date_trunc('month', o.created_at) AS month,
+           c.region,
+           sum(o.total) AS revenue,
+           count(DISTINCT o.customer_id) AS buyers
+    FROM orders o
+    JOIN customers c ON c.id = o.customer_id
+    LEFT JOIN refunds r ON r.order_id = o.id
+    WHERE o.status IN ('paid', 'shipped')
+      AND r.id IS NULL
+      AND o.created_at >= now() - interval '12 months'
+    GROUP BY 1, 2
+), ranked AS (
+    SELECT *, rank() OVER (PARTITION BY month ORDER BY revenue DESC) AS r
+    FROM monthly
+)
+SELECT month, region, revenue, buyers,
+       round(100.0 * revenue / sum(revenue) OVER (PARTITION BY month), 2) AS share
+FROM ranked
+WHERE r <= 5
+ORDER BY month DESC, revenue DESC";
+
+fn statements(c: &mut Criterion) {
+    let cases = [
+        ("short_select", SHORT_SELECT),
+        ("pgbench_select", PGBENCH_SELECT),
+        ("update", UPDATE),
+        ("jdbc_set", JDBC_SET),
+        ("analytics_20_lines", ANALYTICS),
+    ];
+    for (name, sql) in cases {
+        c.bench_function(name, |b| {
+            b.iter(|| classify(Dialect::Postgres, black_box(sql)))
+        });
+    }
+}
+
+criterion_group!(benches, statements);
+criterion_main!(benches);

@@ -1,0 +1,64 @@
+//! Privilege: grants, roles, ownership, and every way to lower the read-only wall.
+
+use super::classes;
+
+classes! {
+    grant_select: "GRANT SELECT ON orders TO analyst" => Privilege, "GRANT";
+    grant_all_schema: "GRANT ALL ON ALL TABLES IN SCHEMA public TO app" => Privilege;
+    grant_role_membership: "GRANT admin TO agent" => Privilege;
+    grant_usage_schema: "GRANT USAGE ON SCHEMA s TO PUBLIC" => Privilege;
+    revoke_all: "REVOKE ALL ON orders FROM PUBLIC" => Privilege, "REVOKE";
+    revoke_role: "REVOKE admin FROM agent" => Privilege;
+    create_role: "CREATE ROLE auditor LOGIN PASSWORD 'x'" => Privilege, "CREATE ROLE";
+    create_user: "CREATE USER bob WITH PASSWORD 'secret'" => Privilege;
+    create_group: "CREATE GROUP staff" => Privilege;
+    alter_role_superuser: "ALTER ROLE agent SUPERUSER" => Privilege;
+    alter_role_set: "ALTER ROLE agent SET default_transaction_read_only = off" => Privilege;
+    alter_user_password: "ALTER USER bob WITH PASSWORD 'x'" => Privilege;
+    alter_group: "ALTER GROUP staff ADD USER bob" => Privilege;
+    drop_role: "DROP ROLE auditor" => Privilege, "DROP ROLE";
+    drop_user: "DROP USER IF EXISTS bob" => Privilege;
+    drop_group: "DROP GROUP staff" => Privilege;
+    alter_default_privileges: "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO analyst" => Privilege;
+    reassign_owned: "REASSIGN OWNED BY old TO new" => Privilege;
+    drop_owned: "DROP OWNED BY bob CASCADE" => Privilege;
+    alter_table_owner: "ALTER TABLE orders OWNER TO mallory" => Privilege;
+    alter_schema_owner: "ALTER SCHEMA s OWNER TO mallory" => Privilege;
+    alter_function_owner: "ALTER FUNCTION f(int) OWNER TO mallory" => Privilege;
+    alter_sequence_owner: "ALTER SEQUENCE s OWNER TO mallory" => Privilege;
+    alter_materialized_view_owner: "ALTER MATERIALIZED VIEW mv OWNER TO mallory" => Privilege;
+    alter_database_owner: "ALTER DATABASE d OWNER TO mallory" => Privilege;
+    alter_database_set_read_only: "ALTER DATABASE d SET default_transaction_read_only = off" => Privilege;
+    alter_table_disable_rls: "ALTER TABLE orders DISABLE ROW LEVEL SECURITY" => Privilege;
+    alter_table_no_force_rls: "ALTER TABLE orders NO FORCE ROW LEVEL SECURITY" => Privilege;
+    alter_large_object_owner: "ALTER LARGE OBJECT 16400 OWNER TO mallory" => Privilege;
+    alter_function_set_role: "ALTER FUNCTION f() SET role = 'admin'" => Privilege;
+    create_user_mapping: "CREATE USER MAPPING FOR bob SERVER s OPTIONS (user 'x', password 'y')" => Privilege;
+    set_role: "SET ROLE admin" => Privilege, "SET ROLE";
+    set_role_to: "SET role TO admin" => Privilege;
+    set_role_equals: "SET role = 'admin'" => Privilege;
+    set_local_role: "SET LOCAL ROLE admin" => Privilege;
+    set_role_none: "SET ROLE NONE" => Privilege;
+    set_session_authorization: "SET SESSION AUTHORIZATION bob" => Privilege, "SET SESSION AUTHORIZATION";
+    set_session_authorization_default: "SET SESSION AUTHORIZATION DEFAULT" => Privilege;
+    reset_role: "RESET ROLE" => Privilege;
+    reset_session_authorization: "RESET SESSION AUTHORIZATION" => Privilege;
+    set_default_read_only_off: "SET default_transaction_read_only = off" => Privilege;
+    set_default_read_only_on: "SET default_transaction_read_only TO on" => Privilege;
+    set_session_default_read_only: "SET SESSION default_transaction_read_only = false" => Privilege;
+    set_transaction_read_only_var: "SET transaction_read_only = off" => Privilege;
+    reset_default_read_only: "RESET default_transaction_read_only" => Privilege;
+    reset_all: "RESET ALL" => Privilege;
+    discard_all: "DISCARD ALL" => Privilege;
+    set_session_replication_role: "SET session_replication_role = replica" => Privilege;
+    set_row_security: "SET row_security = off" => Privilege;
+    set_standard_conforming_strings: "SET standard_conforming_strings = off" => Privilege;
+    set_custom_tenant: "SET app.tenant_id = '42'" => Privilege;
+    set_unknown_setting: "SET some_new_setting = 1" => Privilege;
+    begin_read_write: "BEGIN READ WRITE" => Privilege, "BEGIN";
+    begin_isolation_read_write: "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE" => Privilege;
+    start_transaction_read_write: "START TRANSACTION READ WRITE" => Privilege;
+    set_transaction_read_write: "SET TRANSACTION READ WRITE" => Privilege;
+    set_session_characteristics_read_write: "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE" => Privilege;
+    alter_system_read_only: "ALTER SYSTEM SET default_transaction_read_only = off" => Privilege;
+}
