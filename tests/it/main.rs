@@ -12,3 +12,4 @@ mod pg_malformed;
 mod pg_protocol;
 mod pg_readwrite;
 mod pg_tools;
+mod pg_upstream_auth;
