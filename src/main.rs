@@ -232,9 +232,15 @@ fn init_logging(config: &Config) {
 }
 
 fn serve(config: Config) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("AIRLOCK_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .or(config.server.worker_threads)
+    {
+        builder.worker_threads(n);
+    }
+    let runtime = builder.enable_all().build()?;
     runtime.block_on(async move {
         let (state, writer) = airlock::state::State::start(config)?;
         let config = state.config.clone();

@@ -63,6 +63,8 @@ pub struct Server {
     /// Base URL of the approvals page, used in hold notices.
     pub public_url: String,
     pub connect_timeout: Duration,
+    /// Threads running sessions; `None`: one per core.
+    pub worker_threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +252,10 @@ fn validate_server(base: &Path, s: raw::RawServer) -> Result<Server, String> {
             .trim_end_matches('/')
             .to_string(),
         connect_timeout,
+        worker_threads: match s.worker_threads {
+            Some(0) => return Err("server.worker_threads must be at least 1".into()),
+            n => n,
+        },
     })
 }
 

@@ -60,6 +60,8 @@ pub struct RawServer {
     pub max_message_bytes: Option<usize>,
     pub public_url: Option<String>,
     pub connect_timeout: Option<String>,
+    /// Threads running sessions (default: the machine's cores).
+    pub worker_threads: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
