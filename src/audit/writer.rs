@@ -80,6 +80,8 @@ struct Shared {
     unwritten: AtomicU64,
     stop: AtomicBool,
     give_up: AtomicBool,
+    /// The last write failed and the store has not taken a batch since.
+    failing: AtomicBool,
 }
 
 /// A cheap-to-clone handle that queues audit records for the writer.
@@ -153,6 +155,12 @@ impl AuditLog {
         self.tx
             .blocking_send(Message::Record(rec))
             .map_err(|e| not_stored(e.0))
+    }
+
+    /// Whether the store is refusing audit records right now (the writer keeps
+    /// retrying; sessions refuse new statements meanwhile, see `pg::session`).
+    pub fn is_failing(&self) -> bool {
+        self.shared.failing.load(Ordering::SeqCst)
     }
 
     /// Resolves once every record queued before this call is in the store.
@@ -344,6 +352,7 @@ impl Writer {
             }
             match self.append(batch) {
                 Ok(()) => {
+                    self.shared.failing.store(false, Ordering::SeqCst);
                     if attempt > 1 {
                         tracing::info!(records = batch.len(), attempt, "audit write succeeded");
                     }
@@ -353,6 +362,7 @@ impl Writer {
                     return;
                 }
                 Err(error) => {
+                    self.shared.failing.store(true, Ordering::SeqCst);
                     tracing::error!(%error, records = batch.len(), attempt, retry_in = ?pause,
                         "audit write failed; keeping the batch and retrying");
                     // Woken early when shutdown gives up.

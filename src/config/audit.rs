@@ -15,6 +15,9 @@ pub struct AuditConfig {
     pub checkpoint_every: u64,
     /// Records older than this are pruned; `None` keeps everything.
     pub retention: Option<chrono::Duration>,
+    /// While the store refuses audit records, sessions refuse statements
+    /// (fail closed, the default) instead of running them unaudited.
+    pub refuse_unaudited: bool,
 }
 
 impl Default for AuditConfig {
@@ -23,6 +26,7 @@ impl Default for AuditConfig {
             signer: None,
             checkpoint_every: 1_000,
             retention: None,
+            refuse_unaudited: true,
         }
     }
 }
@@ -59,10 +63,20 @@ pub(super) fn validate(base: &Path, raw: RawAudit) -> Result<AuditConfig, String
             )
         }
     };
+    let refuse_unaudited = match raw.on_failure.as_deref().unwrap_or("refuse") {
+        "refuse" => true,
+        "continue" => false,
+        other => {
+            return Err(format!(
+                "audit.on_failure: expected refuse or continue, got {other:?}"
+            ))
+        }
+    };
     Ok(AuditConfig {
         signer,
         checkpoint_every: raw.checkpoint_every.unwrap_or(1_000),
         retention,
+        refuse_unaudited,
     })
 }
 

@@ -44,6 +44,8 @@ pub struct RawAudit {
     pub checkpoint_every: Option<u64>,
     /// How long records are kept, e.g. "365d" (default: forever).
     pub retention: Option<String>,
+    /// While the store refuses audit records: "refuse" statements (default) or "continue".
+    pub on_failure: Option<String>,
 }
 
 fn default_rules() -> String {

@@ -12,6 +12,8 @@ mod hold;
 pub mod pipeline;
 mod readwrite;
 pub mod statements;
+#[cfg(test)]
+mod tests;
 
 pub use hold::binding;
 use hold::RuleHold;
@@ -370,6 +372,19 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         client: &mut FrameReader<R>,
     ) -> Result<Flow, SessionError> {
         let prepared = self.resolve(&pending.prepared);
+        if self.state.audit.is_failing() && self.state.config.audit.refuse_unaudited {
+            // Fail closed: nothing runs that could not be audited. The record is
+            // queued for when the store comes back.
+            tracing::error!("audit store failing: refusing a statement");
+            let mut record = self.record(&pending, &prepared, "(airlock: audit unavailable)");
+            record.decision = Decision::DeniedByRule;
+            let err = PgError::error(
+                "58030",
+                "airlock: the audit log cannot be written right now; statements are refused until it recovers",
+            );
+            self.refuse(pending.sent, err, record);
+            return Ok(Flow::Continue);
+        }
         if let Some(err) = self.read_write_guard(&pending, &prepared) {
             let mut record = self.record(&pending, &prepared, "(airlock)");
             record.decision = Decision::DeniedByRule;
