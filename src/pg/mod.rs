@@ -130,7 +130,7 @@ async fn run(
         session_id,
         agent: opened.agent,
         database,
-        client_addr: peer,
+        client_addr: peer.to_string(),
         application_name: opened.application_name,
     });
     let shared = Arc::new(Shared::new());

@@ -57,7 +57,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             class: prepared.class(),
             rule: record.rule.clone(),
             tables: prepared.classified.tables.clone(),
-            client_addr: self.who.client_addr.to_string(),
+            client_addr: self.who.client_addr.clone(),
             application_name: self.who.application_name.clone(),
             upstream_user: self.who.database.user.clone(),
             approver_groups: rule.approvers,

@@ -18,7 +18,6 @@ mod tests;
 pub use hold::binding;
 use hold::RuleHold;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -41,7 +40,8 @@ pub struct Identity {
     pub session_id: String,
     pub agent: Agent,
     pub database: Database,
-    pub client_addr: SocketAddr,
+    /// The agent's address, as text (it goes into every audit record).
+    pub client_addr: String,
     pub application_name: String,
 }
 
@@ -499,7 +499,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             time: chrono::Utc::now(),
             session_id: self.who.session_id.clone(),
             agent: self.who.agent.name.clone(),
-            client_addr: self.who.client_addr.to_string(),
+            client_addr: self.who.client_addr.clone(),
             application_name: self.who.application_name.clone(),
             database: self.who.database.name.clone(),
             upstream_user: self.who.database.user.clone(),
