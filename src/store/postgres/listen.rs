@@ -34,21 +34,32 @@ pub(super) fn announce(
     Ok(())
 }
 
-/// Starts a listener thread; hold ids arrive on the returned channel.
+/// How long [`spawn`] waits for the listener's first LISTEN.
+const READY: Duration = Duration::from_secs(2);
+
+/// Starts a listener thread; hold ids arrive on the returned channel. Returns
+/// once the listener listens (or failed to, or [`READY`] passed), so changes
+/// committed after it returns are announced to it.
 pub(super) fn spawn(config: Config) -> mpsc::UnboundedReceiver<i64> {
     let (tx, rx) = mpsc::unbounded_channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
     let spawned = std::thread::Builder::new()
         .name("airlock-store-listen".into())
-        .spawn(move || run(&config, &tx));
-    if let Err(error) = spawned {
-        tracing::warn!(%error, "cannot start the store listener; decisions elsewhere are found by polling");
+        .spawn(move || run(&config, &tx, ready_tx));
+    match spawned {
+        Ok(_) => {
+            let _ = ready_rx.recv_timeout(READY);
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot start the store listener; decisions elsewhere are found by polling")
+        }
     }
     rx
 }
 
-fn run(config: &Config, tx: &mpsc::UnboundedSender<i64>) {
+fn run(config: &Config, tx: &mpsc::UnboundedSender<i64>, ready: std::sync::mpsc::SyncSender<()>) {
     while !tx.is_closed() {
-        match listen(config, tx) {
+        match listen(config, tx, &ready) {
             Ok(()) => return,
             Err(error) => {
                 tracing::warn!(%error, "store listener lost its connection; reconnecting");
@@ -59,9 +70,17 @@ fn run(config: &Config, tx: &mpsc::UnboundedSender<i64>) {
 }
 
 /// Listens until the receiver goes away (`Ok`) or the connection fails.
-fn listen(config: &Config, tx: &mpsc::UnboundedSender<i64>) -> Result<(), StoreError> {
-    let mut client: Client = Pool::connect(config)?;
-    client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+fn listen(
+    config: &Config,
+    tx: &mpsc::UnboundedSender<i64>,
+    ready: &std::sync::mpsc::SyncSender<()>,
+) -> Result<(), StoreError> {
+    let listening = Pool::connect(config).and_then(|mut client| {
+        client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+        Ok(client)
+    });
+    let _ = ready.try_send(());
+    let mut client: Client = listening?;
     loop {
         let mut notifications = client.notifications();
         let mut iter = notifications.timeout_iter(IDLE_CHECK);
