@@ -122,14 +122,23 @@ impl Approvals {
         };
         let approvals = Arc::downgrade(self);
         runtime.spawn(async move {
-            while let Some(id) = changes.recv().await {
+            loop {
+                // Wake up now and then to stop (closing the store's listener)
+                // once these approvals are gone.
+                let next = tokio::time::timeout(Duration::from_secs(1), changes.recv()).await;
                 let Some(approvals) = approvals.upgrade() else {
                     return;
                 };
-                if let Some(waiter) = approvals.waiters.get(&id) {
-                    waiter.send_replace(());
+                match next {
+                    Ok(Some(id)) => {
+                        if let Some(waiter) = approvals.waiters.get(&id) {
+                            waiter.send_replace(());
+                        }
+                        let _ = approvals.events.send(Event::Changed { id });
+                    }
+                    Ok(None) => return,
+                    Err(_) => {}
                 }
-                let _ = approvals.events.send(Event::Changed { id });
             }
         });
     }
