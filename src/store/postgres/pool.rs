@@ -8,6 +8,7 @@
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, NoTls};
 
@@ -16,9 +17,17 @@ use crate::store::StoreError;
 /// Idle connections kept for reuse; more may be open while busy.
 const MAX_IDLE: usize = 8;
 
+/// A connection idle this long is checked (one round trip) before reuse, so a
+/// restarted database or a dropped connection costs no failed call.
+const CHECK_AFTER: Duration = Duration::from_secs(5);
+
+/// How long that check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
 pub(super) struct Pool {
     config: Config,
-    idle: Mutex<Vec<Client>>,
+    /// Idle connections and since when they are idle, most recent last.
+    idle: Mutex<Vec<(Client, Instant)>>,
 }
 
 impl Pool {
@@ -42,10 +51,15 @@ impl Pool {
 
     /// An idle connection, or a new one.
     pub(super) fn get(&self) -> Result<Conn<'_>, StoreError> {
-        let idle = self.lock().pop();
-        let client = match idle {
-            Some(client) if !client.is_closed() => client,
-            _ => Pool::connect(&self.config)?,
+        let client = loop {
+            let Some((mut client, since)) = self.lock().pop() else {
+                break Pool::connect(&self.config)?;
+            };
+            let usable = !client.is_closed()
+                && (since.elapsed() < CHECK_AFTER || client.is_valid(CHECK_TIMEOUT).is_ok());
+            if usable {
+                break client;
+            }
         };
         Ok(Conn {
             pool: self,
@@ -57,11 +71,11 @@ impl Pool {
     pub(super) fn put(&self, client: Client) {
         let mut idle = self.lock();
         if idle.len() < MAX_IDLE && !client.is_closed() {
-            idle.push(client);
+            idle.push((client, Instant::now()));
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Client>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Client, Instant)>> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -210,3 +210,57 @@ fn hold_changes_are_announced_to_every_instance() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(changes.try_recv().is_err());
 }
+
+/// Waits up to `within` for hold `id` to be announced on `changes`.
+fn announced(changes: &mut HoldChanges, id: i64, within: Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        match changes.try_recv() {
+            Ok(got) if got == id => return true,
+            Ok(_) => {}
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    false
+}
+
+/// The listener's connection is killed: it reconnects and announces again.
+#[test]
+fn the_listener_reconnects_after_losing_its_connection() {
+    let db = PgTestDb::new();
+    let store = db.open();
+    let mut changes = store.hold_changes().unwrap();
+    let id = store.create_hold(&new_hold("a", "DELETE")).unwrap();
+    assert!(announced(&mut changes, id, Duration::from_secs(5)));
+    db.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    );
+    // Changes while it reconnects may be missed (waiters poll); later ones arrive.
+    let started = std::time::Instant::now();
+    loop {
+        let id = store.create_hold(&new_hold("a", "DELETE")).unwrap();
+        if announced(&mut changes, id, Duration::from_millis(300)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no announcement after the listener's connection was killed"
+        );
+    }
+}
+
+/// The database dropped every connection (a restart, a fail-over): the next
+/// call after a pause reconnects instead of failing.
+#[test]
+fn idle_connections_that_died_are_replaced() {
+    let db = PgTestDb::new();
+    let store = db.open();
+    let id = store.create_hold(&new_hold("a", "DELETE")).unwrap();
+    db.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
+    std::thread::sleep(Duration::from_millis(5200));
+    assert_eq!(store.hold(id).unwrap().unwrap().id, id);
+}
