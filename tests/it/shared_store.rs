@@ -109,6 +109,69 @@ async fn api(
     (status, serde_json::from_str(&text).unwrap_or_default())
 }
 
+/// Runs the airlock CLI with `instance`'s config: success, and stdout (or stderr).
+fn cli(instance: &Instance, args: &[&str]) -> (bool, String) {
+    let out = Command::new(binary())
+        .arg("--config")
+        .arg(&instance.config)
+        .args(args)
+        .current_dir(instance.config.parent().unwrap())
+        .output()
+        .unwrap();
+    let text = if out.status.success() {
+        out.stdout
+    } else {
+        out.stderr
+    };
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&text).into_owned(),
+    )
+}
+
+/// The first pending hold `instance`'s API lists (waiting for one to appear).
+async fn first_pending(http: &reqwest::Client, instance: &Instance, token: &str) -> i64 {
+    let started = Instant::now();
+    loop {
+        let path = "/api/approvals?state=pending";
+        let (status, list) = api(http, instance, reqwest::Method::GET, path, token, "").await;
+        assert_eq!(status, 200, "{list}");
+        if let Some(hold) = list.as_array().and_then(|a| a.first()) {
+            return hold["id"].as_i64().unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no pending hold"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The export of approved records, through `instance`, once it shows `statement`.
+async fn wait_for_approved_record(instance: &Instance, statement: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let args = [
+            "audit",
+            "export",
+            "--format",
+            "jsonl",
+            "--decision",
+            "approved",
+        ];
+        let (ok, text) = cli(instance, &args);
+        assert!(ok, "{text}");
+        if text.contains(statement) {
+            return text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no audit record: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_on_one_instance_is_approved_on_the_other() {
     let store_db = unique("airlock_store");
@@ -156,24 +219,7 @@ timeout = "30s"
 
     // B's API lists it (one store), and approves it.
     let http = reqwest::Client::new();
-    let started = Instant::now();
-    let id = loop {
-        let (status, list) = api(
-            &http,
-            &b,
-            reqwest::Method::GET,
-            "/api/approvals?state=pending",
-            &token,
-            "",
-        )
-        .await;
-        assert_eq!(status, 200, "{list}");
-        if let Some(hold) = list.as_array().and_then(|a| a.first()) {
-            break hold["id"].as_i64().unwrap();
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "no hold on B");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let id = first_pending(&http, &b, &token).await;
     let (status, reply) = api(
         &http,
         &b,
@@ -204,50 +250,10 @@ timeout = "30s"
 
     // A's audit record of the approved DROP is in the shared chain, which
     // verifies from B's side.
-    let started = Instant::now();
-    loop {
-        let out = Command::new(binary())
-            .arg("--config")
-            .arg(&b.config)
-            .args([
-                "audit",
-                "export",
-                "--format",
-                "jsonl",
-                "--decision",
-                "approved",
-            ])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        if text.contains(&format!("DROP TABLE {table}")) {
-            assert!(text.contains(TOKEN_NAME), "{text}");
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no audit record: {text}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let out = Command::new(binary())
-        .arg("--config")
-        .arg(&b.config)
-        .args(["audit", "verify"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && report.contains("chain intact"),
-        "{report}"
-    );
+    let approved = wait_for_approved_record(&b, &format!("DROP TABLE {table}")).await;
+    assert!(approved.contains(TOKEN_NAME), "{approved}");
+    let (ok, report) = cli(&b, &["audit", "verify"]);
+    assert!(ok && report.contains("chain intact"), "{report}");
 
     drop((a, b));
     admin
