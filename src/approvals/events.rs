@@ -21,6 +21,10 @@ pub enum Event {
     Finished { id: i64, state: HoldState },
     /// Grants changed.
     Grants,
+    /// A hold changed somewhere sharing the store (possibly another instance):
+    /// re-read it. Announced by the store (PostgreSQL NOTIFY), so changes made
+    /// here arrive as well.
+    Changed { id: i64 },
 }
 
 pub(super) fn channel() -> broadcast::Sender<Event> {

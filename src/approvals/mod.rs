@@ -3,8 +3,9 @@
 //!
 //! The store is the truth; wake-ups are only hints. A decision taken in this
 //! process wakes its waiter at once; one written by another process (the
-//! `airlock approvals` command line, another instance) is found by polling the
-//! store. Every change of state is one conditional update (`… WHERE state =
+//! `airlock approvals` command line, another instance) wakes it at once when
+//! the store announces changes ([`Store::hold_changes`]: PostgreSQL's
+//! LISTEN/NOTIFY), and is found by polling the store in any case. Every change of state is one conditional update (`… WHERE state =
 //! 'pending'`), so when a decision and the deadline meet, exactly one wins and
 //! every party reads the same outcome.
 
@@ -100,12 +101,46 @@ impl Approvals {
     }
 
     pub fn with_poll_interval(store: Arc<dyn Store>, poll: Duration) -> Arc<Approvals> {
-        Arc::new(Approvals {
+        let approvals = Arc::new(Approvals {
             store,
             waiters: DashMap::new(),
             poll,
             events: events::channel(),
-        })
+        });
+        approvals.listen();
+        approvals
+    }
+
+    /// Wakes waiters on changes the store announces from anywhere (outside a
+    /// Tokio runtime, or with a store that announces nothing: polling only).
+    fn listen(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Some(mut changes) = self.store.hold_changes() else {
+            return;
+        };
+        let approvals = Arc::downgrade(self);
+        runtime.spawn(async move {
+            loop {
+                // Wake up now and then to stop (closing the store's listener)
+                // once these approvals are gone.
+                let next = tokio::time::timeout(Duration::from_secs(1), changes.recv()).await;
+                let Some(approvals) = approvals.upgrade() else {
+                    return;
+                };
+                match next {
+                    Ok(Some(id)) => {
+                        if let Some(waiter) = approvals.waiters.get(&id) {
+                            waiter.send_replace(());
+                        }
+                        let _ = approvals.events.send(Event::Changed { id });
+                    }
+                    Ok(None) => return,
+                    Err(_) => {}
+                }
+            }
+        });
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

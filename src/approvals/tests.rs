@@ -329,3 +329,50 @@ async fn overdue_holds_expire_and_their_waiters_hear_it() {
     );
     assert_eq!(approvals.expire_overdue().await.unwrap(), 0);
 }
+
+/// Two instances on one PostgreSQL store, polling only every hour: a decision
+/// taken on one wakes the statement waiting on the other through NOTIFY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_on_another_instance_wakes_the_waiter_through_notify() {
+    let db = crate::store::testing::PgTestDb::new();
+    let a: Arc<dyn Store> = Arc::new(db.open());
+    let b: Arc<dyn Store> = Arc::new(db.open());
+    let here = Approvals::with_poll_interval(a, HOUR);
+    let there = Approvals::with_poll_interval(b, HOUR);
+    // The hold's own announcement proves this instance's listener is live.
+    let mut events = here.subscribe();
+    let id = here
+        .hold(new_hold("agent-7", "DROP TABLE t"))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while events.recv().await.unwrap() != (Event::Changed { id }) {}
+    })
+    .await
+    .expect("the store announces the new hold");
+    let waiting = {
+        let here = Arc::clone(&here);
+        tokio::spawn(async move {
+            let outcome = here.wait(id, Instant::now() + HOUR).await;
+            (outcome, std::time::Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(here.waiting(), 1);
+    assert!(decide(&there, id, true, "dba", Some("from b")).await);
+    let decided = std::time::Instant::now();
+    let (outcome, woke) = tokio::time::timeout(Duration::from_secs(2), waiting)
+        .await
+        .expect("woken by NOTIFY, not by the hourly poll")
+        .unwrap();
+    let delay = woke.saturating_duration_since(decided);
+    assert!(delay < Duration::from_millis(100), "woke after {delay:?}");
+    assert_eq!(
+        outcome,
+        Outcome::Approved {
+            by: "dba".into(),
+            comment: Some("from b".into())
+        }
+    );
+    drop((here, there));
+}

@@ -163,9 +163,15 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
         "json" => LogFormat::Json,
         other => return Err(format!("log.format: expected human or json, got {other:?}")),
     };
-    let store_url = match raw.store.url {
-        Some(u) => resolve_store_url(base, &u),
-        None => format!(
+    let store_url = match (raw.store.url, raw.store.url_env) {
+        (Some(_), Some(_)) => return Err("store: give url or url_env, not both".into()),
+        (Some(u), None) => resolve_store_url(base, &u),
+        (None, Some(var)) => {
+            let u = std::env::var(&var)
+                .map_err(|_| format!("store.url_env: environment variable {var} is not set"))?;
+            resolve_store_url(base, &u)
+        }
+        (None, None) => format!(
             "sqlite:{}",
             relative(base, "airlock-data/airlock.sqlite").display()
         ),
@@ -350,4 +356,40 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("{text:?} is not a duration like 30s, 15m or 2h")),
     };
     Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod store_url_tests {
+    use std::path::Path;
+
+    use super::Config;
+
+    fn parse(store: &str) -> Result<Config, String> {
+        Config::parse(Path::new("/etc/airlock/airlock.toml"), store).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn postgres_urls_pass_through_and_sqlite_paths_are_resolved() {
+        let pg = "postgres://airlock@db.internal:5432/airlock_store";
+        assert_eq!(
+            parse(&format!("[store]\nurl = \"{pg}\""))
+                .unwrap()
+                .store_url,
+            pg
+        );
+        assert_eq!(
+            parse("[store]\nurl = \"sqlite:data/a.sqlite\"")
+                .unwrap()
+                .store_url,
+            "sqlite:/etc/airlock/data/a.sqlite"
+        );
+    }
+
+    #[test]
+    fn url_env_must_be_set_and_alone() {
+        let err = parse("[store]\nurl_env = \"AIRLOCK_TEST_SURELY_UNSET_STORE_URL\"").unwrap_err();
+        assert!(err.contains("AIRLOCK_TEST_SURELY_UNSET_STORE_URL"), "{err}");
+        let err = parse("[store]\nurl = \"sqlite:a\"\nurl_env = \"X\"").unwrap_err();
+        assert!(err.contains("not both"), "{err}");
+    }
 }

@@ -77,6 +77,8 @@ pub struct RawLog {
 #[serde(deny_unknown_fields)]
 pub struct RawStore {
     pub url: Option<String>,
+    /// An environment variable holding the URL (keeps a store password out of the file).
+    pub url_env: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

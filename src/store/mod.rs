@@ -1,6 +1,7 @@
 //! Persistence behind one trait: holds (pending approvals) and audit records.
-//! SQLite is the embedded default.
+//! SQLite is the embedded default; PostgreSQL is the store several instances share.
 
+mod postgres;
 mod sqlite;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -9,7 +10,11 @@ mod tests;
 
 use std::sync::Arc;
 
+pub use self::postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// Ids of holds changed by anyone sharing the store (see [`Store::hold_changes`]).
+pub type HoldChanges = tokio::sync::mpsc::UnboundedReceiver<i64>;
 
 /// The SQLite schema steps, for tests that build an old file by hand.
 #[cfg(test)]
@@ -201,6 +206,8 @@ pub enum StoreError {
     #[error("store: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("store: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    #[error("store: {0}")]
     Io(#[from] std::io::Error),
     #[error("store: {0}")]
     Corrupt(String),
@@ -213,7 +220,7 @@ pub enum StoreError {
 }
 
 /// Opens the store a URL names: `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:`,
-/// or a bare file path (SQLite). `postgres://` is not available yet.
+/// or a bare file path (SQLite); `postgres://…` or `postgresql://…` (PostgreSQL).
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     let url = url.trim();
     let path = if let Some(rest) = url.strip_prefix("sqlite://") {
@@ -221,14 +228,12 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     } else if let Some(rest) = url.strip_prefix("sqlite:") {
         rest
     } else if let Some((scheme, _)) = url.split_once("://") {
-        return Err(match scheme {
-            "postgres" | "postgresql" => StoreError::Unsupported(
-                "the PostgreSQL store is not available yet; use sqlite:PATH".into(),
-            ),
-            other => StoreError::Unsupported(format!(
-                "unknown store scheme `{other}://`; use sqlite:PATH or a file path"
-            )),
-        });
+        return match scheme {
+            "postgres" | "postgresql" => Ok(Arc::new(PostgresStore::open(url)?)),
+            other => Err(StoreError::Unsupported(format!(
+                "unknown store scheme `{other}://`; use sqlite:PATH, postgres://… or a file path"
+            ))),
+        };
     } else {
         url
     };
@@ -336,4 +341,11 @@ pub trait Store: Send + Sync + 'static {
         before: chrono::DateTime<chrono::Utc>,
         seal: &mut dyn FnMut(&ChainLink) -> Checkpoint,
     ) -> Result<(u64, Option<Checkpoint>), StoreError>;
+    /// Ids of holds as they change (created, voted on, finished), in this
+    /// process or any other sharing the store, for as long as the receiver is
+    /// kept. Hints only: some may be missed (re-read the store). `None` when the
+    /// store cannot announce changes (SQLite: waiters poll).
+    fn hold_changes(&self) -> Option<HoldChanges> {
+        None
+    }
 }

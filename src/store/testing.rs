@@ -196,4 +196,73 @@ impl Store for FlakyStore {
     ) -> Result<(u64, Option<Checkpoint>), StoreError> {
         self.inner.prune_audit(before, seal)
     }
+    fn hold_changes(&self) -> Option<super::HoldChanges> {
+        self.inner.hold_changes()
+    }
+}
+
+/// The PostgreSQL the tests use (trust authentication).
+pub(crate) const TEST_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A fresh database `airlock_store_<random>` on the test server, dropped
+/// (with its connections) when this goes. Safe to make and drop on async threads.
+pub(crate) struct PgTestDb {
+    pub name: String,
+}
+
+impl PgTestDb {
+    pub(crate) fn new() -> PgTestDb {
+        use rand::Rng;
+        let name = format!("airlock_store_{:016x}", rand::thread_rng().gen::<u64>());
+        let sql = format!("CREATE DATABASE {name}");
+        on_a_thread(move || {
+            let mut admin = postgres::Client::connect(TEST_PG, postgres::NoTls).unwrap();
+            admin.batch_execute(&sql).unwrap();
+        });
+        PgTestDb { name }
+    }
+
+    /// The store URL of this database.
+    pub(crate) fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+
+    /// Opens a store on this database (on a thread of its own).
+    pub(crate) fn open(&self) -> super::PostgresStore {
+        super::PostgresStore::open(&self.url()).unwrap()
+    }
+
+    /// Runs SQL on this database directly (to tamper, or to inspect).
+    pub(crate) fn sql(&self, statement: &str) {
+        let (url, statement) = (self.url(), statement.to_owned());
+        on_a_thread(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            client.batch_execute(&statement).unwrap();
+        });
+    }
+}
+
+impl Drop for PgTestDb {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        on_a_thread(move || {
+            if let Ok(mut admin) = postgres::Client::connect(TEST_PG, postgres::NoTls) {
+                let _ = admin.batch_execute(&sql);
+            }
+        });
+    }
+}
+
+/// A fresh PostgreSQL store, then its database (drop them in that order).
+pub(crate) fn pg_store() -> (super::PostgresStore, PgTestDb) {
+    let db = PgTestDb::new();
+    (db.open(), db)
+}
+
+/// Runs `f` on a thread of its own: the synchronous client must not run on an
+/// async worker.
+fn on_a_thread(f: impl FnOnce() + Send + 'static) {
+    if let Err(panic) = std::thread::spawn(f).join() {
+        std::panic::resume_unwind(panic);
+    }
 }

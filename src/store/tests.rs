@@ -1,8 +1,9 @@
-//! Store tests on real SQLite files.
+//! Store tests: the shared behaviour on SQLite files and PostgreSQL databases,
+//! then what is particular to SQLite (PostgreSQL's own: `tests/postgres.rs`).
 
 use std::sync::Arc;
 
-use super::testing::{all_records, at, new_hold, record};
+use super::testing::{all_records, new_hold, record};
 use super::*;
 
 fn temp_store() -> (tempfile::TempDir, SqliteStore) {
@@ -74,227 +75,6 @@ fn uses_wal_and_full_sync() {
 }
 
 #[test]
-fn hold_round_trips() {
-    let (_dir, store) = temp_store();
-    let request = new_hold("agent-7", "UPDATE orders SET paid = true WHERE id = $1");
-    let id = store.create_hold(&request).unwrap();
-    let hold = store.hold(id).unwrap().unwrap();
-    assert_eq!(hold.id, id);
-    assert_eq!(hold.state, HoldState::Pending);
-    assert_eq!(hold.request, request);
-    assert_eq!(hold.decided_at, None);
-    assert_eq!(store.hold(id + 1000).unwrap(), None);
-}
-
-#[test]
-fn hold_lifecycle() {
-    let (_dir, store) = temp_store();
-    let approved = store.create_hold(&new_hold("a", "DELETE FROM t")).unwrap();
-    assert!(!store
-        .finish_hold(approved, HoldState::Pending, None, None)
-        .unwrap());
-    assert!(store
-        .finish_hold(
-            approved,
-            HoldState::Approved,
-            Some("dba@example.com"),
-            Some("ok")
-        )
-        .unwrap());
-    let hold = store.hold(approved).unwrap().unwrap();
-    assert_eq!(hold.state, HoldState::Approved);
-    assert_eq!(hold.decided_by.as_deref(), Some("dba@example.com"));
-    assert_eq!(hold.comment.as_deref(), Some("ok"));
-    assert!(hold.decided_at.is_some());
-
-    // A second decision changes nothing.
-    assert!(!store
-        .finish_hold(approved, HoldState::Denied, Some("mallory"), None)
-        .unwrap());
-    assert_eq!(store.hold(approved).unwrap().unwrap(), hold);
-
-    let expired = store.create_hold(&new_hold("a", "DROP TABLE t")).unwrap();
-    assert!(store
-        .finish_hold(expired, HoldState::Expired, None, None)
-        .unwrap());
-    assert_eq!(
-        store.hold(expired).unwrap().unwrap().state,
-        HoldState::Expired
-    );
-
-    let abandoned = store.create_hold(&new_hold("a", "GRANT ALL")).unwrap();
-    assert!(store
-        .finish_hold(abandoned, HoldState::Abandoned, None, None)
-        .unwrap());
-    assert!(!store
-        .finish_hold(abandoned, HoldState::Approved, Some("dba"), None)
-        .unwrap());
-    let hold = store.hold(abandoned).unwrap().unwrap();
-    assert_eq!(hold.state, HoldState::Abandoned);
-    assert_eq!(hold.decided_by, None);
-
-    assert!(!store
-        .finish_hold(9999, HoldState::Approved, Some("dba"), None)
-        .unwrap());
-}
-
-#[test]
-fn list_holds_filters_by_state_newest_first() {
-    let (_dir, store) = temp_store();
-    let ids: Vec<i64> = (0..5)
-        .map(|i| {
-            store
-                .create_hold(&new_hold("a", &format!("DELETE {i}")))
-                .unwrap()
-        })
-        .collect();
-    store
-        .finish_hold(ids[1], HoldState::Approved, Some("x"), None)
-        .unwrap();
-    store
-        .finish_hold(ids[3], HoldState::Denied, Some("x"), None)
-        .unwrap();
-    let ids_of = |state| -> Vec<i64> {
-        store
-            .list_holds(state)
-            .unwrap()
-            .iter()
-            .map(|h| h.id)
-            .collect()
-    };
-    assert_eq!(
-        ids_of(Some(HoldState::Pending)),
-        vec![ids[4], ids[2], ids[0]]
-    );
-    assert_eq!(ids_of(Some(HoldState::Approved)), vec![ids[1]]);
-    assert_eq!(ids_of(Some(HoldState::Denied)), vec![ids[3]]);
-    assert_eq!(ids_of(Some(HoldState::Expired)), Vec::<i64>::new());
-    assert_eq!(ids_of(None).len(), 5);
-}
-
-#[test]
-fn audit_round_trips_in_order_with_ids() {
-    let (_dir, store) = temp_store();
-    let mut records: Vec<_> = (0..20).map(record).collect();
-    records[3].hold_id = Some(7);
-    records[3].approver = Some("dba".into());
-    records[3].comment = Some("fine, once".into());
-    records[3].error = Some("42501".into());
-    records[3].rows = None;
-    store.append_audit(&records[..10]).unwrap();
-    store.append_audit(&records[10..]).unwrap();
-    store.append_audit(&[]).unwrap();
-    let stored = all_records(&store);
-    assert_eq!(stored.len(), 20);
-    for (i, (got, mut want)) in stored.into_iter().zip(records).enumerate() {
-        want.id = i as i64 + 1;
-        assert_eq!(got, want);
-    }
-}
-
-#[test]
-fn audit_times_keep_microseconds() {
-    let (_dir, store) = temp_store();
-    let mut rec = record(1);
-    rec.time = at(0) + chrono::Duration::nanoseconds(789); // below a microsecond: dropped
-    store.append_audit(&[rec]).unwrap();
-    assert_eq!(all_records(&store)[0].time, at(0));
-}
-
-#[test]
-fn export_filters() {
-    let (_dir, store) = temp_store();
-    let mut records: Vec<_> = (0..30).map(record).collect();
-    records[5].decision = Decision::Approved;
-    records[5].class = Class::Write;
-    records[6].decision = Decision::Denied;
-    records[6].class = Class::Ddl;
-    store.append_audit(&records).unwrap();
-    let ids = |filter: AuditFilter| -> Vec<i64> {
-        let mut ids = Vec::new();
-        let n = store
-            .export_audit(&filter, &mut |r| {
-                ids.push(r.id);
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(n as usize, ids.len());
-        ids
-    };
-    let since = AuditFilter {
-        since: Some(at(25)),
-        ..Default::default()
-    };
-    assert_eq!(ids(since), vec![26, 27, 28, 29, 30]);
-    let window = AuditFilter {
-        since: Some(at(10)),
-        until: Some(at(13)),
-        ..Default::default()
-    };
-    assert_eq!(ids(window), vec![11, 12, 13]);
-    let agent = AuditFilter {
-        agent: Some("agent-1".into()),
-        until: Some(at(12)),
-        ..Default::default()
-    };
-    assert_eq!(ids(agent), vec![2, 5, 8, 11]);
-    let database = AuditFilter {
-        database: Some("billing".into()),
-        since: Some(at(24)),
-        ..Default::default()
-    };
-    assert_eq!(ids(database), vec![26, 28, 30]);
-    let decision = AuditFilter {
-        decision: Some(Decision::Approved),
-        ..Default::default()
-    };
-    assert_eq!(ids(decision), vec![6]);
-    let class = AuditFilter {
-        class: Some(Class::Ddl),
-        ..Default::default()
-    };
-    assert_eq!(ids(class), vec![7]);
-    let nothing = AuditFilter {
-        class: Some(Class::Ddl),
-        decision: Some(Decision::Approved),
-        ..Default::default()
-    };
-    assert_eq!(ids(nothing), Vec::<i64>::new());
-}
-
-#[test]
-fn export_sink_errors_stop_the_export() {
-    let (_dir, store) = temp_store();
-    store.append_audit(&[record(1), record(2)]).unwrap();
-    let mut seen = 0;
-    let err = store
-        .export_audit(&AuditFilter::default(), &mut |_| {
-            seen += 1;
-            Err(std::io::Error::other("pipe closed"))
-        })
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Io(_)));
-    assert_eq!(seen, 1);
-}
-
-#[test]
-fn export_does_not_block_writers() {
-    let (_dir, store) = temp_store();
-    store.append_audit(&[record(1), record(2)]).unwrap();
-    let mut n = 0;
-    // Writing from inside the sink would deadlock if the export held the writer's lock.
-    store
-        .export_audit(&AuditFilter::default(), &mut |_| {
-            n += 1;
-            store.append_audit(&[record(100 + n)]).unwrap();
-            Ok(())
-        })
-        .unwrap();
-    assert_eq!(n, 2, "the export reads one snapshot");
-    assert_eq!(all_records(&store).len(), 4);
-}
-
-#[test]
 fn two_stores_on_one_file_share_holds() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("airlock.db");
@@ -354,13 +134,7 @@ fn open_by_url() {
     assert_eq!(all_records(store.as_ref()).len(), 3);
     assert!(all_records(open("sqlite::memory:").unwrap().as_ref()).is_empty());
 
-    for url in [
-        "postgres://u@h/db",
-        "postgresql://h/db",
-        "mysql://h/db",
-        "sqlite:",
-        "",
-    ] {
+    for url in ["mysql://h/db", "sqlite:", ""] {
         match open(url) {
             Err(StoreError::Unsupported(msg)) => assert!(!msg.is_empty()),
             Err(other) => panic!("{url}: {other}"),
@@ -408,16 +182,54 @@ fn many_processes_opening_a_new_file_at_once_migrate_once() {
     }
 }
 
-#[test]
-fn export_orders_by_time_then_id() {
-    let (_dir, store) = temp_store();
-    // A long statement's record arrives after a later short one's.
-    store
-        .append_audit(&[record(5), record(1), record(3)])
-        .unwrap();
-    let mut same_time = record(3);
-    same_time.statement = "SELECT 'same time'".into();
-    store.append_audit(&[same_time]).unwrap();
-    let order: Vec<i64> = all_records(&store).iter().map(|r| r.id).collect();
-    assert_eq!(order, vec![2, 3, 4, 1]);
+mod postgres;
+mod shared;
+
+/// Runs each shared case as a test on a fresh store from `$open`, which
+/// returns the store and what keeps it alive (dropped after the store).
+macro_rules! shared_cases {
+    ($open:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let (store, keep) = $open;
+                super::shared::$case(&store);
+                drop(store);
+                drop(keep);
+            }
+        )*
+    };
+}
+pub(super) use shared_cases;
+
+macro_rules! all_shared_cases {
+    ($open:expr) => {
+        super::shared_cases!($open;
+            hold_round_trips,
+            hold_lifecycle,
+            list_holds_filters_by_state_newest_first,
+            audit_round_trips_in_order_with_ids,
+            audit_times_keep_microseconds,
+            export_filters,
+            export_sink_errors_stop_the_export,
+            export_does_not_block_writers,
+            export_orders_by_time_then_id,
+            votes_count_then_finish,
+            preview_is_set_once_known,
+            grants_match_until_revoked_or_expired,
+            chain_checkpoints_and_prune_verify,
+        );
+    };
+}
+pub(super) use all_shared_cases;
+
+mod on_sqlite {
+    super::all_shared_cases!({
+        let (dir, store) = super::temp_store();
+        (store, dir)
+    });
+}
+
+mod on_postgres {
+    super::all_shared_cases!(crate::store::testing::pg_store());
 }

@@ -13,3 +13,4 @@ mod pg_protocol;
 mod pg_readwrite;
 mod pg_tools;
 mod pg_upstream_auth;
+mod shared_store;
