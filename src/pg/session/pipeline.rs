@@ -206,15 +206,17 @@ where
                     break;
                 }
             };
+            // Audit records are queued before the agent sees the answers they
+            // describe: whatever the agent saw complete is already in the log's queue.
+            for record in finished.drain(..) {
+                if let Err(e) = audit.record(record).await {
+                    tracing::error!(error = %e, "audit record not stored");
+                }
+            }
             if client_open {
                 if let Err(e) = write_pieces(&mut client, &out).await {
                     tracing::debug!(error = %e, "agent connection failed");
                     client_open = false;
-                }
-            }
-            for record in finished.drain(..) {
-                if let Err(e) = audit.record(record).await {
-                    tracing::error!(error = %e, "audit record not stored");
                 }
             }
         }
