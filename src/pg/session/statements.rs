@@ -107,22 +107,57 @@ fn remember(map: &mut HashMap<String, Arc<Prepared>>, name: &str, p: Arc<Prepare
     }
 }
 
+/// A name PostgreSQL already knows from the other side (protocol or SQL level):
+/// the database refuses the new definition, or airlock may have missed how the
+/// old one went away, so neither side can be vouched for any more.
+fn collide(map: &mut HashMap<String, Arc<Prepared>>, key: &str, name: &str) -> bool {
+    let Some(old) = map.get(key) else {
+        return false;
+    };
+    let reason = format!("statement name {name:?} used both by Parse and by PREPARE");
+    let unknown = Prepared::unknown(&old.sql, &reason);
+    map.insert(key.to_string(), unknown);
+    true
+}
+
 impl Statements {
+    /// Protocol-level and SQL-level statements share one namespace in
+    /// PostgreSQL: a named Parse over a name PREPAREd with SQL makes both unknown.
     pub fn parse(&mut self, name: &str, p: Arc<Prepared>) {
+        if !name.is_empty() && collide(&mut self.sql, &name.to_lowercase(), name) {
+            let reason = format!("statement name {name:?} used both by Parse and by PREPARE");
+            remember(&mut self.protocol, name, Prepared::unknown(&p.sql, &reason));
+            return;
+        }
         remember(&mut self.protocol, name, p);
     }
 
     /// SQL-level `PREPARE name AS ...`.
     pub fn prepare_sql(&mut self, name: &str, p: Arc<Prepared>) {
+        if collide(&mut self.protocol, name, name) {
+            let reason = format!("statement name {name:?} used both by Parse and by PREPARE");
+            remember(
+                &mut self.sql,
+                &name.to_lowercase(),
+                Prepared::unknown(&p.sql, &reason),
+            );
+            return;
+        }
         remember(&mut self.sql, &name.to_lowercase(), p);
     }
 
+    /// `DEALLOCATE name` frees a protocol-level statement of that name too
+    /// (`None`, ALL: every named one).
     pub fn deallocate_sql(&mut self, name: Option<&str>) {
         match name {
             Some(n) => {
                 self.sql.remove(&n.to_lowercase());
+                self.protocol.remove(n);
             }
-            None => self.sql.clear(),
+            None => {
+                self.sql.clear();
+                self.protocol.retain(|name, _| name.is_empty());
+            }
         }
     }
 
@@ -161,9 +196,13 @@ impl Statements {
         self.portals.get(name)
     }
 
+    /// Closing a statement name closes a SQL-level PREPAREd one too.
     pub fn close(&mut self, kind: u8, name: &str) {
         if kind == b'S' {
             self.protocol.remove(name);
+            if !name.is_empty() {
+                self.sql.remove(&name.to_lowercase());
+            }
         } else {
             self.portals.remove(name);
         }
