@@ -353,3 +353,42 @@ async fn unicode_escaped_function_names_are_not_reads() {
         "the read-only wall was switched off without approval"
     );
 }
+
+/// A table with one row and a user function that deletes it: airlock passes
+/// `SELECT f()` as a read and relies on the read-only session to stop it.
+async fn table_and_deleting_function(prefix: &str) -> (String, String) {
+    let t = table_with_one_row(prefix).await;
+    let f = format!("{t}_f");
+    direct()
+        .await
+        .batch_execute(&format!(
+            "CREATE FUNCTION {f}() RETURNS int LANGUAGE sql AS $$ DELETE FROM {t} RETURNING 1 $$"
+        ))
+        .await
+        .unwrap();
+    (t, f)
+}
+
+/// The Parse of a write in a fresh block makes the block read-write before
+/// the write is decided; a BEGIN (a no-op inside a block) or COMMIT AND CHAIN
+/// must not make airlock forget that, or the next "read" runs read-write.
+#[tokio::test]
+async fn begin_or_chain_after_an_early_read_write_switch_keeps_the_wall() {
+    for reopen in ["BEGIN", "COMMIT AND CHAIN", "ROLLBACK AND CHAIN"] {
+        let a = Airlock::start(HOLD_WRITES).await;
+        let (t, f) = table_and_deleting_function("bypass_chain").await;
+        let mut raw = Raw::login_with(&a, &[]).await.unwrap();
+        assert!(raw.round(&query(b"BEGIN")).await.is_empty());
+        let mut batch = parse("", &format!("DELETE FROM {t}"));
+        batch.extend(sync());
+        assert!(raw.round(&batch).await.is_empty());
+        raw.round(&query(reopen.as_bytes())).await;
+        raw.round(&query(format!("SELECT {f}()").as_bytes())).await;
+        raw.round(&query(b"COMMIT")).await;
+        assert_eq!(
+            rows(&t).await,
+            1,
+            "{reopen}: a user function wrote without approval"
+        );
+    }
+}

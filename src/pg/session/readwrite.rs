@@ -93,6 +93,15 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 "airlock: this block was made read-write for a write that has not run yet; run it (or end the block) first",
             ));
         }
+        if (self.block_rw || self.early_rw_pending) && prepared.reopens_block() {
+            // A BEGIN inside the block changes nothing upstream, and AND CHAIN
+            // carries READ WRITE into the next transaction: either way airlock
+            // would take a read-write transaction for a fresh read-only one.
+            return Some(PgError::error(
+                "25000",
+                "airlock: a block airlock made read-write must end with plain COMMIT or ROLLBACK (no BEGIN or AND CHAIN inside it)",
+            ));
+        }
         if !self.restore_pending {
             return None;
         }

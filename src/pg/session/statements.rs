@@ -49,6 +49,14 @@ impl Prepared {
                 .all(|s| s.effect == Effect::Begin)
     }
 
+    /// BEGIN or COMMIT/ROLLBACK AND CHAIN anywhere in the string.
+    pub fn reopens_block(&self) -> bool {
+        self.classified
+            .statements
+            .iter()
+            .any(|s| s.effect == Effect::Begin)
+    }
+
     pub fn ends_block(&self) -> bool {
         self.classified
             .statements
