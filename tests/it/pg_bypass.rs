@@ -392,3 +392,70 @@ async fn begin_or_chain_after_an_early_read_write_switch_keeps_the_wall() {
         );
     }
 }
+
+/// Approves the next hold as soon as it appears.
+fn approve_next(a: &Airlock) -> tokio::task::JoinHandle<()> {
+    let state = a.state.clone();
+    tokio::spawn(async move {
+        for _ in 0..400 {
+            let pending = state
+                .approvals
+                .list(Some(airlock::store::HoldState::Pending))
+                .await
+                .unwrap();
+            if let Some(h) = pending.first() {
+                let approver = airlock::config::Approver {
+                    name: "dba-1".into(),
+                    password_hash: None,
+                    groups: vec!["dba".into()],
+                    token_hash: None,
+                };
+                state
+                    .approvals
+                    .decide(h.id, &approver, airlock::approvals::Choice::approve(None))
+                    .await
+                    .unwrap();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no hold appeared");
+    })
+}
+
+/// An approved statement runs with the session default read-write until the
+/// database is idle again; a block opened before that (by the approved string
+/// itself, or later in the same batch) must not stay read-write for reads.
+#[tokio::test]
+async fn a_block_opened_while_the_session_is_read_write_does_not_stay_read_write() {
+    // The approved string ends by opening a block.
+    let a = Airlock::start(HOLD_WRITES).await;
+    let (t, f) = table_and_deleting_function("bypass_openblock").await;
+    let mut raw = Raw::login_with(&a, &[]).await.unwrap();
+    let approval = approve_next(&a);
+    raw.round(&query(
+        format!("INSERT INTO {t} VALUES (2); BEGIN").as_bytes(),
+    ))
+    .await;
+    approval.await.unwrap();
+    raw.round(&query(format!("SELECT {f}()").as_bytes())).await;
+    raw.round(&query(b"COMMIT")).await;
+    assert_ne!(rows(&t).await, 0, "a user function wrote without approval");
+
+    // BEGIN later in the batch of an approved write.
+    let (t, f) = table_and_deleting_function("bypass_batchblock").await;
+    let mut raw = Raw::login_with(&a, &[]).await.unwrap();
+    let approval = approve_next(&a);
+    let mut batch = parse("", &format!("INSERT INTO {t} VALUES (2)"));
+    batch.extend(bind("", ""));
+    batch.extend(execute(""));
+    batch.extend(parse("", "BEGIN"));
+    batch.extend(bind("", ""));
+    batch.extend(execute(""));
+    batch.extend(sync());
+    raw.round(&batch).await;
+    approval.await.unwrap();
+    raw.round(&query(format!("SELECT {f}()").as_bytes())).await;
+    raw.round(&query(b"COMMIT")).await;
+    assert_ne!(rows(&t).await, 0, "a user function wrote without approval");
+}

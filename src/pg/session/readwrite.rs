@@ -102,6 +102,14 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 "airlock: a block airlock made read-write must end with plain COMMIT or ROLLBACK (no BEGIN or AND CHAIN inside it)",
             ));
         }
+        if self.restore_pending && prepared.reopens_block() {
+            // The session default is read-write until the database is idle
+            // again: a block opened now would be read-write for everything in it.
+            return Some(PgError::error(
+                "25000",
+                "airlock: a transaction block cannot start in the same batch as an approved statement; send Sync first",
+            ));
+        }
         if !self.restore_pending {
             return None;
         }
@@ -168,6 +176,16 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                     "airlock: this transaction block is read-only; an approved write can only be the first statement of a block",
                 )
                 .with_hint("start the block with the write, or run it outside a transaction block");
+                self.refuse(pending.sent, err, record);
+                return Ok(());
+            }
+            _ if prepared.leaves_block_open() => {
+                // The block would start while the session default is read-write.
+                let err = PgError::error(
+                    "25000",
+                    "airlock: an approved statement run outside a block cannot leave a block open",
+                )
+                .with_hint("send BEGIN separately, or close the block in the same string");
                 self.refuse(pending.sent, err, record);
                 return Ok(());
             }
