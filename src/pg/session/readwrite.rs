@@ -179,16 +179,6 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 self.refuse(pending.sent, err, record);
                 return Ok(());
             }
-            _ if prepared.leaves_block_open() => {
-                // The block would start while the session default is read-write.
-                let err = PgError::error(
-                    "25000",
-                    "airlock: an approved statement run outside a block cannot leave a block open",
-                )
-                .with_hint("send BEGIN separately, or close the block in the same string");
-                self.refuse(pending.sent, err, record);
-                return Ok(());
-            }
             _ => {
                 if self.batch.messages > 0 {
                     // End the batch's read-only transaction; its portals go with it.

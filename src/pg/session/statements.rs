@@ -57,17 +57,6 @@ impl Prepared {
             .any(|s| s.effect == Effect::Begin)
     }
 
-    /// The string opens a block it does not close (`INSERT ...; BEGIN`).
-    pub fn leaves_block_open(&self) -> bool {
-        let s = &self.classified.statements;
-        let last = |e: Effect| s.iter().rposition(|x| x.effect == e);
-        match (last(Effect::Begin), last(Effect::EndTransaction)) {
-            (Some(begin), Some(end)) => begin > end,
-            (Some(_), None) => true,
-            _ => false,
-        }
-    }
-
     pub fn ends_block(&self) -> bool {
         self.classified
             .statements
