@@ -445,3 +445,24 @@ async fn begin_in_the_batch_of_an_approved_write_does_not_open_a_read_write_bloc
     raw.round(&query(b"COMMIT")).await;
     assert_ne!(rows(&t).await, 0, "a user function wrote without approval");
 }
+
+/// After an approved write in an extended-protocol batch the batch's
+/// transaction is read-write until Sync: a "read" later in the same batch
+/// (which the approver never saw) must not run in it.
+#[tokio::test]
+async fn a_read_in_the_batch_of_an_approved_write_does_not_run_read_write() {
+    let a = Airlock::start(HOLD_WRITES).await;
+    let (t, f) = table_and_deleting_function("bypass_batchread").await;
+    let mut raw = Raw::login_with(&a, &[]).await.unwrap();
+    let approval = approve_next(&a);
+    let mut batch = parse("", &format!("INSERT INTO {t} VALUES (2)"));
+    batch.extend(bind("", ""));
+    batch.extend(execute(""));
+    batch.extend(parse("", &format!("SELECT {f}()")));
+    batch.extend(bind("", ""));
+    batch.extend(execute(""));
+    batch.extend(sync());
+    raw.round(&batch).await;
+    approval.await.unwrap();
+    assert_ne!(rows(&t).await, 0, "a user function wrote without approval");
+}
