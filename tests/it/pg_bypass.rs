@@ -466,3 +466,31 @@ async fn a_read_in_the_batch_of_an_approved_write_does_not_run_read_write() {
     approval.await.unwrap();
     assert_ne!(rows(&t).await, 0, "a user function wrote without approval");
 }
+
+/// PostgreSQL keys prepared statements and portals by their first 63 bytes
+/// (NAMEDATALEN - 1): two longer names sharing those are one statement.
+#[tokio::test]
+async fn long_statement_names_are_the_same_statement_when_postgresql_says_so() {
+    let a = Airlock::start(HOLD_WRITES).await;
+    let t = table_with_one_row("bypass_longname").await;
+    let mut raw = Raw::login_with(&a, &[]).await.unwrap();
+    let stem = "x".repeat(63);
+    let (read, write) = (format!("{stem}_read"), format!("{stem}_write"));
+    let mut batch = parse(&read, "SELECT 1");
+    batch.extend(sync());
+    assert!(raw.round(&batch).await.is_empty());
+    let mut batch = close_statement(&write);
+    batch.extend(parse(&write, &format!("DELETE FROM {t}")));
+    batch.extend(sync());
+    assert!(raw.round(&batch).await.is_empty());
+    let mut batch = bind("", &read);
+    batch.extend(execute(""));
+    batch.extend(sync());
+    let errors = raw.round(&batch).await;
+    assert_eq!(
+        errors,
+        vec!["57014".to_string()],
+        "the DELETE ran as a read"
+    );
+    assert_eq!(rows(&t).await, 1);
+}
