@@ -39,8 +39,15 @@ pub(super) fn classify(statement: &Statement, dialect: Dialect) -> Option<Statem
 }
 
 fn plan_only(inner: &Statement, dialect: Dialect) -> StatementClass {
-    StatementClass::new(Class::Read, "EXPLAIN", "EXPLAIN (plan only, nothing runs)")
-        .absorb_tables(Walk::new(dialect).statement(inner))
+    let verdict = StatementClass::new(Class::Read, "EXPLAIN", "EXPLAIN (plan only, nothing runs)");
+    match inner {
+        // PostgreSQL evaluates EXECUTE's parameters to plan with them, even
+        // without ANALYZE: their calls run.
+        Statement::Execute { parameters, .. } => {
+            verdict.absorb(Walk::new(dialect).node(parameters))
+        }
+        _ => verdict.absorb_tables(Walk::new(dialect).statement(inner)),
+    }
 }
 
 fn analyzed(inner: &Statement, dialect: Dialect) -> StatementClass {

@@ -34,7 +34,7 @@ pub fn fingerprint(dialect: Dialect, sql: &str) -> Option<String> {
                 if w.keyword != Keyword::NoKeyword {
                     w.value.to_ascii_uppercase()
                 } else {
-                    w.value.to_lowercase()
+                    w.value.to_ascii_lowercase()
                 }
             }
             token => token.to_string(),
@@ -79,6 +79,19 @@ mod tests {
 
     fn pg(sql: &str) -> String {
         fingerprint(Dialect::Postgres, sql).expect("tokenizes")
+    }
+
+    #[test]
+    fn only_ascii_letters_fold_as_postgresql_folds_them() {
+        // PostgreSQL folds unquoted names in ASCII only: ÄBC and äbc are two tables.
+        assert_ne!(
+            pg("DELETE FROM ÄBC WHERE id = 1"),
+            pg("DELETE FROM äbc WHERE id = 1")
+        );
+        assert_eq!(
+            pg("DELETE FROM ABC WHERE id = 1"),
+            pg("delete from abc where id = 2")
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use sqlparser::ast::Statement;
 use sqlparser::dialect::{Dialect, PostgreSqlDialect};
-use sqlparser::tokenizer::TokenWithSpan;
+use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use super::escapes::{self, BACKSLASH_ESCAPING};
 use super::pipeline::{self, Rules};
@@ -48,7 +48,9 @@ impl Rules for Postgres {
     }
 
     fn recognise(&self, tokens: &[TokenWithSpan]) -> Option<StatementClass> {
-        cursor::fetch_or_move(tokens).or_else(|| transaction_tokens::set_constraints(tokens))
+        unicode_identifier(tokens)
+            .or_else(|| cursor::fetch_or_move(tokens))
+            .or_else(|| transaction_tokens::set_constraints(tokens))
     }
 
     fn rewrite(&self, tokens: &mut Vec<TokenWithSpan>) {
@@ -70,4 +72,21 @@ impl Rules for Postgres {
     fn classify(&self, statement: &Statement) -> StatementClass {
         statement::classify(statement, crate::classify::Dialect::Postgres)
     }
+}
+
+/// `U&"..."`: an identifier with Unicode escapes (`U&"set\005fconfig"` is
+/// `set_config`). sqlparser reads it as `U & "..."`, an operator on a quoted
+/// name, so the name airlock would check is not the name PostgreSQL calls.
+fn unicode_identifier(tokens: &[TokenWithSpan]) -> Option<StatementClass> {
+    let found = tokens.windows(3).any(|w| {
+        matches!(&w[0].token, Token::Word(u) if u.quote_style.is_none() && u.value.eq_ignore_ascii_case("u"))
+            && w[1].token == Token::Ampersand
+            && matches!(&w[2].token, Token::Word(q) if q.quote_style == Some('"'))
+    });
+    found.then(|| {
+        StatementClass::unknown(
+            "UNKNOWN",
+            "identifier with Unicode escapes (U&\"...\") is not understood",
+        )
+    })
 }

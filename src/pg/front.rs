@@ -39,8 +39,35 @@ const PASSED_PARAMETERS: &[&str] = &[
 
 /// Client encodings whose multi-byte characters can contain ASCII bytes such as
 /// `'` or `\`: the text airlock classifies would not be the text the server runs.
-pub(crate) const UNSAFE_ENCODINGS: &[&str] =
-    &["sjis", "shiftjis", "big5", "gbk", "uhc", "gb18030", "johab"];
+/// Every name PostgreSQL accepts for them (its `encnames.c`), as
+/// [`encoding_key`] normalises it.
+pub(crate) const UNSAFE_ENCODINGS: &[&str] = &[
+    "sjis",
+    "shiftjis",
+    "mskanji",
+    "win932",
+    "windows932",
+    "big5",
+    "win950",
+    "windows950",
+    "gbk",
+    "win936",
+    "windows936",
+    "uhc",
+    "win949",
+    "windows949",
+    "gb18030",
+    "johab",
+];
+
+/// An encoding name the way PostgreSQL compares them: letters and digits only,
+/// lower case (`Shift_JIS` and `shift-jis` are `shiftjis`).
+pub(crate) fn encoding_key(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
 
 /// What a connection turned into after the startup phase.
 pub enum Opened<R> {
@@ -258,8 +285,9 @@ fn passed_parameters(params: &BTreeMap<String, String>) -> Result<Vec<(String, S
         if k == "user" || k == "database" || k.starts_with("_pq_.") {
             continue;
         }
-        if k == "client_encoding"
-            && UNSAFE_ENCODINGS.contains(&v.to_lowercase().replace(['_', '-'], "").as_str())
+        // Parameter names are case-insensitive to PostgreSQL.
+        if k.eq_ignore_ascii_case("client_encoding")
+            && UNSAFE_ENCODINGS.contains(&encoding_key(v).as_str())
         {
             return Err(PgError::fatal(
                 "22023",

@@ -7,6 +7,7 @@ mod browser;
 mod harness;
 mod iam;
 mod pg_auth;
+mod pg_bypass;
 mod pg_holds;
 mod pg_malformed;
 mod pg_protocol;

@@ -33,6 +33,11 @@ classes! {
     backslash_string_plain: "SELECT 'a\\'; DROP TABLE t; --'" => Ddl;
     harmless_backslash_regex: "SELECT * FROM t WHERE name ~ '\\d+'" => Read;
     unicode_escape_string: "SELECT U&'d\\0061t\\+000061'" => Read;
+    unicode_escape_identifier_call: "SELECT U&\"set\\005fconfig\"('default_transaction_read_only', 'off', false)" => Unknown;
+    unicode_escape_identifier_lower: "SELECT u&\"nextv\\0061l\"('s')" => Unknown;
+    unicode_escape_identifier_uescape: "SELECT * FROM U&\"t!0061\" UESCAPE '!'" => Unknown;
+    explain_execute_evaluates_parameters: "EXPLAIN EXECUTE p(set_config('default_transaction_read_only', 'off', false))" => Privilege;
+    explain_execute_plain_parameters: "EXPLAIN EXECUTE p(1, 'x')" => Read;
     quoted_identifier_keyword: "SELECT \"drop\" FROM \"table\"" => Read;
     quoted_identifier_with_quote: "SELECT \"a\"\";DROP TABLE t;--\" FROM x" => Read;
     quoted_delete_is_identifier: "SELECT * FROM \"DELETE\"" => Read;

@@ -84,6 +84,10 @@ struct Batch {
     /// A COMMIT/ROLLBACK ran in this batch while read-write was on: nothing more
     /// may run until Sync.
     must_sync: bool,
+    /// An approved statement made this batch's implicit transaction read-write:
+    /// until Sync, only statements decided as writes (or transaction and
+    /// session control) may run in it.
+    read_write: bool,
 }
 
 /// The agent-facing half of a session.

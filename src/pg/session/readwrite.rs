@@ -30,6 +30,7 @@ use tokio::io::AsyncWrite;
 use super::pipeline::{Expect, Sent};
 use super::{Pending, Session, SessionError};
 use crate::audit::AuditRecord;
+use crate::classify::Class;
 use crate::pg::message::{self, PgError};
 use crate::pg::session::statements::Prepared;
 
@@ -86,11 +87,39 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         }
         if self.early_rw_pending
             && !super::needs_write(prepared.class())
-            && prepared.class() != crate::classify::Class::Transaction
+            && prepared.class() != Class::Transaction
         {
             return Some(PgError::error(
                 "25000",
                 "airlock: this block was made read-write for a write that has not run yet; run it (or end the block) first",
+            ));
+        }
+        if (self.block_rw || self.early_rw_pending) && prepared.reopens_block() {
+            // A BEGIN inside the block changes nothing upstream, and AND CHAIN
+            // carries READ WRITE into the next transaction: either way airlock
+            // would take a read-write transaction for a fresh read-only one.
+            return Some(PgError::error(
+                "25000",
+                "airlock: a block airlock made read-write must end with plain COMMIT or ROLLBACK (no BEGIN or AND CHAIN inside it)",
+            ));
+        }
+        if self.restore_pending && prepared.reopens_block() {
+            // The session default is read-write until the database is idle
+            // again: a block opened now would be read-write for everything in it.
+            return Some(PgError::error(
+                "25000",
+                "airlock: a transaction block cannot start in the same batch as an approved statement; send Sync first",
+            ));
+        }
+        if self.batch.read_write
+            && p.sent == Sent::Execute
+            && matches!(prepared.class(), Class::Read | Class::Export)
+        {
+            // A read may call a user function: it must not run in the
+            // read-write transaction of a statement the approver decided.
+            return Some(PgError::error(
+                "25000",
+                "airlock: nothing but writes may follow an approved statement in the same batch; send Sync first",
             ));
         }
         if !self.restore_pending {
@@ -169,6 +198,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                     self.out.extend_from_slice(&message::SYNC);
                 }
                 self.internal(READ_WRITE_SESSION);
+                self.batch.read_write = pending.sent == Sent::Execute;
                 if self.batch.messages > 0 {
                     for bind in std::mem::take(&mut self.batch.binds) {
                         self.shared.push(Expect::internal(Sent::Bind));

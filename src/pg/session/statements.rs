@@ -49,6 +49,14 @@ impl Prepared {
                 .all(|s| s.effect == Effect::Begin)
     }
 
+    /// BEGIN or COMMIT/ROLLBACK AND CHAIN anywhere in the string.
+    pub fn reopens_block(&self) -> bool {
+        self.classified
+            .statements
+            .iter()
+            .any(|s| s.effect == Effect::Begin)
+    }
+
     pub fn ends_block(&self) -> bool {
         self.classified
             .statements
@@ -71,6 +79,22 @@ impl Prepared {
             .take(s.len().saturating_sub(1))
             .any(|s| s.effect == Effect::EndTransaction)
     }
+}
+
+/// PostgreSQL keys prepared statements and portals by their first 63 bytes
+/// (NAMEDATALEN - 1): longer names sharing those are the same name. Cut at a
+/// character boundary at or below 63 bytes, names PostgreSQL takes as one stay
+/// one here (names it tells apart may merge, which only makes them unknown).
+fn key(name: &str) -> &str {
+    const MAX: usize = 63;
+    if name.len() <= MAX {
+        return name;
+    }
+    let mut end = MAX;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
 }
 
 /// A bound portal.
@@ -107,33 +131,71 @@ fn remember(map: &mut HashMap<String, Arc<Prepared>>, name: &str, p: Arc<Prepare
     }
 }
 
+/// A name PostgreSQL already knows from the other side (protocol or SQL level):
+/// the database refuses the new definition, or airlock may have missed how the
+/// old one went away, so neither side can be vouched for any more.
+fn collide(map: &mut HashMap<String, Arc<Prepared>>, key: &str, name: &str) -> bool {
+    let Some(old) = map.get(key) else {
+        return false;
+    };
+    let reason = format!("statement name {name:?} used both by Parse and by PREPARE");
+    let unknown = Prepared::unknown(&old.sql, &reason);
+    map.insert(key.to_string(), unknown);
+    true
+}
+
 impl Statements {
+    /// Protocol-level and SQL-level statements share one namespace in
+    /// PostgreSQL: a named Parse over a name PREPAREd with SQL makes both unknown.
     pub fn parse(&mut self, name: &str, p: Arc<Prepared>) {
+        let name = key(name);
+        if !name.is_empty() && collide(&mut self.sql, &name.to_lowercase(), name) {
+            let reason = format!("statement name {name:?} used both by Parse and by PREPARE");
+            remember(&mut self.protocol, name, Prepared::unknown(&p.sql, &reason));
+            return;
+        }
         remember(&mut self.protocol, name, p);
     }
 
     /// SQL-level `PREPARE name AS ...`.
     pub fn prepare_sql(&mut self, name: &str, p: Arc<Prepared>) {
+        let name = key(name);
+        if collide(&mut self.protocol, name, name) {
+            let reason = format!("statement name {name:?} used both by Parse and by PREPARE");
+            remember(
+                &mut self.sql,
+                &name.to_lowercase(),
+                Prepared::unknown(&p.sql, &reason),
+            );
+            return;
+        }
         remember(&mut self.sql, &name.to_lowercase(), p);
     }
 
+    /// `DEALLOCATE name` frees a protocol-level statement of that name too
+    /// (`None`, ALL: every named one).
     pub fn deallocate_sql(&mut self, name: Option<&str>) {
-        match name {
+        match name.map(key) {
             Some(n) => {
                 self.sql.remove(&n.to_lowercase());
+                self.protocol.remove(n);
             }
-            None => self.sql.clear(),
+            None => {
+                self.sql.clear();
+                self.protocol.retain(|name, _| name.is_empty());
+            }
         }
     }
 
     /// The statement `EXECUTE name` runs, or `None` if we never saw it prepared.
     pub fn sql_prepared(&self, name: &str) -> Option<Arc<Prepared>> {
-        self.sql.get(&name.to_lowercase()).cloned()
+        self.sql.get(&key(name).to_lowercase()).cloned()
     }
 
     /// The statement a Bind names: protocol-level first, then SQL-level (both are
     /// visible to Bind).
     pub fn for_bind(&self, name: &str) -> Arc<Prepared> {
+        let name = key(name);
         self.protocol
             .get(name)
             .or_else(|| self.sql.get(name))
@@ -147,6 +209,7 @@ impl Statements {
     }
 
     pub fn bind(&mut self, portal: &str, p: Portal) {
+        let portal = key(portal);
         if !portal.is_empty() && self.portals.contains_key(portal) {
             let reason = format!("portal name {portal:?} re-used");
             let prepared = Prepared::unknown(&p.prepared.sql, &reason);
@@ -158,12 +221,17 @@ impl Statements {
     }
 
     pub fn portal(&self, name: &str) -> Option<&Portal> {
-        self.portals.get(name)
+        self.portals.get(key(name))
     }
 
+    /// Closing a statement name closes a SQL-level PREPAREd one too.
     pub fn close(&mut self, kind: u8, name: &str) {
+        let name = key(name);
         if kind == b'S' {
             self.protocol.remove(name);
+            if !name.is_empty() {
+                self.sql.remove(&name.to_lowercase());
+            }
         } else {
             self.portals.remove(name);
         }
