@@ -11,6 +11,7 @@ pub mod cache;
 mod hold;
 pub mod pipeline;
 mod readwrite;
+mod resolve;
 pub mod statements;
 #[cfg(test)]
 mod tests;
@@ -25,11 +26,11 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::audit::{AuditRecord, Decision};
-use crate::classify::{Class, Effect};
+use crate::classify::Class;
 use crate::config::{Agent, Database};
 use crate::pg::frame::{Frame, FrameError, FrameReader};
 use crate::pg::message::{self, PgError};
-use crate::policy::{Action, Request};
+use crate::policy::Action;
 use crate::state::State;
 
 use pipeline::{Expect, Sent, Shared, ToClient};
@@ -422,103 +423,6 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             }
         }
         Ok(Flow::Continue)
-    }
-
-    /// What the rules say about a statement now.
-    fn verdict(&self, prepared: &Prepared) -> crate::policy::Verdict {
-        self.state.rules.evaluate(&Request {
-            agent: &self.who.agent.name,
-            groups: &self.who.agent.groups,
-            database: &self.who.database.name,
-            class: prepared.class(),
-            tables: &prepared.classified.tables,
-            default_schema: "public",
-            at: chrono::Utc::now(),
-        })
-    }
-
-    /// Substitutes what SQL-level EXECUTE runs (the class of the text it was
-    /// prepared from; unknown when airlock never saw it prepared), and
-    /// remembers SQL-level PREPAREs and DEALLOCATEs.
-    fn resolve(&mut self, prepared: &Arc<Prepared>) -> Arc<Prepared> {
-        let tracked = prepared.classified.statements.iter().any(|s| {
-            s.effect != Effect::None
-                && s.effect != Effect::Begin
-                && s.effect != Effect::EndTransaction
-        });
-        if !tracked {
-            // The common case, on the hot path: nothing to remember or substitute.
-            return prepared.clone();
-        }
-        let mut substituted = false;
-        let mut classified = prepared.classified.clone();
-        for s in classified.statements.iter_mut() {
-            match &s.effect {
-                Effect::Execute(name) => {
-                    substituted = true;
-                    match self.statements.sql_prepared(name) {
-                        Some(target) => {
-                            s.class = target.class();
-                            s.tables = target.classified.tables.clone();
-                            s.reason = format!("EXECUTE {name}: {}", target.classified.reason);
-                        }
-                        None => {
-                            s.class = Class::Unknown;
-                            s.reason =
-                                format!("EXECUTE of {name:?}, which airlock did not see prepared");
-                        }
-                    }
-                }
-                Effect::Prepare(name) => self.statements.prepare_sql(name, prepared.clone()),
-                Effect::Deallocate(name) => self.statements.deallocate_sql(name.as_deref()),
-                _ => {}
-            }
-        }
-        if !substituted {
-            return prepared.clone();
-        }
-        let strictest = classified
-            .statements
-            .iter()
-            .max_by_key(|s| s.class)
-            .expect("substituted one");
-        classified.class = strictest.class;
-        classified.reason = strictest.reason.clone();
-        let mut tables: Vec<String> = Vec::new();
-        for t in classified.statements.iter().flat_map(|s| s.tables.iter()) {
-            if !tables.contains(t) {
-                tables.push(t.clone());
-            }
-        }
-        classified.tables = tables;
-        Arc::new(Prepared {
-            sql: prepared.sql.clone(),
-            classified,
-        })
-    }
-
-    fn record(&self, p: &Pending, prepared: &Prepared, rule: &str) -> AuditRecord {
-        AuditRecord {
-            id: 0,
-            time: chrono::Utc::now(),
-            session_id: self.who.session_id.clone(),
-            agent: self.who.agent.name.clone(),
-            client_addr: self.who.client_addr.clone(),
-            application_name: self.who.application_name.clone(),
-            database: self.who.database.name.clone(),
-            upstream_user: self.who.database.user.clone(),
-            statement: prepared.sql.to_string(),
-            params: p.params.len() as u32,
-            class: prepared.class(),
-            rule: rule.to_string(),
-            decision: Decision::Allowed,
-            hold_id: None,
-            approver: None,
-            comment: None,
-            rows: None,
-            duration_us: 0,
-            error: None,
-        }
     }
 
     /// Sends a refused statement's place-holder: the database answers it with an
