@@ -196,3 +196,27 @@ async fn notices_and_notifications_pass_through() {
     .unwrap();
     assert_eq!(notice.code().code(), "25P01");
 }
+
+#[tokio::test]
+async fn a_suspended_portal_is_audited_with_the_rows_each_execute_returned() {
+    let a = Airlock::start(HOLD_WRITES).await;
+    let mut c = a.connect().await;
+    let tx = c.transaction().await.unwrap();
+    let stmt = tx
+        .prepare("SELECT g FROM generate_series(1, 10) g")
+        .await
+        .unwrap();
+    let portal = tx.bind(&stmt, &[]).await.unwrap();
+    let first = tx.query_portal(&portal, 4).await.unwrap();
+    let second = tx.query_portal(&portal, 4).await.unwrap();
+    let rest = tx.query_portal(&portal, 0).await.unwrap();
+    assert_eq!((first.len(), second.len(), rest.len()), (4, 4, 2));
+    tx.commit().await.unwrap();
+    let audit = a.audit().await;
+    let rows: Vec<_> = audit
+        .iter()
+        .filter(|r| r.statement.contains("generate_series(1, 10)"))
+        .map(|r| r.rows)
+        .collect();
+    assert_eq!(rows, vec![Some(4), Some(4), Some(2)]);
+}
