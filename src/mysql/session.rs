@@ -1,0 +1,428 @@
+//! One MySQL agent session after authentication. MySQL is strictly one
+//! command, one answer, so the session is a loop: read a command, decide it,
+//! forward it untouched (or answer it with an ERR), relay the server's answer
+//! while counting rows, audit.
+//!
+//! COM_QUERY and COM_STMT_EXECUTE are where statements run and are decided;
+//! COM_STMT_PREPARE only remembers the text (by the server's statement id) so
+//! that an EXECUTE is decided under the class of what it runs. COM_INIT_DB is
+//! decided as `USE db`.
+//!
+//! The read-only wall: the upstream session runs `SET SESSION TRANSACTION
+//! READ ONLY`. An allowed or approved statement that needs write access runs
+//! - outside a transaction: after `SET SESSION TRANSACTION READ WRITE`, with
+//!   the session set back to read-only right after its answer;
+//! - as the first statement after BEGIN: airlock rolls back the empty
+//!   transaction and opens it again with `START TRANSACTION READ WRITE`
+//!   (MySQL refuses to change a started transaction's mode);
+//! - later in a transaction airlock made read-write: as is;
+//! - later in any other transaction: refused with ERR 1568 (25001).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+use super::codec::{command, MyError, Reader};
+use super::packet::{PacketError, PacketReader};
+use super::response::{relay, Answer, RelayError, Summary};
+use super::statement::{Prepared, Statements};
+use super::upstream::{Upstream, UpstreamError, READ_ONLY, READ_WRITE};
+use crate::audit::{AuditRecord, Decision};
+use crate::classify::Class;
+use crate::config::{Agent, Database};
+use crate::policy::{Action, Request};
+use crate::state::State;
+
+/// Who is talking, for audit and holds.
+pub struct Identity {
+    pub session_id: String,
+    pub agent: Agent,
+    pub database: Database,
+    pub client_addr: SocketAddr,
+    pub application_name: String,
+}
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("agent: {0}")]
+    Client(#[from] PacketError),
+    #[error(transparent)]
+    Relay(#[from] RelayError),
+    #[error("database: {0}")]
+    Upstream(#[from] UpstreamError),
+    #[error("agent: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("malformed packet: {0}")]
+    Malformed(String),
+}
+
+/// Whether the session goes on.
+pub(super) enum Flow {
+    Continue,
+    End,
+}
+
+/// A statement at the point where it would run.
+pub(super) struct Pending {
+    /// The command packet, forwarded untouched when allowed.
+    pub raw: Bytes,
+    /// Sequence id of the answer's first packet.
+    pub reply_seq: u8,
+    pub answer: Answer,
+    /// COM_STMT_EXECUTE's parameter bytes (what an approval binds to).
+    pub params: Vec<Option<Bytes>>,
+    pub param_count: u32,
+}
+
+pub struct Session {
+    pub(super) who: Arc<Identity>,
+    pub(super) state: Arc<State>,
+    pub(super) client: PacketReader<OwnedReadHalf>,
+    pub(super) to_client: OwnedWriteHalf,
+    pub(super) up: Upstream,
+    statements: Statements,
+    /// The server said a transaction is open.
+    in_trans: bool,
+    /// The open transaction has run nothing but BEGIN.
+    block_fresh: bool,
+    /// airlock made the open transaction read-write.
+    block_rw: bool,
+}
+
+impl Session {
+    pub fn new(
+        who: Arc<Identity>,
+        state: Arc<State>,
+        client: PacketReader<OwnedReadHalf>,
+        to_client: OwnedWriteHalf,
+        up: Upstream,
+    ) -> Session {
+        Session {
+            who,
+            state,
+            client,
+            to_client,
+            up,
+            statements: Statements::default(),
+            in_trans: false,
+            block_fresh: false,
+            block_rw: false,
+        }
+    }
+
+    /// Serves commands until the agent leaves or the session fails.
+    pub async fn run(mut self) -> Result<(), SessionError> {
+        let result = self.commands().await;
+        let told = match &result {
+            Err(SessionError::Client(PacketError::TooLarge { len, max })) => Some(MyError::new(
+                1153,
+                "08S01",
+                format!("airlock: packet of {len} bytes exceeds its limit of {max}"),
+            )),
+            Err(SessionError::Malformed(m)) => Some(MyError::new(
+                1835,
+                "08S01",
+                format!("airlock: malformed packet: {m}"),
+            )),
+            _ => None,
+        };
+        if let Some(err) = told {
+            let _ = self.to_client.write_all(&err.packet(1)).await;
+        }
+        let _ = self.to_client.shutdown().await;
+        let _ = self.up.writer.write_all(&[1, 0, 0, 0, command::QUIT]).await;
+        let _ = self.up.writer.shutdown().await;
+        result
+    }
+
+    async fn commands(&mut self) -> Result<(), SessionError> {
+        loop {
+            let Some(p) = self.client.read_packet().await? else {
+                return Ok(());
+            };
+            if let Flow::End = self.command(p.raw, p.payload, p.seq).await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One command from the agent.
+    async fn command(&mut self, raw: Bytes, payload: Bytes, seq: u8) -> Result<Flow, SessionError> {
+        let Some(&cmd) = payload.first() else {
+            return Err(SessionError::Malformed("empty command packet".into()));
+        };
+        let reply_seq = seq.wrapping_add(1);
+        let pending = |answer| Pending {
+            raw: raw.clone(),
+            reply_seq,
+            answer,
+            params: Vec::new(),
+            param_count: 0,
+        };
+        match cmd {
+            command::QUIT => Ok(Flow::End),
+            command::QUERY => {
+                let prepared = text(&payload[1..]);
+                self.statement(pending(Answer::Results), prepared).await
+            }
+            command::INIT_DB => {
+                let db = String::from_utf8_lossy(&payload[1..]).replace('`', "``");
+                let prepared = Prepared::new(&format!("USE `{db}`"));
+                self.statement(pending(Answer::Simple), prepared).await
+            }
+            command::STMT_EXECUTE => {
+                let mut r = Reader::new(&payload[1..]);
+                let id = r
+                    .u32()
+                    .ok_or_else(|| SessionError::Malformed("short COM_STMT_EXECUTE".into()))?;
+                let prepared = self.statements.get(id).unwrap_or_else(|| {
+                    Prepared::unknown(
+                        &format!("-- execute of unknown statement id {id}"),
+                        "statement not prepared through airlock",
+                    )
+                });
+                let mut p = pending(Answer::Results);
+                p.params = vec![Some(Bytes::copy_from_slice(r.rest()))];
+                p.param_count = 1;
+                self.statement(p, prepared).await
+            }
+            command::STMT_PREPARE => {
+                let prepared = text(&payload[1..]);
+                let summary = self.forward(&raw, Answer::Prepare).await?;
+                if let Some(id) = summary.statement_id {
+                    self.statements.prepared(id, prepared);
+                }
+                Ok(Flow::Continue)
+            }
+            command::STMT_CLOSE | command::STMT_SEND_LONG_DATA => {
+                // No answer comes for these.
+                if cmd == command::STMT_CLOSE {
+                    let id = Reader::new(&payload[1..])
+                        .u32()
+                        .ok_or_else(|| SessionError::Malformed("short COM_STMT_CLOSE".into()))?;
+                    self.statements.close(id);
+                }
+                self.up.writer.write_all(&raw).await?;
+                Ok(Flow::Continue)
+            }
+            command::PING | command::STMT_RESET => {
+                self.forward(&raw, Answer::Simple).await?;
+                Ok(Flow::Continue)
+            }
+            command::FIELD_LIST => {
+                self.forward(&raw, Answer::FieldList).await?;
+                Ok(Flow::Continue)
+            }
+            command::RESET_CONNECTION => {
+                let summary = self.forward(&raw, Answer::Simple).await?;
+                if summary.error.is_none() {
+                    self.statements.clear();
+                    self.up.internal(READ_ONLY).await?;
+                    self.in_trans = false;
+                    self.block_fresh = false;
+                    self.block_rw = false;
+                }
+                Ok(Flow::Continue)
+            }
+            command::CHANGE_USER => {
+                let err = MyError::new(
+                    1227,
+                    "42000",
+                    "airlock does not support COM_CHANGE_USER; open a new connection as the other agent",
+                );
+                self.tell(reply_seq, &err).await?;
+                Ok(Flow::Continue)
+            }
+            other => {
+                let err = MyError::new(
+                    1047,
+                    "08S01",
+                    format!("airlock does not support command 0x{other:02x}"),
+                );
+                self.tell(reply_seq, &err).await?;
+                Ok(Flow::Continue)
+            }
+        }
+    }
+
+    /// Sends a command upstream and relays its answer.
+    async fn forward(&mut self, raw: &[u8], answer: Answer) -> Result<Summary, SessionError> {
+        self.up.writer.write_all(raw).await?;
+        let summary = relay(&mut self.up.reader, &mut self.to_client, answer).await?;
+        if let Some(in_trans) = summary.in_transaction() {
+            self.in_trans = in_trans;
+            if !in_trans {
+                self.block_rw = false;
+                self.block_fresh = false;
+            }
+        }
+        Ok(summary)
+    }
+
+    pub(super) async fn tell(&mut self, seq: u8, err: &MyError) -> std::io::Result<()> {
+        self.to_client.write_all(&err.packet(seq)).await
+    }
+
+    /// Answers a refused statement with `err` and audits it.
+    pub(super) async fn refuse(
+        &mut self,
+        pending: &Pending,
+        err: MyError,
+        mut record: AuditRecord,
+    ) -> Result<(), SessionError> {
+        record.error = Some(err.code.to_string());
+        self.tell(pending.reply_seq, &err).await?;
+        self.audit(record).await;
+        Ok(())
+    }
+
+    pub(super) async fn audit(&self, record: AuditRecord) {
+        if let Err(e) = self.state.audit.record(record).await {
+            tracing::error!(error = %e, "audit record not stored");
+        }
+    }
+
+    /// A statement at the point where it would run: decide, hold, refuse or run it.
+    async fn statement(
+        &mut self,
+        pending: Pending,
+        prepared: Arc<Prepared>,
+    ) -> Result<Flow, SessionError> {
+        let prepared = self.statements.resolve(&prepared);
+        let verdict = self.state.rules.evaluate(&Request {
+            agent: &self.who.agent.name,
+            groups: &self.who.agent.groups,
+            database: &self.who.database.name,
+            class: prepared.class(),
+            tables: &prepared.classified.tables,
+            default_schema: &self.who.database.dbname,
+            at: chrono::Utc::now(),
+        });
+        let mut record = self.record(&pending, &prepared, &verdict.rule);
+        match verdict.action {
+            Action::Allow => {
+                self.run_statement(pending, &prepared, record).await?;
+                Ok(Flow::Continue)
+            }
+            Action::Deny { message } => {
+                record.decision = Decision::DeniedByRule;
+                let err = MyError::new(
+                    1227,
+                    "42000",
+                    format!("airlock: {message} (denied by rule {})", verdict.rule),
+                );
+                self.refuse(&pending, err, record).await?;
+                Ok(Flow::Continue)
+            }
+            Action::Hold {
+                timeout,
+                approvers,
+                quorum,
+            } => {
+                let rule = super::hold::RuleHold {
+                    timeout,
+                    approvers,
+                    quorum,
+                };
+                self.hold(pending, prepared, record, rule).await
+            }
+        }
+    }
+
+    fn record(&self, p: &Pending, prepared: &Prepared, rule: &str) -> AuditRecord {
+        AuditRecord {
+            id: 0,
+            time: chrono::Utc::now(),
+            session_id: self.who.session_id.clone(),
+            agent: self.who.agent.name.clone(),
+            client_addr: self.who.client_addr.to_string(),
+            application_name: self.who.application_name.clone(),
+            database: self.who.database.name.clone(),
+            upstream_user: self.who.database.user.clone(),
+            statement: prepared.sql.to_string(),
+            params: p.param_count,
+            class: prepared.class(),
+            rule: rule.to_string(),
+            decision: Decision::Allowed,
+            hold_id: None,
+            approver: None,
+            comment: None,
+            rows: None,
+            duration_us: 0,
+            error: None,
+        }
+    }
+
+    /// Runs an allowed or approved statement and audits it with its answer.
+    pub(super) async fn run_statement(
+        &mut self,
+        pending: Pending,
+        prepared: &Prepared,
+        mut record: AuditRecord,
+    ) -> Result<(), SessionError> {
+        let writes = prepared.class() >= Class::Write;
+        let mut restore = false;
+        if writes {
+            if prepared.ends_block_early() {
+                let err = MyError::new(
+                    1568,
+                    "25001",
+                    "airlock: in a statement that needs write access, COMMIT/ROLLBACK must come last; send the statements after it separately",
+                );
+                return self.refuse(&pending, err, record).await;
+            }
+            if !self.in_trans {
+                self.up.internal(READ_WRITE).await?;
+                restore = true;
+            } else if self.block_rw {
+                // Already in the read-write transaction airlock opened.
+            } else if self.block_fresh {
+                self.up.internal("ROLLBACK").await?;
+                self.up.internal("START TRANSACTION READ WRITE").await?;
+                self.block_rw = true;
+            } else {
+                let err = MyError::new(
+                    1568,
+                    "25001",
+                    "airlock: this transaction is read-only; an approved write can only be the first statement of a transaction (or run it outside one)",
+                );
+                return self.refuse(&pending, err, record).await;
+            }
+        }
+        let started = Instant::now();
+        let outcome = self.forward(&pending.raw, pending.answer).await;
+        if restore {
+            // Back to read-only before anything else of the agent's runs; a
+            // transaction the statement left open stays read-write.
+            let status = self.up.internal(READ_ONLY).await?;
+            self.in_trans = status & super::codec::status::IN_TRANS != 0;
+            self.block_rw = self.in_trans;
+        }
+        let summary = outcome?;
+        self.block_fresh = prepared.begins_block() && self.in_trans;
+        if !self.in_trans {
+            self.block_rw = false;
+        }
+        record.duration_us = started.elapsed().as_micros() as i64;
+        record.rows = Some(summary.rows as i64);
+        record.error = summary.error.map(|c| c.to_string());
+        self.audit(record).await;
+        Ok(())
+    }
+}
+
+/// A statement's text from a command packet (unknown when not UTF-8).
+fn text(bytes: &[u8]) -> Arc<Prepared> {
+    match std::str::from_utf8(bytes) {
+        Ok(sql) => Prepared::new(sql),
+        Err(_) => Prepared::unknown(
+            &String::from_utf8_lossy(bytes),
+            "statement text is not valid UTF-8",
+        ),
+    }
+}
