@@ -193,7 +193,17 @@ impl Session {
             }
             command::STMT_PREPARE => {
                 let prepared = text(&payload[1..]);
-                let summary = self.forward(&raw, Answer::Prepare).await?;
+                // MariaDB refuses even to prepare a write in a read-only
+                // transaction; preparing runs nothing, EXECUTE is decided.
+                let lift = prepared.class() >= Class::Write && !self.in_trans;
+                if lift {
+                    self.up.internal(READ_WRITE).await?;
+                }
+                let summary = self.forward(&raw, Answer::Prepare).await;
+                if lift {
+                    self.up.internal(READ_ONLY).await?;
+                }
+                let summary = summary?;
                 if let Some(id) = summary.statement_id {
                     self.statements.prepared(id, prepared);
                 }

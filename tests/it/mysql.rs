@@ -1,0 +1,438 @@
+//! MySQL agents through airlock to the real MariaDB on 127.0.0.1:3306: the
+//! `mariadb` CLI and mysql_async (text and binary protocol), holds, denials,
+//! approvals, the read-only wall, malformed packets and audit row counts.
+
+use std::time::Duration;
+
+use airlock::audit::Decision;
+use airlock::mysql::codec::{caps, command};
+use airlock::mysql::handshake::{Greeting, Response};
+use airlock::mysql::packet::{frame, PacketReader};
+use mysql_async::prelude::*;
+use mysql_async::{Conn, Opts};
+use tokio::io::AsyncWriteExt;
+
+use crate::harness::*;
+
+async fn start(rules: &str) -> Airlock {
+    Airlock::start_with(Options {
+        rules,
+        mysql: true,
+        ..Options::default()
+    })
+    .await
+}
+
+fn url(a: &Airlock, user: &str, password: &str, db: &str) -> String {
+    format!(
+        "mysql://{user}:{password}@127.0.0.1:{}/{db}?prefer_socket=false",
+        a.addr.port()
+    )
+}
+
+async fn agent(a: &Airlock) -> Conn {
+    Conn::new(Opts::from_url(&url(a, AGENT, PASSWORD, "test")).unwrap())
+        .await
+        .unwrap()
+}
+
+async fn direct() -> Conn {
+    Conn::new(Opts::from_url("mysql://root@127.0.0.1:3306/test?prefer_socket=false").unwrap())
+        .await
+        .unwrap()
+}
+
+async fn make_table(rows: u32) -> String {
+    let t = unique("my");
+    let mut db = direct().await;
+    db.query_drop(format!(
+        "CREATE TABLE {t} (id INT PRIMARY KEY, note VARCHAR(20), price DECIMAL(8,2), at DATETIME NULL)"
+    ))
+    .await
+    .unwrap();
+    for i in 1..=rows {
+        db.query_drop(format!(
+            "INSERT INTO {t} VALUES ({i}, 'n{i}', {i}.25, IF({i} % 2 = 0, NULL, '2026-01-0{} 10:00:00'))",
+            i % 9 + 1
+        ))
+        .await
+        .unwrap();
+    }
+    t
+}
+
+async fn count(t: &str) -> i64 {
+    direct()
+        .await
+        .query_first(format!("SELECT count(*) FROM {t}"))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn table_exists(t: &str) -> bool {
+    let n: i64 = direct()
+        .await
+        .query_first(format!(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'test' AND table_name = '{t}'"
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    n == 1
+}
+
+fn server_error(e: mysql_async::Error) -> (u16, String) {
+    match e {
+        mysql_async::Error::Server(s) => (s.code, s.message),
+        other => panic!("expected a server error, got {other:?}"),
+    }
+}
+
+async fn mariadb_cli(port: u16, user: &str, password: &str, sql: &str) -> std::process::Output {
+    let mut cmd = tokio::process::Command::new("mariadb");
+    cmd.args([
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &port.to_string(),
+        "-u",
+        user,
+        "--skip-ssl",
+    ]);
+    if !password.is_empty() {
+        cmd.arg(format!("-p{password}"));
+    }
+    cmd.args(["test", "-e", sql]).output().await.unwrap()
+}
+
+#[tokio::test]
+async fn mariadb_cli_reads_through_airlock_exactly_as_direct() {
+    let a = start(HOLD_WRITES).await;
+    let t = make_table(5).await;
+    let sql = format!("SELECT * FROM {t} ORDER BY id; SELECT count(*), sum(price) FROM {t}; SHOW COLUMNS FROM {t}");
+    let through = mariadb_cli(a.addr.port(), AGENT, PASSWORD, &sql).await;
+    let direct = mariadb_cli(3306, "root", "", &sql).await;
+    assert!(
+        through.status.success(),
+        "{}",
+        String::from_utf8_lossy(&through.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&through.stdout),
+        String::from_utf8_lossy(&direct.stdout)
+    );
+    assert!(String::from_utf8_lossy(&through.stdout).contains("n5"));
+    // A wrong password and an unknown database are refused as MySQL would.
+    let bad = mariadb_cli(a.addr.port(), AGENT, "wrong", "SELECT 1").await;
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ERROR 1045"));
+    let e = Conn::new(Opts::from_url(&url(&a, AGENT, PASSWORD, "nope")).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(server_error(e).0, 1049);
+}
+
+#[tokio::test]
+async fn text_and_binary_protocol_reads_match_direct() {
+    let a = start(HOLD_WRITES).await;
+    let t = make_table(6).await;
+    let mut c = agent(&a).await;
+    let mut d = direct().await;
+    type Row = (i32, String, String, Option<String>);
+    let sql =
+        format!("SELECT id, note, CAST(price AS CHAR), CAST(at AS CHAR) FROM {t} ORDER BY id");
+    let text: Vec<Row> = c.query(&sql).await.unwrap();
+    assert_eq!(text, d.query::<Row, _>(&sql).await.unwrap());
+    assert_eq!(text.len(), 6);
+    let psql = format!("SELECT id, note, price, at FROM {t} WHERE id > ? ORDER BY id");
+    type Typed = (i32, String, f64, Option<mysql_async::Value>);
+    let binary: Vec<Typed> = c.exec(&psql, (2,)).await.unwrap();
+    assert_eq!(binary, d.exec::<Typed, _, _>(&psql, (2,)).await.unwrap());
+    assert_eq!(binary.len(), 4);
+    // the same statement executed again, then closed
+    let stmt = c.prep(&psql).await.unwrap();
+    let again: Vec<Typed> = c.exec(&stmt, (5,)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    c.close(stmt).await.unwrap();
+    c.ping().await.unwrap();
+    c.reset().await.unwrap();
+    // after COM_RESET_CONNECTION the session is read-only again
+    let ro: i64 = c
+        .query_first("SELECT @@tx_read_only")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ro, 1);
+    let audit = a.audit().await;
+    let rec = audit.iter().find(|r| r.statement == sql).unwrap();
+    assert_eq!(rec.rows, Some(6));
+    let rec = audit
+        .iter()
+        .filter(|r| r.statement == psql)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        rec.iter().map(|r| r.rows).collect::<Vec<_>>(),
+        [Some(4), Some(1)]
+    );
+}
+
+#[tokio::test]
+async fn held_drop_never_reaches_mariadb_and_expires() {
+    let a = start(HOLD_WRITES).await;
+    let t = make_table(2).await;
+    let mut c = agent(&a).await;
+    let started = std::time::Instant::now();
+    let e = c.query_drop(format!("DROP TABLE {t}")).await.unwrap_err();
+    let (code, message) = server_error(e);
+    assert_eq!(code, 1317, "{message}");
+    assert!(message.contains("expired"), "{message}");
+    assert!(
+        message.contains("http://airlock.test/approvals/"),
+        "{message}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert!(table_exists(&t).await, "the held DROP reached MariaDB");
+    // the session goes on
+    let one: i64 = c.query_first("SELECT 1").await.unwrap().unwrap();
+    assert_eq!(one, 1);
+    let audit = a.audit().await;
+    let rec = audit
+        .iter()
+        .find(|r| r.statement.starts_with("DROP"))
+        .unwrap();
+    assert_eq!(rec.decision, Decision::Expired);
+    assert_eq!(rec.error.as_deref(), Some("1317"));
+    assert_eq!(rec.rows, None);
+    assert!(rec.hold_id.is_some());
+}
+
+#[tokio::test]
+async fn executable_comment_smuggling_is_held() {
+    let a = start(HOLD_WRITES).await;
+    let t = make_table(1).await;
+    let mut c = agent(&a).await;
+    let e = c
+        .query_drop(format!("SELECT 1 /*!50000 ; DROP TABLE {t} */"))
+        .await
+        .unwrap_err();
+    assert_eq!(server_error(e).0, 1317);
+    assert!(table_exists(&t).await);
+}
+
+#[tokio::test]
+async fn approved_delete_returns_the_real_affected_rows_then_read_only_again() {
+    let a = start(HOLD_WRITES).await;
+    let t = make_table(10).await;
+    let mut c = agent(&a).await;
+    let sql = format!("DELETE FROM {t} WHERE id <= 4");
+    let run = tokio::spawn(async move {
+        let r = c.query_drop(sql.as_str()).await.map(|_| c.affected_rows());
+        (r, c)
+    });
+    let id = a.next_pending().await;
+    assert_eq!(count(&t).await, 10, "nothing runs before approval");
+    a.approve(id).await;
+    let (affected, mut c) = run.await.unwrap();
+    assert_eq!(affected.unwrap(), 4);
+    assert_eq!(count(&t).await, 6);
+    let ro: i64 = c
+        .query_first("SELECT @@tx_read_only")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ro, 1, "the session went back to read-only");
+    let audit = a.audit().await;
+    let rec = audit
+        .iter()
+        .find(|r| r.statement.starts_with("DELETE"))
+        .unwrap();
+    assert_eq!(rec.decision, Decision::Approved);
+    assert_eq!(rec.rows, Some(4));
+    assert_eq!(rec.hold_id, Some(id));
+}
+
+#[tokio::test]
+async fn denied_by_approver_names_the_hold() {
+    let a = start(HOLD_WRITES).await;
+    let t = make_table(3).await;
+    let mut c = agent(&a).await;
+    let sql = format!("UPDATE {t} SET note = 'x'");
+    let run = tokio::spawn(async move { c.query_drop(sql.as_str()).await });
+    let id = a.next_pending().await;
+    a.deny(id, "not today").await;
+    let (code, message) = server_error(run.await.unwrap().unwrap_err());
+    assert_eq!(code, 1227);
+    assert!(
+        message.contains(&format!("#{id}")) && message.contains("not today"),
+        "{message}"
+    );
+    let n: i64 = direct()
+        .await
+        .query_first(format!("SELECT count(*) FROM {t} WHERE note = 'x'"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn deny_rule_refuses_at_once() {
+    let rules = r#"
+[[rule]]
+name = "no schema changes"
+class = ["ddl"]
+action = "deny"
+message = "schema changes go through migrations"
+
+[[rule]]
+name = "rest"
+action = "allow"
+"#;
+    let a = start(rules).await;
+    let t = make_table(1).await;
+    let mut c = agent(&a).await;
+    let (code, message) = server_error(c.query_drop(format!("DROP TABLE {t}")).await.unwrap_err());
+    assert_eq!(code, 1227);
+    assert!(
+        message.contains("schema changes go through migrations"),
+        "{message}"
+    );
+    assert!(table_exists(&t).await);
+    let audit = a.audit().await;
+    let rec = audit
+        .iter()
+        .find(|r| r.statement.starts_with("DROP"))
+        .unwrap();
+    assert_eq!(rec.decision, Decision::DeniedByRule);
+    assert_eq!(rec.error.as_deref(), Some("1227"));
+}
+
+#[tokio::test]
+async fn prepared_write_is_held_at_execute() {
+    let a = start(HOLD_WRITES).await;
+    let t = make_table(3).await;
+    let mut c = agent(&a).await;
+    let stmt = c
+        .prep(format!("DELETE FROM {t} WHERE id = ?"))
+        .await
+        .unwrap();
+    let e = c.exec_drop(&stmt, (1,)).await.unwrap_err();
+    assert_eq!(server_error(e).0, 1317);
+    assert_eq!(count(&t).await, 3);
+    let holds = a.state.approvals.list(None).await.unwrap();
+    assert!(holds[0].request.statement.starts_with("DELETE"));
+    assert_eq!(holds[0].request.params.len(), 1);
+}
+
+#[tokio::test]
+async fn allowed_statements_are_audited_with_row_counts_and_the_wall_holds() {
+    let a = start(PERMISSIVE).await;
+    let t = make_table(5).await;
+    let mut c = agent(&a).await;
+    c.query_drop(format!("UPDATE {t} SET note = 'u' WHERE id > 2"))
+        .await
+        .unwrap();
+    assert_eq!(c.affected_rows(), 3);
+    let multi = format!("SELECT id FROM {t}; SELECT 1 UNION SELECT 2");
+    c.query_drop(&multi).await.unwrap();
+    let ro: i64 = c
+        .query_first("SELECT @@tx_read_only")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ro, 1);
+    // BEGIN then a write: airlock re-opens the empty transaction read-write.
+    c.query_drop("BEGIN").await.unwrap();
+    c.query_drop(format!("DELETE FROM {t} WHERE id = 1"))
+        .await
+        .unwrap();
+    c.query_drop("COMMIT").await.unwrap();
+    assert_eq!(count(&t).await, 4);
+    // A write later in a transaction that already read is refused.
+    c.query_drop("BEGIN").await.unwrap();
+    c.query_drop(format!("SELECT * FROM {t}")).await.unwrap();
+    let (code, _) = server_error(
+        c.query_drop(format!("DELETE FROM {t} WHERE id = 2"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 1568);
+    c.query_drop("ROLLBACK").await.unwrap();
+    assert_eq!(count(&t).await, 4);
+    let audit = a.audit().await;
+    let rows = |prefix: &str| {
+        audit
+            .iter()
+            .find(|r| r.statement.starts_with(prefix))
+            .unwrap()
+            .rows
+    };
+    assert_eq!(rows("UPDATE"), Some(3));
+    assert_eq!(rows(&multi), Some(7));
+    assert_eq!(rows("DELETE"), Some(1));
+}
+
+/// Logs in with airlock's own codec, for sending what no driver would.
+async fn raw_session(
+    a: &Airlock,
+) -> (
+    PacketReader<tokio::net::tcp::OwnedReadHalf>,
+    tokio::net::tcp::OwnedWriteHalf,
+) {
+    let tcp = tokio::net::TcpStream::connect(a.addr).await.unwrap();
+    let (r, mut w) = tcp.into_split();
+    let mut r = PacketReader::new(r, 1 << 24);
+    let g = r.read_packet().await.unwrap().unwrap();
+    let greeting = Greeting::parse(&g.payload).unwrap();
+    let response = Response {
+        capabilities: caps::PROTOCOL_41
+            | caps::SECURE_CONNECTION
+            | caps::PLUGIN_AUTH
+            | caps::CONNECT_WITH_DB,
+        max_packet: 1 << 24,
+        collation: 45,
+        user: AGENT.into(),
+        auth: airlock::mysql::auth::native_scramble(PASSWORD.as_bytes(), &greeting.scramble),
+        database: Some("test".into()),
+        auth_plugin: Some("mysql_native_password".into()),
+        attributes: Vec::new(),
+    };
+    w.write_all(&frame(1, &response.encode()).0).await.unwrap();
+    let ok = r.read_packet().await.unwrap().unwrap();
+    assert_eq!(ok.payload[0], 0, "login failed: {:?}", ok.payload);
+    (r, w)
+}
+
+#[tokio::test]
+async fn malformed_packets_close_only_that_session() {
+    let a = start(HOLD_WRITES).await;
+    let mut other = agent(&a).await;
+    // An unsupported command is refused; the session goes on.
+    let (mut r, mut w) = raw_session(&a).await;
+    w.write_all(&frame(0, &[0x09]).0).await.unwrap();
+    let err = r.read_packet().await.unwrap().unwrap();
+    assert_eq!(err.payload[0], 0xff);
+    assert!(String::from_utf8_lossy(&err.payload).contains("does not support command 0x09"));
+    w.write_all(&frame(0, &[command::PING]).0).await.unwrap();
+    assert_eq!(r.read_packet().await.unwrap().unwrap().payload[0], 0);
+    // A truncated COM_STMT_EXECUTE: ERR, then the connection closes.
+    w.write_all(&frame(0, &[command::STMT_EXECUTE, 1]).0)
+        .await
+        .unwrap();
+    let err = r.read_packet().await.unwrap().unwrap();
+    assert_eq!(err.payload[0], 0xff);
+    assert!(r.read_packet().await.unwrap().is_none());
+    // An empty packet does the same.
+    let (mut r, mut w) = raw_session(&a).await;
+    w.write_all(&[0, 0, 0, 0]).await.unwrap();
+    assert_eq!(r.read_packet().await.unwrap().unwrap().payload[0], 0xff);
+    assert!(r.read_packet().await.unwrap().is_none());
+    // Garbage instead of a handshake response.
+    let mut tcp = tokio::net::TcpStream::connect(a.addr).await.unwrap();
+    tcp.write_all(&frame(1, b"\x01\x02garbage").0)
+        .await
+        .unwrap();
+    // The other agent never noticed.
+    let one: i64 = other.query_first("SELECT 1").await.unwrap().unwrap();
+    assert_eq!(one, 1);
+}
