@@ -436,3 +436,52 @@ async fn malformed_packets_close_only_that_session() {
     let one: i64 = other.query_first("SELECT 1").await.unwrap().unwrap();
     assert_eq!(one, 1);
 }
+
+#[tokio::test]
+async fn agent_leaving_while_held_abandons_the_hold() {
+    let a = start(HOLD_WRITES).await;
+    let t = make_table(1).await;
+    let mut c = agent(&a).await;
+    let sql = format!("DROP TABLE {t}");
+    let run = tokio::spawn(async move { c.query_drop(sql.as_str()).await });
+    let id = a.next_pending().await;
+    run.abort();
+    let _ = run.await;
+    let mut state = None;
+    for _ in 0..100 {
+        state = Some(a.state.approvals.get(id).await.unwrap().unwrap().state);
+        if state == Some(airlock::store::HoldState::Abandoned) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state, Some(airlock::store::HoldState::Abandoned));
+    assert!(table_exists(&t).await);
+    let audit = a.audit().await;
+    let rec = audit
+        .iter()
+        .find(|r| r.statement.starts_with("DROP"))
+        .unwrap();
+    assert_eq!(rec.decision, Decision::Abandoned);
+}
+
+#[tokio::test]
+async fn init_db_is_decided_like_use_and_change_user_is_refused() {
+    let a = start(HOLD_WRITES).await;
+    let mut c = agent(&a).await;
+    // COM_INIT_DB is `USE test`: privilege (rules are per database), held.
+    let (code, message) = server_error(c.query_drop("USE test").await.unwrap_err());
+    assert_eq!(code, 1317, "{message}");
+    let (mut r, mut w) = raw_session(&a).await;
+    w.write_all(&frame(0, b"\x02test").0).await.unwrap();
+    let err = r.read_packet().await.unwrap().unwrap();
+    assert_eq!(err.payload[0], 0xff);
+    assert!(String::from_utf8_lossy(&err.payload).contains("expired"));
+    w.write_all(&frame(0, &[command::CHANGE_USER]).0)
+        .await
+        .unwrap();
+    let err = r.read_packet().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&err.payload).contains("COM_CHANGE_USER"));
+    let audit = a.audit().await;
+    assert!(audit.iter().any(|r| r.statement == "USE `test`"));
+}
