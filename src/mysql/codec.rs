@@ -25,8 +25,9 @@ pub mod caps {
     pub const CONNECT_ATTRS: u32 = 1 << 20;
     pub const PLUGIN_AUTH_LENENC_DATA: u32 = 1 << 21;
 
-    /// What airlock offers agents. Deliberately absent: compression, LOCAL
-    /// INFILE (the server could read the agent's files), SSL (not yet), session
+    /// What airlock offers agents (plus SSL when it has a certificate).
+    /// Deliberately absent: compression, LOCAL INFILE (the server could read
+    /// the agent's files), session
     /// state tracking, DEPRECATE_EOF, optional result metadata, query
     /// attributes (parameters airlock would not see), and MariaDB's extended
     /// capabilities (metadata caching, bulk operations).

@@ -1,16 +1,21 @@
 //! The agent-facing connection phase: greet with Handshake v10, read the
 //! agent's HandshakeResponse41, switch it to `mysql_native_password` when it
 //! asked for another plugin, check its password against `[agents.NAME]
-//! mysql_native`, and pick the upstream database it named.
+//! mysql_native`, and pick the upstream database it named. TLS starts when the
+//! agent answers the greeting with an SSLRequest (and airlock has a
+//! certificate); the HandshakeResponse then comes over TLS.
 
 use rand::RngCore;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
 
 use super::auth;
-use super::codec::{caps, status, MyError, DEFAULT_COLLATION};
+use super::codec::{caps, status, MyError, Reader, DEFAULT_COLLATION};
 use super::handshake::{auth_switch, Greeting, Response, SSL_REQUEST_LEN};
-use super::packet::{frame, PacketError, PacketReader};
-use crate::config::{Agent, Database, DatabaseKind};
+use super::packet::{frame, Packet, PacketError, PacketReader};
+use crate::config::{Agent, ClientTls, Database, DatabaseKind};
+use crate::pg::tls::Stream;
 use crate::state::State;
 
 /// What the greeting says airlock is. Clients read the version for features;
@@ -24,6 +29,8 @@ pub struct Opened {
     pub response: Response,
     /// Sequence id of the packet that ends the connection phase (OK or ERR).
     pub next_seq: u8,
+    pub reader: PacketReader<ReadHalf<Stream>>,
+    pub writer: WriteHalf<Stream>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,43 +39,106 @@ pub enum FrontError {
     Packet(#[from] PacketError),
     #[error("the agent left during the handshake")]
     Closed,
+    #[error("TLS handshake: {0}")]
+    Tls(std::io::Error),
     /// Refused with this error, already sent to the agent.
     #[error("{}", .0.message)]
     Told(MyError),
 }
 
-/// Greets and authenticates an agent.
-pub async fn open<R, W>(
+/// Greets and authenticates an agent; with `tls`, offers TLS (SSLRequest)
+/// and, when `[server] tls = "required"`, insists on it.
+pub async fn open(
     state: &State,
+    tls: Option<&TlsAcceptor>,
     connection_id: u32,
-    reader: &mut PacketReader<R>,
-    writer: &mut W,
-) -> Result<Opened, FrontError>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
+    tcp: TcpStream,
+) -> Result<Opened, FrontError> {
     let mut scramble = [0u8; 20];
     rand::thread_rng().fill_bytes(&mut scramble);
-    // The scramble must be NUL-free printable bytes for some clients.
+    // Printable, NUL-free bytes, as MySQL servers send.
     for b in scramble.iter_mut() {
         *b = b'!' + (*b % 90);
     }
+    let offered = match tls {
+        Some(_) => caps::OFFERED | caps::SSL,
+        None => caps::OFFERED,
+    };
     let greeting = Greeting {
         server_version: SERVER_VERSION.into(),
         connection_id,
-        capabilities: caps::OFFERED,
+        capabilities: offered,
         collation: DEFAULT_COLLATION,
         status: status::AUTOCOMMIT,
         scramble: scramble.to_vec(),
         auth_plugin: auth::NATIVE.into(),
     };
-    writer
+    let mut stream = Stream::Plain(tcp);
+    stream
         .write_all(&frame(0, &greeting.encode()).0)
         .await
         .map_err(PacketError::Io)?;
-    match answer(state, &scramble, reader, writer).await {
-        Ok(opened) => Ok(opened),
+    let (first, extra) = {
+        let mut plain = PacketReader::new(&mut stream, 64 * 1024);
+        let first = plain.read_packet().await?.ok_or(FrontError::Closed)?;
+        (first, !plain.buffered().is_empty())
+    };
+    let ssl_request = first.payload.len() == SSL_REQUEST_LEN
+        && Reader::new(&first.payload).u32().unwrap_or(0) & caps::SSL != 0;
+    let mut response_packet = Some(first.clone());
+    let mut refusal = None;
+    match (ssl_request, tls) {
+        (true, Some(acceptor)) if !extra => {
+            let Stream::Plain(tcp) = stream else {
+                unreachable!("TLS starts once")
+            };
+            let tls = acceptor.accept(tcp).await.map_err(FrontError::Tls)?;
+            stream = Stream::Server(Box::new(tls));
+            response_packet = None;
+        }
+        (true, Some(_)) => {
+            // Bytes sent after the SSLRequest could be injected by a man in the middle.
+            refusal = Some(MyError::new(
+                1043,
+                "08S01",
+                "Bad handshake: data after SSLRequest",
+            ));
+        }
+        (true, None) => {
+            refusal = Some(MyError::new(
+                1045,
+                "28000",
+                "airlock's MySQL listener has no TLS certificate; connect without SSL (--skip-ssl, ssl-mode=DISABLED)",
+            ));
+        }
+        (false, _) if state.config.server.tls == ClientTls::Required => {
+            refusal = Some(MyError::new(
+                3159,
+                "HY000",
+                "Connections using insecure transport are prohibited: airlock requires TLS",
+            ));
+        }
+        (false, _) => {}
+    }
+    let (r, mut writer) = tokio::io::split(stream);
+    let mut reader = PacketReader::new(r, state.config.server.max_message_bytes);
+    if let Some(err) = refusal {
+        let _ = writer
+            .write_all(&err.packet(first.seq.wrapping_add(1)))
+            .await;
+        let _ = writer.shutdown().await;
+        return Err(FrontError::Told(err));
+    }
+    let result = answer(state, &scramble, response_packet, &mut reader, &mut writer).await;
+    match result {
+        Ok(a) => Ok(Opened {
+            agent: a.agent,
+            database: a.database,
+            response: a.response,
+            next_seq: a.next_seq,
+            reader,
+            writer,
+        }),
         Err((seq, FrontError::Told(err))) => {
             let _ = writer.write_all(&err.packet(seq)).await;
             let _ = writer.shutdown().await;
@@ -78,35 +148,39 @@ where
     }
 }
 
+/// What the connection phase settled, before the streams are attached.
+struct Answered {
+    agent: Agent,
+    database: Database,
+    response: Response,
+    next_seq: u8,
+}
+
 /// The rest of the connection phase; an error carries the sequence id its
 /// ERR packet must have.
 async fn answer<R, W>(
     state: &State,
     scramble: &[u8],
+    first: Option<Packet>,
     reader: &mut PacketReader<R>,
     writer: &mut W,
-) -> Result<Opened, (u8, FrontError)>
+) -> Result<Answered, (u8, FrontError)>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let p = reader
-        .read_packet()
-        .await
-        .map_err(|e| (2, e.into()))?
-        .ok_or((2, FrontError::Closed))?;
+    let p = match first {
+        Some(p) => p,
+        None => reader
+            .read_packet()
+            .await
+            .map_err(|e| (2, e.into()))?
+            .ok_or((2, FrontError::Closed))?,
+    };
     let mut seq = p.seq.wrapping_add(1);
     let told = |seq, code, sqlstate, msg: String| {
         (seq, FrontError::Told(MyError::new(code, sqlstate, msg)))
     };
-    if p.payload.len() == SSL_REQUEST_LEN {
-        return Err(told(
-            seq,
-            1045,
-            "28000",
-            "airlock's MySQL listener does not offer TLS yet; connect without SSL (--ssl=0, ssl-mode=DISABLED)".into(),
-        ));
-    }
     let mut response = Response::parse(&p.payload).ok_or_else(|| {
         told(
             seq,
@@ -183,7 +257,7 @@ where
             ))
         }
     };
-    Ok(Opened {
+    Ok(Answered {
         agent,
         database,
         response,

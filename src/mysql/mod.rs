@@ -22,13 +22,20 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::state::State;
 use codec::MyError;
-use packet::PacketReader;
 use session::{Identity, Session};
 
 static SESSIONS: AtomicU32 = AtomicU32::new(1);
 
 /// Accepts MySQL agents on `listener` until the task is dropped.
 pub async fn serve(state: Arc<State>, listener: TcpListener) -> std::io::Result<()> {
+    let server = &state.config.server;
+    let tls = match (&server.tls_cert, &server.tls_key, server.tls) {
+        (Some(cert), Some(key), t) if t != crate::config::ClientTls::Off => Some(Arc::new(
+            crate::pg::tls::acceptor(cert, key)
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
+        )),
+        _ => None,
+    };
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -39,20 +46,24 @@ pub async fn serve(state: Arc<State>, listener: TcpListener) -> std::io::Result<
             }
         };
         let state = state.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _ = tcp.set_nodelay(true);
-            connection(state, tcp, peer).await;
+            connection(state, tls.as_deref(), tcp, peer).await;
         });
     }
 }
 
 /// One agent connection from accept to close.
-async fn connection(state: Arc<State>, tcp: TcpStream, peer: SocketAddr) {
+async fn connection(
+    state: Arc<State>,
+    tls: Option<&tokio_rustls::TlsAcceptor>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) {
     let n = SESSIONS.fetch_add(1, Ordering::Relaxed);
     let session_id = format!("{:x}-m{n}", std::process::id());
-    let (r, mut w) = tcp.into_split();
-    let mut reader = PacketReader::new(r, state.config.server.max_message_bytes);
-    let opened = match front::open(&state, n, &mut reader, &mut w).await {
+    let opened = match front::open(&state, tls, n, tcp).await {
         Ok(o) => o,
         Err(e) => {
             tracing::info!(%peer, error = %e, "MySQL connection ended during the handshake");
@@ -76,12 +87,14 @@ async fn connection(state: Arc<State>, tcp: TcpStream, peer: SocketAddr) {
                     opened.database.name
                 ),
             );
+            let mut w = opened.writer;
             let _ = w.write_all(&err.packet(opened.next_seq)).await;
             let _ = w.shutdown().await;
             return;
         }
     };
     let ok = codec::ok_payload(codec::status::AUTOCOMMIT);
+    let mut w = opened.writer;
     if w.write_all(&packet::frame(opened.next_seq, &ok).0)
         .await
         .is_err()
@@ -103,7 +116,7 @@ async fn connection(state: Arc<State>, tcp: TcpStream, peer: SocketAddr) {
         client_addr: peer,
         application_name,
     });
-    let session = Session::new(who, state, reader, w, up);
+    let session = Session::new(who, state, opened.reader, w, up);
     if let Err(e) = session.run().await {
         tracing::info!(session = %session_id, error = %e, "MySQL session ended");
     }

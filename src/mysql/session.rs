@@ -23,8 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 
 use super::codec::{command, MyError, Reader};
 use super::packet::{PacketError, PacketReader};
@@ -34,6 +33,7 @@ use super::upstream::{Upstream, UpstreamError, READ_ONLY, READ_WRITE};
 use crate::audit::{AuditRecord, Decision};
 use crate::classify::Class;
 use crate::config::{Agent, Database};
+use crate::pg::tls::Stream;
 use crate::policy::{Action, Request};
 use crate::state::State;
 
@@ -82,8 +82,8 @@ pub(super) struct Pending {
 pub struct Session {
     pub(super) who: Arc<Identity>,
     pub(super) state: Arc<State>,
-    pub(super) client: PacketReader<OwnedReadHalf>,
-    pub(super) to_client: OwnedWriteHalf,
+    pub(super) client: PacketReader<ReadHalf<Stream>>,
+    pub(super) to_client: WriteHalf<Stream>,
     pub(super) up: Upstream,
     statements: Statements,
     /// The server said a transaction is open.
@@ -98,8 +98,8 @@ impl Session {
     pub fn new(
         who: Arc<Identity>,
         state: Arc<State>,
-        client: PacketReader<OwnedReadHalf>,
-        to_client: OwnedWriteHalf,
+        client: PacketReader<ReadHalf<Stream>>,
+        to_client: WriteHalf<Stream>,
         up: Upstream,
     ) -> Session {
         Session {

@@ -485,3 +485,45 @@ async fn init_db_is_decided_like_use_and_change_user_is_refused() {
     let audit = a.audit().await;
     assert!(audit.iter().any(|r| r.statement == "USE `test`"));
 }
+
+#[tokio::test]
+async fn tls_required_refuses_plaintext_and_serves_the_mariadb_cli_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (crt, key) = (dir.path().join("a.crt"), dir.path().join("a.key"));
+    std::fs::write(&crt, cert.cert.pem()).unwrap();
+    std::fs::write(&key, cert.key_pair.serialize_pem()).unwrap();
+    let extra = format!(
+        "tls = \"required\"\ntls_cert = \"{}\"\ntls_key = \"{}\"",
+        crt.display(),
+        key.display()
+    );
+    let a = Airlock::start_with(Options {
+        rules: HOLD_WRITES,
+        extra_server: &extra,
+        mysql: true,
+        ..Options::default()
+    })
+    .await;
+    let plain = mariadb_cli(a.addr.port(), AGENT, PASSWORD, "SELECT 1").await;
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).contains("ERROR 3159"),
+        "{plain:?}"
+    );
+    let out = tokio::process::Command::new("mariadb")
+        .args(["-h", "127.0.0.1", "-P", &a.addr.port().to_string()])
+        .args(["-u", AGENT, &format!("-p{PASSWORD}"), "--ssl", "test"])
+        .args(["-e", "SELECT 40 + 2; \\s"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("42"), "{stdout}");
+    assert!(stdout.contains("Cipher in use"), "{stdout}");
+}
