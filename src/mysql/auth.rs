@@ -47,6 +47,18 @@ pub fn native_verify(stored: &[u8; 20], scramble: &[u8], answer: &[u8]) -> bool 
         == 0
 }
 
+/// Checks a password received in clear (over TLS, in
+/// `caching_sha2_password`'s full authentication) against the stored
+/// SHA1(SHA1(password)), in constant time.
+pub fn cleartext_verify(stored: &[u8; 20], password: &[u8]) -> bool {
+    !password.is_empty()
+        && Sha1::digest(Sha1::digest(password))
+            .iter()
+            .zip(stored.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
 /// The client's answer for `caching_sha2_password`:
 /// SHA256(password) XOR SHA256(SHA256(SHA256(password)) || scramble).
 pub fn caching_sha2_scramble(password: &[u8], scramble: &[u8]) -> Vec<u8> {
@@ -78,6 +90,8 @@ mod tests {
         let wrong = native_scramble(b"Secret", scramble);
         assert!(!native_verify(&stored, scramble, &wrong));
         assert!(!native_verify(&stored, scramble, &[]));
+        assert!(cleartext_verify(&stored, b"secret"));
+        assert!(!cleartext_verify(&stored, b"secreT"));
     }
 
     #[test]

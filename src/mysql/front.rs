@@ -129,7 +129,16 @@ pub async fn open(
         let _ = writer.shutdown().await;
         return Err(FrontError::Told(err));
     }
-    let result = answer(state, &scramble, response_packet, &mut reader, &mut writer).await;
+    let tls = tls.is_some() && ssl_request;
+    let result = answer(
+        state,
+        &scramble,
+        tls,
+        response_packet,
+        &mut reader,
+        &mut writer,
+    )
+    .await;
     match result {
         Ok(a) => Ok(Opened {
             agent: a.agent,
@@ -161,6 +170,7 @@ struct Answered {
 async fn answer<R, W>(
     state: &State,
     scramble: &[u8],
+    tls: bool,
     first: Option<Packet>,
     reader: &mut PacketReader<R>,
     writer: &mut W,
@@ -197,28 +207,54 @@ where
             "Client does not support authentication protocol requested by server; consider upgrading MySQL client".into(),
         ));
     }
-    if response
+    // One more round trip: either the cleartext password over TLS
+    // (caching_sha2_password's full authentication), or a switch to
+    // mysql_native_password for any other plugin.
+    let mut cleartext = None;
+    let plugin = response
         .auth_plugin
-        .as_deref()
-        .is_some_and(|p| p != auth::NATIVE)
-    {
-        writer
-            .write_all(&frame(seq, &auth_switch(auth::NATIVE, scramble)).0)
-            .await
-            .map_err(|e| (seq, PacketError::Io(e).into()))?;
-        let p = reader
-            .read_packet()
-            .await
-            .map_err(|e| (seq, e.into()))?
-            .ok_or((seq, FrontError::Closed))?;
-        seq = p.seq.wrapping_add(1);
-        response.auth = p.payload.to_vec();
+        .clone()
+        .unwrap_or_else(|| auth::NATIVE.into());
+    if plugin != auth::NATIVE {
+        let sha2 = plugin == auth::CACHING_SHA2 && tls;
+        let mut asks = Vec::new();
+        if !sha2 || response.auth.is_empty() {
+            // The scramble for the plugin, or a switch to mysql_native_password.
+            let switch_to = if sha2 {
+                auth::CACHING_SHA2
+            } else {
+                auth::NATIVE
+            };
+            asks.push(auth_switch(switch_to, scramble));
+        }
+        if sha2 {
+            asks.push(vec![0x01, 0x04]); // AuthMoreData: perform full authentication
+        }
+        for ask in asks {
+            writer
+                .write_all(&frame(seq, &ask).0)
+                .await
+                .map_err(|e| (seq, PacketError::Io(e).into()))?;
+            let p = reader
+                .read_packet()
+                .await
+                .map_err(|e| (seq, e.into()))?
+                .ok_or((seq, FrontError::Closed))?;
+            seq = p.seq.wrapping_add(1);
+            if ask[0] == 0x01 {
+                let password = p.payload.strip_suffix(&[0]).unwrap_or(&p.payload);
+                cleartext = Some(password.to_vec());
+            } else {
+                response.auth = p.payload.to_vec();
+            }
+        }
     }
     response.capabilities &= caps::OFFERED;
     let agent = state.config.agents.get(&response.user);
-    let passed = match agent.and_then(|a| a.mysql_native.as_ref()) {
-        Some(stored) => auth::native_verify(stored, scramble, &response.auth),
-        None => false,
+    let passed = match (agent.and_then(|a| a.mysql_native.as_ref()), &cleartext) {
+        (Some(stored), None) => auth::native_verify(stored, scramble, &response.auth),
+        (Some(stored), Some(password)) => auth::cleartext_verify(stored, password),
+        (None, _) => false,
     };
     if !passed {
         tracing::info!(agent = %response.user, "MySQL authentication failed");

@@ -526,4 +526,22 @@ async fn tls_required_refuses_plaintext_and_serves_the_mariadb_cli_over_tls() {
     );
     assert!(stdout.contains("42"), "{stdout}");
     assert!(stdout.contains("Cipher in use"), "{stdout}");
+    // caching_sha2_password: over TLS the password comes in clear and is
+    // checked against the same stored hash.
+    for (password, ok) in [(PASSWORD, true), ("wrong", false)] {
+        let out = tokio::process::Command::new("mariadb")
+            .args(["-h", "127.0.0.1", "-P", &a.addr.port().to_string()])
+            .args(["-u", AGENT, &format!("-p{password}"), "--ssl", "test"])
+            .args([
+                "--default-auth=caching_sha2_password",
+                "-e",
+                "SELECT 'sha2'",
+            ])
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.success(), ok, "{stderr}");
+        assert!(ok || stderr.contains("ERROR 1045"), "{stderr}");
+    }
 }
