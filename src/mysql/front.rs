@@ -274,7 +274,17 @@ where
         ));
     }
     let agent = agent.expect("verified").clone();
-    let Some(name) = response.database.clone() else {
+    // Without a database in the handshake, the only MySQL database there is.
+    let mut mysql = state
+        .config
+        .databases
+        .values()
+        .filter(|d| d.kind == DatabaseKind::Mysql);
+    let only = match (mysql.next(), mysql.next()) {
+        (Some(d), None) => Some(d.name.clone()),
+        _ => None,
+    };
+    let Some(name) = response.database.clone().or(only) else {
         return Err(told(
             seq,
             1046,

@@ -171,8 +171,14 @@ impl Session {
                 self.statement(pending(Answer::Results), prepared).await
             }
             command::INIT_DB => {
-                let db = String::from_utf8_lossy(&payload[1..]).replace('`', "``");
-                let prepared = Prepared::new(&format!("USE `{db}`"));
+                let name = String::from_utf8_lossy(&payload[1..]);
+                let sql = format!("USE `{}`", name.replace('`', "``"));
+                let prepared = if name == self.who.database.dbname {
+                    // The database the session is already in: switches nothing.
+                    Prepared::session(&sql, "USE of the session's own database")
+                } else {
+                    Prepared::new(&sql)
+                };
                 self.statement(pending(Answer::Simple), prepared).await
             }
             command::STMT_EXECUTE => {

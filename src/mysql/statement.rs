@@ -25,10 +25,19 @@ impl Prepared {
 
     /// A statement airlock cannot vouch for: it will be held.
     pub fn unknown(sql: &str, reason: &str) -> Arc<Prepared> {
+        Prepared::of_class(sql, Class::Unknown, reason)
+    }
+
+    /// A statement airlock knows to be of class `session` without parsing.
+    pub fn session(sql: &str, reason: &str) -> Arc<Prepared> {
+        Prepared::of_class(sql, Class::Session, reason)
+    }
+
+    fn of_class(sql: &str, class: Class, reason: &str) -> Arc<Prepared> {
         Arc::new(Prepared {
             sql: sql.into(),
             classified: Classified {
-                class: Class::Unknown,
+                class,
                 statements: Vec::new(),
                 tables: Vec::new(),
                 reason: reason.into(),

@@ -106,7 +106,6 @@ port = {port}
 user = "{user}"
 {db_extra}
 [databases.nowhere]
-kind = "{kind}"
 host = "127.0.0.1"
 port = 1
 user = "postgres"

@@ -469,11 +469,15 @@ async fn agent_leaving_while_held_abandons_the_hold() {
 async fn init_db_is_decided_like_use_and_change_user_is_refused() {
     let a = start(HOLD_WRITES).await;
     let mut c = agent(&a).await;
-    // COM_INIT_DB is `USE test`: privilege (rules are per database), held.
+    // `USE db` in SQL is privilege (rules are per database): held.
     let (code, message) = server_error(c.query_drop("USE test").await.unwrap_err());
     assert_eq!(code, 1317, "{message}");
     let (mut r, mut w) = raw_session(&a).await;
+    // COM_INIT_DB of the session's own database switches nothing: allowed.
     w.write_all(&frame(0, b"\x02test").0).await.unwrap();
+    assert_eq!(r.read_packet().await.unwrap().unwrap().payload[0], 0);
+    // Any other database is `USE other`: held (here until it expires).
+    w.write_all(&frame(0, b"\x02mysql").0).await.unwrap();
     let err = r.read_packet().await.unwrap().unwrap();
     assert_eq!(err.payload[0], 0xff);
     assert!(String::from_utf8_lossy(&err.payload).contains("expired"));
@@ -483,7 +487,12 @@ async fn init_db_is_decided_like_use_and_change_user_is_refused() {
     let err = r.read_packet().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&err.payload).contains("COM_CHANGE_USER"));
     let audit = a.audit().await;
-    assert!(audit.iter().any(|r| r.statement == "USE `test`"));
+    assert!(audit
+        .iter()
+        .any(|r| r.statement == "USE `test`" && r.decision == Decision::Allowed));
+    assert!(audit
+        .iter()
+        .any(|r| r.statement == "USE `mysql`" && r.decision == Decision::Expired));
 }
 
 #[tokio::test]
@@ -544,4 +553,57 @@ async fn tls_required_refuses_plaintext_and_serves_the_mariadb_cli_over_tls() {
         assert_eq!(out.status.success(), ok, "{stderr}");
         assert!(ok || stderr.contains("ERROR 1045"), "{stderr}");
     }
+}
+
+#[tokio::test]
+async fn mysqlslap_runs_through_airlock_and_every_statement_is_audited() {
+    let a = start(PERMISSIVE).await;
+    let t = make_table(2).await;
+    let out = tokio::process::Command::new("mysqlslap")
+        .args(["-h", "127.0.0.1", "-P", &a.addr.port().to_string()])
+        .args([
+            "-u",
+            AGENT,
+            &format!("-p{PASSWORD}"),
+            "--create-schema=test",
+        ])
+        .arg(format!(
+            "--query=UPDATE {t} SET price = price + 1 WHERE id = 2;SELECT * FROM {t}"
+        ))
+        .args(["--delimiter=;", "--concurrency=4", "--iterations=2"])
+        .args(["--number-of-queries=80"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("Average number of seconds"),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 2 iterations of 80 queries, half of them updates.
+    let price: f64 = direct()
+        .await
+        .query_first(format!(
+            "SELECT CAST(price AS DOUBLE) FROM {t} WHERE id = 2"
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(price, 2.25 + 80.0);
+    let audit = a.audit().await;
+    let ours = |prefix: &str| {
+        audit
+            .iter()
+            .filter(|r| r.statement.starts_with(prefix) && r.statement.contains(&t))
+            .collect::<Vec<_>>()
+    };
+    let updates = ours("UPDATE");
+    assert_eq!(updates.len(), 80);
+    assert!(updates
+        .iter()
+        .all(|r| r.rows == Some(1) && r.error.is_none()));
+    let selects = ours("SELECT");
+    assert_eq!(selects.len(), 80);
+    assert!(selects.iter().all(|r| r.rows == Some(2)));
 }
