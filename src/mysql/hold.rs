@@ -153,8 +153,12 @@ impl Session {
     }
 }
 
-/// COM_STMT_EXECUTE's parameter block, as hex, for the reviewer.
+/// COM_STMT_EXECUTE's parameters as text for the reviewer (the raw block in
+/// hex when airlock could not decode it).
 fn render_params(pending: &Pending) -> Vec<Option<String>> {
+    if let Some(shown) = &pending.shown {
+        return shown.clone();
+    }
     pending
         .params
         .iter()

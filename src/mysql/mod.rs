@@ -8,6 +8,7 @@ pub mod front;
 pub mod handshake;
 mod hold;
 pub mod packet;
+pub mod params;
 pub mod response;
 pub mod session;
 pub mod statement;

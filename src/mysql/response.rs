@@ -33,8 +33,9 @@ pub struct Summary {
     pub error: Option<u16>,
     /// The last status flags seen.
     pub status: Option<u16>,
-    /// For a prepare: the statement id the server gave.
+    /// For a prepare: the statement id the server gave, and its number of parameters.
     pub statement_id: Option<u32>,
+    pub param_count: u16,
 }
 
 impl Summary {
@@ -229,6 +230,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Relay<'_, R, W> {
         let columns = r.u16().ok_or(RelayError::Protocol("short prepare OK"))?;
         let params = r.u16().ok_or(RelayError::Protocol("short prepare OK"))?;
         self.summary.statement_id = Some(id);
+        self.summary.param_count = params;
         if params > 0 {
             self.until_eof().await?;
         }

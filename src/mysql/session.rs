@@ -74,8 +74,10 @@ pub(super) struct Pending {
     /// Sequence id of the answer's first packet.
     pub reply_seq: u8,
     pub answer: Answer,
-    /// COM_STMT_EXECUTE's parameter bytes (what an approval binds to).
+    /// COM_STMT_EXECUTE's parameter block (what an approval binds to).
     pub params: Vec<Option<Bytes>>,
+    /// The parameters as text, for the reviewer, when airlock could decode them.
+    pub shown: Option<Vec<Option<String>>>,
     pub param_count: u32,
 }
 
@@ -162,6 +164,7 @@ impl Session {
             reply_seq,
             answer,
             params: Vec::new(),
+            shown: None,
             param_count: 0,
         };
         match cmd {
@@ -186,15 +189,26 @@ impl Session {
                 let id = r
                     .u32()
                     .ok_or_else(|| SessionError::Malformed("short COM_STMT_EXECUTE".into()))?;
-                let prepared = self.statements.get(id).unwrap_or_else(|| {
-                    Prepared::unknown(
+                let block = r.rest();
+                let mut p = pending(Answer::Results);
+                p.params = vec![Some(Bytes::copy_from_slice(block))];
+                let prepared = match self.statements.get(id).cloned() {
+                    Some(s) => {
+                        p.param_count = u32::from(s.param_count);
+                        let count = usize::from(s.param_count);
+                        if let Some((shown, types)) =
+                            super::params::render(block, count, s.types.as_deref())
+                        {
+                            p.shown = Some(shown);
+                            self.statements.bound_types(id, types);
+                        }
+                        s.prepared
+                    }
+                    None => Prepared::unknown(
                         &format!("-- execute of unknown statement id {id}"),
                         "statement not prepared through airlock",
-                    )
-                });
-                let mut p = pending(Answer::Results);
-                p.params = vec![Some(Bytes::copy_from_slice(r.rest()))];
-                p.param_count = 1;
+                    ),
+                };
                 self.statement(p, prepared).await
             }
             command::STMT_PREPARE => {
@@ -211,7 +225,7 @@ impl Session {
                 }
                 let summary = summary?;
                 if let Some(id) = summary.statement_id {
-                    self.statements.prepared(id, prepared);
+                    self.statements.prepared(id, prepared, summary.param_count);
                 }
                 Ok(Flow::Continue)
             }

@@ -68,22 +68,42 @@ impl Prepared {
     }
 }
 
+/// A statement prepared with COM_STMT_PREPARE.
+#[derive(Debug, Clone)]
+pub struct ServerStatement {
+    pub prepared: Arc<Prepared>,
+    pub param_count: u16,
+    /// Parameter types from the last execute that bound them.
+    pub types: Option<Vec<u16>>,
+}
+
 /// The session's prepared statements.
 #[derive(Debug, Default)]
 pub struct Statements {
     /// COM_STMT_PREPARE, by the server's statement id.
-    protocol: HashMap<u32, Arc<Prepared>>,
+    protocol: HashMap<u32, ServerStatement>,
     /// SQL-level PREPARE, by lower-cased name.
     sql: HashMap<String, Arc<Prepared>>,
 }
 
 impl Statements {
-    pub fn prepared(&mut self, id: u32, p: Arc<Prepared>) {
-        self.protocol.insert(id, p);
+    pub fn prepared(&mut self, id: u32, prepared: Arc<Prepared>, param_count: u16) {
+        let s = ServerStatement {
+            prepared,
+            param_count,
+            types: None,
+        };
+        self.protocol.insert(id, s);
     }
 
-    pub fn get(&self, id: u32) -> Option<Arc<Prepared>> {
-        self.protocol.get(&id).cloned()
+    pub fn get(&self, id: u32) -> Option<&ServerStatement> {
+        self.protocol.get(&id)
+    }
+
+    pub fn bound_types(&mut self, id: u32, types: Vec<u16>) {
+        if let Some(s) = self.protocol.get_mut(&id) {
+            s.types = Some(types);
+        }
     }
 
     pub fn close(&mut self, id: u32) {

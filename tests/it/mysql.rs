@@ -321,7 +321,24 @@ async fn prepared_write_is_held_at_execute() {
     assert_eq!(count(&t).await, 3);
     let holds = a.state.approvals.list(None).await.unwrap();
     assert!(holds[0].request.statement.starts_with("DELETE"));
-    assert_eq!(holds[0].request.params.len(), 1);
+    // the reviewer sees the parameter's value
+    assert_eq!(holds[0].request.params, [Some("1".to_string())]);
+    // an approval binds to the exact parameters: approved with 2, runs with 2
+    let run = tokio::spawn(async move {
+        let r = c.exec_drop(&stmt, (2,)).await.map(|_| c.affected_rows());
+        (r, c)
+    });
+    let id = a.next_pending().await;
+    a.approve(id).await;
+    let (affected, _c) = run.await.unwrap();
+    assert_eq!(affected.unwrap(), 1);
+    assert_eq!(count(&t).await, 2);
+    let left: Vec<i32> = direct()
+        .await
+        .query(format!("SELECT id FROM {t} ORDER BY id"))
+        .await
+        .unwrap();
+    assert_eq!(left, [1, 3]);
 }
 
 #[tokio::test]
