@@ -7,6 +7,7 @@ pub mod codec;
 pub mod front;
 pub mod handshake;
 mod hold;
+pub mod kill;
 pub mod packet;
 pub mod params;
 pub mod response;
@@ -117,8 +118,17 @@ async fn connection(
         client_addr: peer,
         application_name,
     });
-    let session = Session::new(who, state, opened.reader, w, up);
+    state.mysql_threads.register(
+        n,
+        kill::Thread {
+            agent: who.agent.name.clone(),
+            database: who.database.name.clone(),
+            upstream_id: up.greeting.connection_id,
+        },
+    );
+    let session = Session::new(who, state.clone(), opened.reader, w, up);
     if let Err(e) = session.run().await {
         tracing::info!(session = %session_id, error = %e, "MySQL session ended");
     }
+    state.mysql_threads.forget(n);
 }

@@ -26,6 +26,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 
 use super::codec::{command, MyError, Reader};
+use super::kill::Routed;
 use super::packet::{PacketError, PacketReader};
 use super::response::{relay, Answer, RelayError, Summary};
 use super::statement::{Prepared, Statements};
@@ -171,7 +172,25 @@ impl Session {
             command::QUIT => Ok(Flow::End),
             command::QUERY => {
                 let prepared = text(&payload[1..]);
-                self.statement(pending(Answer::Results), prepared).await
+                let mut p = pending(Answer::Results);
+                let threads = &self.state.mysql_threads;
+                let (agent, db) = (&self.who.agent.name, &self.who.database.name);
+                match super::kill::route(threads, &prepared.sql, agent, db) {
+                    Routed::NotKill => self.statement(p, prepared).await,
+                    Routed::Rewritten(sql) => {
+                        let mut body = vec![command::QUERY];
+                        body.extend_from_slice(sql.as_bytes());
+                        p.raw = super::packet::frame(seq, &body).0.into();
+                        self.statement(p, Prepared::new(&sql)).await
+                    }
+                    Routed::Unknown(id) => {
+                        let err = MyError::new(1094, "HY000", format!("Unknown thread id: {id}"));
+                        let mut record = self.record(&p, &prepared, "(airlock)");
+                        record.decision = Decision::DeniedByRule;
+                        self.refuse(&p, err, record).await?;
+                        Ok(Flow::Continue)
+                    }
+                }
             }
             command::INIT_DB => {
                 let name = String::from_utf8_lossy(&payload[1..]);

@@ -624,3 +624,34 @@ async fn mysqlslap_runs_through_airlock_and_every_statement_is_audited() {
     assert_eq!(selects.len(), 80);
     assert!(selects.iter().all(|r| r.rows == Some(2)));
 }
+
+#[tokio::test]
+async fn kill_query_reaches_the_agents_own_upstream_thread_only() {
+    let a = start(PERMISSIVE).await;
+    let mut sleeper = agent(&a).await;
+    let id = sleeper.id();
+    let started = std::time::Instant::now();
+    let run = tokio::spawn(async move {
+        let r: Result<Option<i64>, _> = sleeper.query_first("SELECT SLEEP(20)").await;
+        r
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut killer = agent(&a).await;
+    // What the mariadb CLI sends on Ctrl-C: the id from airlock's greeting.
+    killer.query_drop(format!("KILL QUERY {id}")).await.unwrap();
+    let slept = run.await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "{slept:?}");
+    // An id that is no session of this agent's is refused, never passed on.
+    let (code, _) = server_error(killer.query_drop("KILL 4000000").await.unwrap_err());
+    assert_eq!(code, 1094);
+    let audit = a.audit().await;
+    // audited as what ran: the KILL of the upstream thread
+    assert!(audit
+        .iter()
+        .any(|r| r.statement.starts_with("KILL QUERY ") && r.error.is_none()));
+    let refused = audit
+        .iter()
+        .find(|r| r.statement == "KILL 4000000")
+        .unwrap();
+    assert_eq!(refused.error.as_deref(), Some("1094"));
+}
