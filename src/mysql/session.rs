@@ -79,6 +79,8 @@ pub(super) struct Pending {
     pub params: Vec<Option<Bytes>>,
     /// The parameters as text, for the reviewer, when airlock could decode them.
     pub shown: Option<Vec<Option<String>>>,
+    /// For COM_STMT_EXECUTE: the statement id (its long data goes once it ran).
+    pub statement_id: Option<u32>,
     pub param_count: u32,
 }
 
@@ -166,6 +168,7 @@ impl Session {
             answer,
             params: Vec::new(),
             shown: None,
+            statement_id: None,
             param_count: 0,
         };
         match cmd {
@@ -211,14 +214,18 @@ impl Session {
                 let block = r.rest();
                 let mut p = pending(Answer::Results);
                 p.params = vec![Some(Bytes::copy_from_slice(block))];
+                p.statement_id = Some(id);
+                let long_data = self.statements.long_data(id).to_vec();
                 let prepared = match self.statements.get(id).cloned() {
                     Some(s) => {
                         p.param_count = u32::from(s.param_count);
                         let count = usize::from(s.param_count);
-                        if let Some((shown, types)) =
-                            super::params::render(block, count, s.types.as_deref())
-                        {
-                            p.shown = Some(shown);
+                        let rendered = super::params::render(block, count, s.types.as_deref());
+                        if let Some((shown, types)) = rendered {
+                            // Values sent as long data are not in the block: then hex.
+                            if long_data.is_empty() {
+                                p.shown = Some(shown);
+                            }
                             self.statements.bound_types(id, types);
                         }
                         s.prepared
@@ -228,6 +235,7 @@ impl Session {
                         "statement not prepared through airlock",
                     ),
                 };
+                p.params.extend(long_data.into_iter().map(Some));
                 self.statement(p, prepared).await
             }
             command::STMT_PREPARE => {
@@ -248,18 +256,24 @@ impl Session {
                 }
                 Ok(Flow::Continue)
             }
-            command::STMT_CLOSE | command::STMT_SEND_LONG_DATA => {
-                // No answer comes for these.
-                if cmd == command::STMT_CLOSE {
-                    let id = Reader::new(&payload[1..])
-                        .u32()
-                        .ok_or_else(|| SessionError::Malformed("short COM_STMT_CLOSE".into()))?;
-                    self.statements.close(id);
+            command::STMT_CLOSE | command::STMT_SEND_LONG_DATA | command::STMT_RESET => {
+                let id = Reader::new(&payload[1..])
+                    .u32()
+                    .ok_or_else(|| SessionError::Malformed(format!("short command 0x{cmd:02x}")))?;
+                match cmd {
+                    command::STMT_CLOSE => self.statements.close(id),
+                    command::STMT_RESET => self.statements.clear_long_data(id),
+                    _ => self.statements.add_long_data(id, payload.slice(1..)),
                 }
-                self.up.writer.write_all(&raw).await?;
+                if cmd == command::STMT_RESET {
+                    self.forward(&raw, Answer::Simple).await?;
+                } else {
+                    // No answer comes for these.
+                    self.up.writer.write_all(&raw).await?;
+                }
                 Ok(Flow::Continue)
             }
-            command::PING | command::STMT_RESET => {
+            command::PING => {
                 self.forward(&raw, Answer::Simple).await?;
                 Ok(Flow::Continue)
             }
@@ -445,6 +459,9 @@ impl Session {
         }
         let started = Instant::now();
         let outcome = self.forward(&pending.raw, pending.answer).await;
+        if let Some(id) = pending.statement_id {
+            self.statements.clear_long_data(id);
+        }
         if restore {
             // Back to read-only before anything else of the agent's runs; a
             // transaction the statement left open stays read-write.

@@ -84,6 +84,9 @@ pub struct Statements {
     protocol: HashMap<u32, ServerStatement>,
     /// SQL-level PREPARE, by lower-cased name.
     sql: HashMap<String, Arc<Prepared>>,
+    /// COM_STMT_SEND_LONG_DATA payloads the server holds for a statement's
+    /// next execute: part of what an approval of that execute binds to.
+    long_data: HashMap<u32, Vec<bytes::Bytes>>,
 }
 
 impl Statements {
@@ -108,11 +111,29 @@ impl Statements {
 
     pub fn close(&mut self, id: u32) {
         self.protocol.remove(&id);
+        self.long_data.remove(&id);
     }
 
     pub fn clear(&mut self) {
         self.protocol.clear();
         self.sql.clear();
+        self.long_data.clear();
+    }
+
+    pub fn add_long_data(&mut self, id: u32, payload: bytes::Bytes) {
+        self.long_data.entry(id).or_default().push(payload);
+    }
+
+    pub fn long_data(&self, id: u32) -> &[bytes::Bytes] {
+        self.long_data
+            .get(&id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The server forgets a statement's long data once it executed (or was reset).
+    pub fn clear_long_data(&mut self, id: u32) {
+        self.long_data.remove(&id);
     }
 
     /// Remembers SQL-level PREPAREs and DEALLOCATEs in `p`, and substitutes

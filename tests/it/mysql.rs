@@ -655,3 +655,39 @@ async fn kill_query_reaches_the_agents_own_upstream_thread_only() {
         .unwrap();
     assert_eq!(refused.error.as_deref(), Some("1094"));
 }
+
+#[tokio::test]
+async fn long_data_is_part_of_what_the_reviewer_sees_and_approves() {
+    let a = start(HOLD_WRITES).await;
+    let t = make_table(1).await;
+    let (mut r, mut w) = raw_session(&a).await;
+    let mut prepare = vec![command::STMT_PREPARE];
+    prepare.extend_from_slice(format!("INSERT INTO {t} (id, note) VALUES (?, ?)").as_bytes());
+    w.write_all(&frame(0, &prepare).0).await.unwrap();
+    let ok = r.read_packet().await.unwrap().unwrap();
+    assert_eq!(ok.payload[0], 0, "{:?}", ok.payload);
+    let id: [u8; 4] = ok.payload[1..5].try_into().unwrap();
+    // two parameter definitions and their EOF
+    for _ in 0..3 {
+        r.read_packet().await.unwrap().unwrap();
+    }
+    let mut long = vec![command::STMT_SEND_LONG_DATA];
+    long.extend_from_slice(&id);
+    long.extend_from_slice(&1u16.to_le_bytes());
+    long.extend_from_slice(b"smuggled");
+    w.write_all(&frame(0, &long).0).await.unwrap();
+    let mut exec = vec![command::STMT_EXECUTE];
+    exec.extend_from_slice(&id);
+    exec.extend_from_slice(&[0, 1, 0, 0, 0, 0, 1, 0x03, 0, 0xfe, 0]);
+    exec.extend_from_slice(&9i32.to_le_bytes());
+    w.write_all(&frame(0, &exec).0).await.unwrap();
+    let err = r.read_packet().await.unwrap().unwrap();
+    assert_eq!(err.payload[0], 0xff);
+    assert!(String::from_utf8_lossy(&err.payload).contains("expired"));
+    assert_eq!(count(&t).await, 1);
+    let holds = a.state.approvals.list(None).await.unwrap();
+    let params = &holds[0].request.params;
+    assert_eq!(params.len(), 2, "{params:?}");
+    let shown = params[1].as_deref().unwrap();
+    assert!(shown.contains(&hex::encode("smuggled")), "{shown}");
+}
