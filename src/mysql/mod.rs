@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod codec;
+mod commands;
 pub mod front;
 pub mod handshake;
 mod hold;

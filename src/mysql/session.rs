@@ -3,7 +3,8 @@
 //! forward it untouched (or answer it with an ERR), relay the server's answer
 //! while counting rows, audit.
 //!
-//! COM_QUERY and COM_STMT_EXECUTE are where statements run and are decided;
+//! COM_QUERY and COM_STMT_EXECUTE are where statements run and are decided
+//! (each command's bookkeeping is in `commands.rs`);
 //! COM_STMT_PREPARE only remembers the text (by the server's statement id) so
 //! that an EXECUTE is decided under the class of what it runs. COM_INIT_DB is
 //! decided as `USE db`.
@@ -25,8 +26,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 
-use super::codec::{command, MyError, Reader};
-use super::kill::Routed;
+use super::codec::{command, MyError};
 use super::packet::{PacketError, PacketReader};
 use super::response::{relay, Answer, RelayError, Summary};
 use super::statement::{Prepared, Statements};
@@ -68,6 +68,35 @@ pub(super) enum Flow {
     End,
 }
 
+/// One command packet from the agent.
+pub(super) struct Command {
+    /// The packet as received, forwarded untouched.
+    pub raw: Bytes,
+    /// The payload after the command byte.
+    pub body: Bytes,
+    pub seq: u8,
+}
+
+impl Command {
+    /// Sequence id of the answer's first packet.
+    pub fn reply_seq(&self) -> u8 {
+        self.seq.wrapping_add(1)
+    }
+
+    /// The command as a statement about to run.
+    pub fn pending(&self, answer: Answer) -> Pending {
+        Pending {
+            raw: self.raw.clone(),
+            reply_seq: self.reply_seq(),
+            answer,
+            params: Vec::new(),
+            shown: None,
+            statement_id: None,
+            param_count: 0,
+        }
+    }
+}
+
 /// A statement at the point where it would run.
 pub(super) struct Pending {
     /// The command packet, forwarded untouched when allowed.
@@ -90,13 +119,13 @@ pub struct Session {
     pub(super) client: PacketReader<ReadHalf<Stream>>,
     pub(super) to_client: WriteHalf<Stream>,
     pub(super) up: Upstream,
-    statements: Statements,
+    pub(super) statements: Statements,
     /// The server said a transaction is open.
-    in_trans: bool,
+    pub(super) in_trans: bool,
     /// The open transaction has run nothing but BEGIN.
-    block_fresh: bool,
+    pub(super) block_fresh: bool,
     /// airlock made the open transaction read-write.
-    block_rw: bool,
+    pub(super) block_rw: bool,
 }
 
 impl Session {
@@ -156,149 +185,42 @@ impl Session {
         }
     }
 
-    /// One command from the agent.
+    /// One command from the agent: a single `match`, each command in
+    /// `commands.rs`.
     async fn command(&mut self, raw: Bytes, payload: Bytes, seq: u8) -> Result<Flow, SessionError> {
         let Some(&cmd) = payload.first() else {
             return Err(SessionError::Malformed("empty command packet".into()));
         };
-        let reply_seq = seq.wrapping_add(1);
-        let pending = |answer| Pending {
-            raw: raw.clone(),
-            reply_seq,
-            answer,
-            params: Vec::new(),
-            shown: None,
-            statement_id: None,
-            param_count: 0,
+        let c = Command {
+            raw,
+            body: payload.slice(1..),
+            seq,
         };
         match cmd {
             command::QUIT => Ok(Flow::End),
-            command::QUERY => {
-                let prepared = text(&payload[1..]);
-                let mut p = pending(Answer::Results);
-                let threads = &self.state.mysql_threads;
-                let (agent, db) = (&self.who.agent.name, &self.who.database.name);
-                match super::kill::route(threads, &prepared.sql, agent, db) {
-                    Routed::NotKill => self.statement(p, prepared).await,
-                    Routed::Rewritten(sql) => {
-                        let mut body = vec![command::QUERY];
-                        body.extend_from_slice(sql.as_bytes());
-                        p.raw = super::packet::frame(seq, &body).0.into();
-                        self.statement(p, Prepared::new(&sql)).await
-                    }
-                    Routed::Unknown(id) => {
-                        let err = MyError::new(1094, "HY000", format!("Unknown thread id: {id}"));
-                        let mut record = self.record(&p, &prepared, "(airlock)");
-                        record.decision = Decision::DeniedByRule;
-                        self.refuse(&p, err, record).await?;
-                        Ok(Flow::Continue)
-                    }
-                }
-            }
-            command::INIT_DB => {
-                let name = String::from_utf8_lossy(&payload[1..]);
-                let sql = format!("USE `{}`", name.replace('`', "``"));
-                let prepared = if name == self.who.database.dbname {
-                    // The database the session is already in: switches nothing.
-                    Prepared::session(&sql, "USE of the session's own database")
-                } else {
-                    Prepared::new(&sql)
-                };
-                self.statement(pending(Answer::Simple), prepared).await
-            }
-            command::STMT_EXECUTE => {
-                let mut r = Reader::new(&payload[1..]);
-                let id = r
-                    .u32()
-                    .ok_or_else(|| SessionError::Malformed("short COM_STMT_EXECUTE".into()))?;
-                let block = r.rest();
-                let mut p = pending(Answer::Results);
-                p.params = vec![Some(Bytes::copy_from_slice(block))];
-                p.statement_id = Some(id);
-                let long_data = self.statements.long_data(id).to_vec();
-                let prepared = match self.statements.get(id).cloned() {
-                    Some(s) => {
-                        p.param_count = u32::from(s.param_count);
-                        let count = usize::from(s.param_count);
-                        let rendered = super::params::render(block, count, s.types.as_deref());
-                        if let Some((shown, types)) = rendered {
-                            // Values sent as long data are not in the block: then hex.
-                            if long_data.is_empty() {
-                                p.shown = Some(shown);
-                            }
-                            self.statements.bound_types(id, types);
-                        }
-                        s.prepared
-                    }
-                    None => Prepared::unknown(
-                        &format!("-- execute of unknown statement id {id}"),
-                        "statement not prepared through airlock",
-                    ),
-                };
-                p.params.extend(long_data.into_iter().map(Some));
-                self.statement(p, prepared).await
-            }
-            command::STMT_PREPARE => {
-                let prepared = text(&payload[1..]);
-                // MariaDB refuses even to prepare a write in a read-only
-                // transaction; preparing runs nothing, EXECUTE is decided.
-                let lift = prepared.class() >= Class::Write && !self.in_trans;
-                if lift {
-                    self.up.internal(READ_WRITE).await?;
-                }
-                let summary = self.forward(&raw, Answer::Prepare).await;
-                if lift {
-                    self.up.internal(READ_ONLY).await?;
-                }
-                let summary = summary?;
-                if let Some(id) = summary.statement_id {
-                    self.statements.prepared(id, prepared, summary.param_count);
-                }
-                Ok(Flow::Continue)
-            }
+            command::QUERY => self.query(c).await,
+            command::INIT_DB => self.init_db(c).await,
+            command::STMT_EXECUTE => self.execute(c).await,
+            command::STMT_PREPARE => self.prepare(c).await,
             command::STMT_CLOSE | command::STMT_SEND_LONG_DATA | command::STMT_RESET => {
-                let id = Reader::new(&payload[1..])
-                    .u32()
-                    .ok_or_else(|| SessionError::Malformed(format!("short command 0x{cmd:02x}")))?;
-                match cmd {
-                    command::STMT_CLOSE => self.statements.close(id),
-                    command::STMT_RESET => self.statements.clear_long_data(id),
-                    _ => self.statements.add_long_data(id, payload.slice(1..)),
-                }
-                if cmd == command::STMT_RESET {
-                    self.forward(&raw, Answer::Simple).await?;
-                } else {
-                    // No answer comes for these.
-                    self.up.writer.write_all(&raw).await?;
-                }
-                Ok(Flow::Continue)
+                self.statement_state(cmd, c).await
             }
             command::PING => {
-                self.forward(&raw, Answer::Simple).await?;
+                self.forward(&c.raw, Answer::Simple).await?;
                 Ok(Flow::Continue)
             }
             command::FIELD_LIST => {
-                self.forward(&raw, Answer::FieldList).await?;
+                self.forward(&c.raw, Answer::FieldList).await?;
                 Ok(Flow::Continue)
             }
-            command::RESET_CONNECTION => {
-                let summary = self.forward(&raw, Answer::Simple).await?;
-                if summary.error.is_none() {
-                    self.statements.clear();
-                    self.up.internal(READ_ONLY).await?;
-                    self.in_trans = false;
-                    self.block_fresh = false;
-                    self.block_rw = false;
-                }
-                Ok(Flow::Continue)
-            }
+            command::RESET_CONNECTION => self.reset_connection(c).await,
             command::CHANGE_USER => {
                 let err = MyError::new(
                     1227,
                     "42000",
                     "airlock does not support COM_CHANGE_USER; open a new connection as the other agent",
                 );
-                self.tell(reply_seq, &err).await?;
+                self.tell(c.reply_seq(), &err).await?;
                 Ok(Flow::Continue)
             }
             other => {
@@ -307,14 +229,18 @@ impl Session {
                     "08S01",
                     format!("airlock does not support command 0x{other:02x}"),
                 );
-                self.tell(reply_seq, &err).await?;
+                self.tell(c.reply_seq(), &err).await?;
                 Ok(Flow::Continue)
             }
         }
     }
 
     /// Sends a command upstream and relays its answer.
-    async fn forward(&mut self, raw: &[u8], answer: Answer) -> Result<Summary, SessionError> {
+    pub(super) async fn forward(
+        &mut self,
+        raw: &[u8],
+        answer: Answer,
+    ) -> Result<Summary, SessionError> {
         self.up.writer.write_all(raw).await?;
         let summary = relay(&mut self.up.reader, &mut self.to_client, answer).await?;
         if let Some(in_trans) = summary.in_transaction() {
@@ -351,7 +277,7 @@ impl Session {
     }
 
     /// A statement at the point where it would run: decide, hold, refuse or run it.
-    async fn statement(
+    pub(super) async fn statement(
         &mut self,
         pending: Pending,
         prepared: Arc<Prepared>,
@@ -397,7 +323,7 @@ impl Session {
         }
     }
 
-    fn record(&self, p: &Pending, prepared: &Prepared, rule: &str) -> AuditRecord {
+    pub(super) fn record(&self, p: &Pending, prepared: &Prepared, rule: &str) -> AuditRecord {
         AuditRecord {
             id: 0,
             time: chrono::Utc::now(),
@@ -483,7 +409,7 @@ impl Session {
 }
 
 /// A statement's text from a command packet (unknown when not UTF-8).
-fn text(bytes: &[u8]) -> Arc<Prepared> {
+pub(super) fn text(bytes: &[u8]) -> Arc<Prepared> {
     match std::str::from_utf8(bytes) {
         Ok(sql) => Prepared::new(sql),
         Err(_) => Prepared::unknown(
