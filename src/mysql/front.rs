@@ -207,48 +207,10 @@ where
             "Client does not support authentication protocol requested by server; consider upgrading MySQL client".into(),
         ));
     }
-    // One more round trip: either the cleartext password over TLS
-    // (caching_sha2_password's full authentication), or a switch to
-    // mysql_native_password for any other plugin.
-    let mut cleartext = None;
-    let plugin = response
-        .auth_plugin
-        .clone()
-        .unwrap_or_else(|| auth::NATIVE.into());
-    if plugin != auth::NATIVE {
-        let sha2 = plugin == auth::CACHING_SHA2 && tls;
-        let mut asks = Vec::new();
-        if !sha2 || response.auth.is_empty() {
-            // The scramble for the plugin, or a switch to mysql_native_password.
-            let switch_to = if sha2 {
-                auth::CACHING_SHA2
-            } else {
-                auth::NATIVE
-            };
-            asks.push(auth_switch(switch_to, scramble));
-        }
-        if sha2 {
-            asks.push(vec![0x01, 0x04]); // AuthMoreData: perform full authentication
-        }
-        for ask in asks {
-            writer
-                .write_all(&frame(seq, &ask).0)
-                .await
-                .map_err(|e| (seq, PacketError::Io(e).into()))?;
-            let p = reader
-                .read_packet()
-                .await
-                .map_err(|e| (seq, e.into()))?
-                .ok_or((seq, FrontError::Closed))?;
-            seq = p.seq.wrapping_add(1);
-            if ask[0] == 0x01 {
-                let password = p.payload.strip_suffix(&[0]).unwrap_or(&p.payload);
-                cleartext = Some(password.to_vec());
-            } else {
-                response.auth = p.payload.to_vec();
-            }
-        }
-    }
+    let (cleartext, next) = more_auth(&mut response, scramble, tls, seq, reader, writer)
+        .await
+        .map_err(|e| (seq, e))?;
+    seq = next;
     response.capabilities &= caps::OFFERED;
     let agent = state.config.agents.get(&response.user);
     let passed = match (agent.and_then(|a| a.mysql_native.as_ref()), &cleartext) {
@@ -309,4 +271,56 @@ where
         response,
         next_seq: seq,
     })
+}
+
+/// The round trips after the HandshakeResponse, if any: the cleartext
+/// password over TLS (`caching_sha2_password`'s full authentication, after
+/// sending its scramble when the client has not used ours), or a switch to
+/// `mysql_native_password` for any other plugin. Returns the cleartext
+/// password when one came, and the next sequence id.
+async fn more_auth<R, W>(
+    response: &mut Response,
+    scramble: &[u8],
+    tls: bool,
+    mut seq: u8,
+    reader: &mut PacketReader<R>,
+    writer: &mut W,
+) -> Result<(Option<Vec<u8>>, u8), FrontError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let plugin = response.auth_plugin.as_deref().unwrap_or(auth::NATIVE);
+    if plugin == auth::NATIVE {
+        return Ok((None, seq));
+    }
+    let sha2 = plugin == auth::CACHING_SHA2 && tls;
+    let mut asks = Vec::new();
+    if !sha2 || response.auth.is_empty() {
+        let plugin = if sha2 {
+            auth::CACHING_SHA2
+        } else {
+            auth::NATIVE
+        };
+        asks.push(auth_switch(plugin, scramble));
+    }
+    if sha2 {
+        asks.push(vec![0x01, 0x04]); // AuthMoreData: perform full authentication
+    }
+    let mut cleartext = None;
+    for ask in asks {
+        writer
+            .write_all(&frame(seq, &ask).0)
+            .await
+            .map_err(PacketError::Io)?;
+        let p = reader.read_packet().await?.ok_or(FrontError::Closed)?;
+        seq = p.seq.wrapping_add(1);
+        if ask[0] == 0x01 {
+            let password = p.payload.strip_suffix(&[0]).unwrap_or(&p.payload);
+            cleartext = Some(password.to_vec());
+        } else {
+            response.auth = p.payload.to_vec();
+        }
+    }
+    Ok((cleartext, seq))
 }
