@@ -22,6 +22,12 @@ use crate::state::State;
 /// this one promises nothing beyond MySQL 5.7.
 pub const SERVER_VERSION: &str = "5.7.99-airlock";
 
+/// Collations (by the id a handshake carries) of character sets whose
+/// multi-byte characters can end in a quote or backslash byte: SQL in them
+/// reads differently from the UTF-8 airlock classifies. `SET NAMES` to them is
+/// `unknown` in the classifier.
+const UNSAFE_COLLATIONS: [u8; 11] = [1, 84, 13, 88, 28, 87, 95, 96, 248, 249, 250];
+
 /// An authenticated agent and the database it asked for.
 pub struct Opened {
     pub agent: Agent,
@@ -236,6 +242,17 @@ where
         ));
     }
     let agent = agent.expect("verified").clone();
+    if UNSAFE_COLLATIONS.contains(&response.collation) {
+        return Err(told(
+            seq,
+            1115,
+            "42000",
+            format!(
+                "airlock: the character set of collation {} (big5, sjis, gbk, cp932 or gb18030) can hide quotes and backslashes from airlock's parser; connect with utf8mb4",
+                response.collation
+            ),
+        ));
+    }
     // Without a database in the handshake, the only MySQL database there is.
     let mut mysql = state
         .config

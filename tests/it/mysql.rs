@@ -126,6 +126,26 @@ async fn mariadb_cli_reads_through_airlock_exactly_as_direct() {
     // A wrong password and an unknown database are refused as MySQL would.
     let bad = mariadb_cli(a.addr.port(), AGENT, "wrong", "SELECT 1").await;
     assert!(String::from_utf8_lossy(&bad.stderr).contains("ERROR 1045"));
+    // A character set that can hide quotes from the classifier is refused.
+    let gbk = tokio::process::Command::new("mariadb")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &a.addr.port().to_string(),
+            "--skip-ssl",
+        ])
+        .args([
+            "-u",
+            AGENT,
+            &format!("-p{PASSWORD}"),
+            "--default-character-set=gbk",
+        ])
+        .args(["test", "-e", "SELECT 1"])
+        .output()
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&gbk.stderr).contains("ERROR 1115"));
     let e = Conn::new(Opts::from_url(&url(&a, AGENT, PASSWORD, "nope")).unwrap())
         .await
         .unwrap_err();
