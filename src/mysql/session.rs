@@ -283,6 +283,17 @@ impl Session {
         prepared: Arc<Prepared>,
     ) -> Result<Flow, SessionError> {
         let prepared = self.statements.resolve(&prepared);
+        if unsafe_charset(&prepared.sql) {
+            let mut record = self.record(&pending, &prepared, "(airlock)");
+            record.decision = Decision::DeniedByRule;
+            let err = MyError::new(
+                1115,
+                "42000",
+                "airlock: big5, sjis, gbk, cp932 and gb18030 can hide quotes and backslashes from airlock's parser; use utf8mb4",
+            );
+            self.refuse(&pending, err, record).await?;
+            return Ok(Flow::Continue);
+        }
         let verdict = self.state.rules.evaluate(&Request {
             agent: &self.who.agent.name,
             groups: &self.who.agent.groups,
@@ -408,6 +419,27 @@ impl Session {
     }
 }
 
+/// A statement that could switch the connection to a character set whose
+/// multi-byte characters can hide quote or backslash bytes from the
+/// classifier (`SET NAMES`, `SET CHARACTER SET`, `character_set_client`...).
+/// Refused whatever the rules say, as on the PostgreSQL side.
+fn unsafe_charset(sql: &str) -> bool {
+    const UNSAFE: [&str; 5] = ["big5", "sjis", "gbk", "cp932", "gb18030"];
+    let lower = sql.to_ascii_lowercase();
+    if !["names", "character", "charset"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        return false;
+    }
+    let mut words = lower.split(|c: char| !c.is_ascii_alphanumeric() && c != '_');
+    let words: Vec<&str> = words.by_ref().filter(|w| !w.is_empty()).collect();
+    words.contains(&"set")
+        && words
+            .iter()
+            .any(|w| UNSAFE.contains(w) || UNSAFE.iter().any(|u| w.starts_with(&format!("{u}_"))))
+}
+
 /// A statement's text from a command packet (unknown when not UTF-8).
 pub(super) fn text(bytes: &[u8]) -> Arc<Prepared> {
     match std::str::from_utf8(bytes) {
@@ -416,5 +448,25 @@ pub(super) fn text(bytes: &[u8]) -> Arc<Prepared> {
             &String::from_utf8_lossy(bytes),
             "statement text is not valid UTF-8",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unsafe_charset;
+
+    #[test]
+    fn unsafe_character_sets_are_spotted() {
+        assert!(unsafe_charset("SET NAMES gbk"));
+        assert!(unsafe_charset("set names 'SJIS'"));
+        assert!(unsafe_charset("SET CHARACTER SET big5"));
+        assert!(unsafe_charset("SET character_set_client = cp932"));
+        assert!(unsafe_charset(
+            "SET @@session.character_set_client = 'gb18030'"
+        ));
+        assert!(!unsafe_charset("SET NAMES utf8mb4"));
+        assert!(!unsafe_charset("SELECT names FROM gbk"));
+        assert!(!unsafe_charset("SELECT 'gbk'"));
+        assert!(unsafe_charset("/*!40101 SET NAMES gbk_chinese_ci */"));
     }
 }

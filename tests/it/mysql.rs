@@ -396,6 +396,9 @@ async fn allowed_statements_are_audited_with_row_counts_and_the_wall_holds() {
     assert_eq!(code, 1568);
     c.query_drop("ROLLBACK").await.unwrap();
     assert_eq!(count(&t).await, 4);
+    // Whatever the rules say, no character set that can hide quotes.
+    let (code, _) = server_error(c.query_drop("SET NAMES gbk").await.unwrap_err());
+    assert_eq!(code, 1115);
     let audit = a.audit().await;
     let rows = |prefix: &str| {
         audit
