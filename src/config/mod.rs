@@ -322,11 +322,6 @@ fn validate_database(base: &Path, name: &str, db: raw::RawDatabase) -> Result<Da
             "databases.{name}: IAM credentials are not supported for kind = \"mysql\" yet"
         ));
     }
-    if kind == DatabaseKind::Mysql && db.tls.as_deref().is_some_and(|t| t != "disable") {
-        return Err(format!(
-            "databases.{name}: upstream TLS is not supported for kind = \"mysql\" yet"
-        ));
-    }
     let password = match (db.password, db.password_env) {
         (Some(_), Some(_)) => {
             return Err(format!(

@@ -6,7 +6,7 @@
 //! certificate); the HandshakeResponse then comes over TLS.
 
 use rand::RngCore;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -84,31 +84,19 @@ pub async fn open(
         .write_all(&frame(0, &greeting.encode()).0)
         .await
         .map_err(PacketError::Io)?;
-    let (first, extra) = {
-        let mut plain = PacketReader::new(&mut stream, 64 * 1024);
-        let first = plain.read_packet().await?.ok_or(FrontError::Closed)?;
-        (first, !plain.buffered().is_empty())
-    };
+    let first = first_packet(&mut stream).await?;
     let ssl_request = first.payload.len() == SSL_REQUEST_LEN
         && Reader::new(&first.payload).u32().unwrap_or(0) & caps::SSL != 0;
     let mut response_packet = Some(first.clone());
     let mut refusal = None;
     match (ssl_request, tls) {
-        (true, Some(acceptor)) if !extra => {
+        (true, Some(acceptor)) => {
             let Stream::Plain(tcp) = stream else {
                 unreachable!("TLS starts once")
             };
             let tls = acceptor.accept(tcp).await.map_err(FrontError::Tls)?;
             stream = Stream::Server(Box::new(tls));
             response_packet = None;
-        }
-        (true, Some(_)) => {
-            // Bytes sent after the SSLRequest could be injected by a man in the middle.
-            refusal = Some(MyError::new(
-                1043,
-                "08S01",
-                "Bad handshake: data after SSLRequest",
-            ));
         }
         (true, None) => {
             refusal = Some(MyError::new(
@@ -340,4 +328,33 @@ where
         }
     }
     Ok((cleartext, seq))
+}
+
+/// The agent's first packet (SSLRequest or HandshakeResponse), read byte-exact:
+/// a client sends its TLS ClientHello right after an SSLRequest without
+/// waiting, and those bytes belong to the TLS handshake.
+async fn first_packet(stream: &mut Stream) -> Result<Packet, FrontError> {
+    const MAX: usize = 64 * 1024;
+    let mut header = [0u8; 4];
+    match stream.read_exact(&mut header).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrontError::Closed),
+        Err(e) => return Err(PacketError::Io(e).into()),
+    }
+    let len = usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+    if len > MAX {
+        return Err(PacketError::TooLarge { len, max: MAX }.into());
+    }
+    let mut payload = vec![0u8; len];
+    stream
+        .read_exact(&mut payload)
+        .await
+        .map_err(|_| PacketError::Truncated)?;
+    let mut raw = header.to_vec();
+    raw.extend_from_slice(&payload);
+    Ok(Packet {
+        seq: header[3],
+        payload: payload.into(),
+        raw: raw.into(),
+    })
 }

@@ -1,19 +1,21 @@
-//! The connection to the MySQL / MariaDB server for one agent session:
-//! authentication (`mysql_native_password`, the `caching_sha2_password` fast
-//! path) and the read-only wall (`SET SESSION TRANSACTION READ ONLY`).
+//! The connection to the MySQL / MariaDB server for one agent session: TLS
+//! (`verify-full`: SSLRequest, then rustls), authentication
+//! (`mysql_native_password`, `caching_sha2_password`: the fast path, and the
+//! full exchange over TLS) and the read-only wall (`SET SESSION TRANSACTION
+//! READ ONLY`).
 
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 
 use super::auth;
 use super::codec::{caps, command, err_code, parse_ok, Reader};
 use super::handshake::{Greeting, Response};
 use super::packet::{frame, PacketError, PacketReader};
-use crate::config::Database;
+use crate::config::{Database, UpstreamTls};
 use crate::credentials::UpstreamCredentials;
+use crate::pg::tls::{self, Stream};
 
 pub const READ_ONLY: &str = "SET SESSION TRANSACTION READ ONLY";
 pub const READ_WRITE: &str = "SET SESSION TRANSACTION READ WRITE";
@@ -37,16 +39,18 @@ pub enum UpstreamError {
     Refused(String),
     #[error("the server asks for {0}, which airlock does not speak upstream")]
     Plugin(String),
-    #[error("caching_sha2_password full authentication needs TLS; airlock's MySQL upstream has none yet (log in once with the mysql CLI to fill the server's cache, or use mysql_native_password)")]
+    #[error("caching_sha2_password full authentication needs TLS (tls = \"verify-full\"), or log in once with the mysql CLI to fill the server's cache, or use mysql_native_password")]
     FullAuth,
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("IAM credentials are not supported for MySQL upstreams yet")]
     Iam,
 }
 
 /// An authenticated, read-only upstream connection.
 pub struct Upstream {
-    pub reader: PacketReader<OwnedReadHalf>,
-    pub writer: OwnedWriteHalf,
+    pub reader: PacketReader<ReadHalf<Stream>>,
+    pub writer: WriteHalf<Stream>,
     pub greeting: Greeting,
 }
 
@@ -65,48 +69,22 @@ pub async fn connect(
         UpstreamCredentials::Static { password } => password.clone().unwrap_or_default(),
         _ => return Err(UpstreamError::Iam),
     };
-    let addr = format!("{}:{}", db.host, db.port);
-    let tcp = tokio::time::timeout(timeout, TcpStream::connect(&addr))
+    tokio::time::timeout(timeout, open(db, &password, asked))
         .await
         .map_err(|_| UpstreamError::Timeout)?
+}
+
+async fn open(db: &Database, password: &str, asked: &Asked) -> Result<Upstream, UpstreamError> {
+    let addr = format!("{}:{}", db.host, db.port);
+    let tcp = TcpStream::connect(&addr)
+        .await
         .map_err(|source| UpstreamError::Connect {
             addr: addr.clone(),
             source,
         })?;
     let _ = tcp.set_nodelay(true);
-    let (r, w) = tcp.into_split();
-    let mut up = Upstream {
-        reader: PacketReader::new(r, 1 << 30),
-        writer: w,
-        greeting: empty_greeting(),
-    };
-    tokio::time::timeout(timeout, login(&mut up, db, &password, asked))
-        .await
-        .map_err(|_| UpstreamError::Timeout)??;
-    up.internal(READ_ONLY).await?;
-    Ok(up)
-}
-
-fn empty_greeting() -> Greeting {
-    Greeting {
-        server_version: String::new(),
-        connection_id: 0,
-        capabilities: 0,
-        collation: 0,
-        status: 0,
-        scramble: Vec::new(),
-        auth_plugin: String::new(),
-    }
-}
-
-async fn login(
-    up: &mut Upstream,
-    db: &Database,
-    password: &str,
-    asked: &Asked,
-) -> Result<(), UpstreamError> {
-    let first = up
-        .reader
+    let mut stream = Stream::Plain(tcp);
+    let first = PacketReader::new(&mut stream, 64 * 1024)
         .read_packet()
         .await?
         .ok_or(UpstreamError::Closed)?;
@@ -119,26 +97,93 @@ async fn login(
     if greeting.capabilities & needed != needed {
         return Err(UpstreamError::Protocol("server lacks protocol 4.1 auth"));
     }
-    let plugin = match greeting.auth_plugin.as_str() {
-        auth::CACHING_SHA2 => auth::CACHING_SHA2,
-        _ => auth::NATIVE,
-    };
-    let capabilities = (asked.capabilities & caps::OFFERED & greeting.capabilities
+    let mut capabilities = (asked.capabilities & caps::OFFERED & greeting.capabilities
         | needed
         | caps::CONNECT_WITH_DB)
         & !(caps::CONNECT_ATTRS | caps::PLUGIN_AUTH_LENENC_DATA);
+    let mut seq = first.seq.wrapping_add(1);
+    if let UpstreamTls::VerifyFull {
+        ca_file,
+        server_name,
+    } = &db.tls
+    {
+        if greeting.capabilities & caps::SSL == 0 {
+            return Err(UpstreamError::Tls(
+                "the server does not offer TLS, and verify-full requires it".into(),
+            ));
+        }
+        capabilities |= caps::SSL;
+        stream = start_tls(stream, ca_file, server_name, capabilities, asked, seq).await?;
+        seq = seq.wrapping_add(1);
+    }
+    let tls = stream.is_tls();
+    let (r, w) = tokio::io::split(stream);
+    let mut up = Upstream {
+        reader: PacketReader::new(r, 1 << 30),
+        writer: w,
+        greeting,
+    };
     let response = Response {
         capabilities,
         max_packet: 1 << 24,
         collation: asked.collation,
         user: db.user.clone(),
-        auth: scramble(plugin, password, &greeting.scramble),
+        auth: Vec::new(),
         database: Some(db.dbname.clone()),
-        auth_plugin: Some(plugin.to_string()),
+        auth_plugin: None,
         attributes: Vec::new(),
     };
-    up.greeting = greeting;
-    let (bytes, _) = frame(first.seq.wrapping_add(1), &response.encode());
+    login(&mut up, response, password, seq, tls).await?;
+    up.internal(READ_ONLY).await?;
+    Ok(up)
+}
+
+/// SSLRequest, then the TLS handshake, the chain checked against `ca_file`.
+async fn start_tls(
+    mut stream: Stream,
+    ca_file: &std::path::Path,
+    server_name: &str,
+    capabilities: u32,
+    asked: &Asked,
+    seq: u8,
+) -> Result<Stream, UpstreamError> {
+    let mut request = Vec::with_capacity(32);
+    request.extend_from_slice(&capabilities.to_le_bytes());
+    request.extend_from_slice(&(1u32 << 24).to_le_bytes());
+    request.push(asked.collation);
+    request.extend_from_slice(&[0; 23]);
+    stream
+        .write_all(&frame(seq, &request).0)
+        .await
+        .map_err(PacketError::Io)?;
+    let Stream::Plain(tcp) = stream else {
+        return Err(UpstreamError::Tls("TLS started twice".into()));
+    };
+    let connector = tls::connector(ca_file).map_err(|e| UpstreamError::Tls(e.to_string()))?;
+    let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
+        .map_err(|e| UpstreamError::Tls(format!("server name {server_name:?}: {e}")))?;
+    let tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| UpstreamError::Tls(e.to_string()))?;
+    Ok(Stream::Client(Box::new(tls)))
+}
+
+/// HandshakeResponse41 and the authentication exchange, up to the OK.
+async fn login(
+    up: &mut Upstream,
+    mut response: Response,
+    password: &str,
+    seq: u8,
+    tls: bool,
+) -> Result<(), UpstreamError> {
+    let plugin = match up.greeting.auth_plugin.as_str() {
+        auth::CACHING_SHA2 => auth::CACHING_SHA2,
+        _ => auth::NATIVE,
+    };
+    response.auth = scramble(plugin, password, &up.greeting.scramble);
+    response.auth_plugin = Some(plugin.to_string());
+    let (bytes, _) = frame(seq, &response.encode());
     up.writer.write_all(&bytes).await.map_err(PacketError::Io)?;
     loop {
         let p = up
@@ -147,7 +192,7 @@ async fn login(
             .await?
             .ok_or(UpstreamError::Closed)?;
         let seq = p.seq.wrapping_add(1);
-        match p.payload.first() {
+        let answer = match p.payload.first() {
             Some(0x00) => return Ok(()),
             Some(0xff) => return Err(UpstreamError::Refused(err_message(&p.payload))),
             Some(0xfe) => {
@@ -158,17 +203,23 @@ async fn login(
                 if name != auth::NATIVE && name != auth::CACHING_SHA2 {
                     return Err(UpstreamError::Plugin(name));
                 }
-                let answer = scramble(&name, password, data);
-                let (bytes, _) = frame(seq, &answer);
-                up.writer.write_all(&bytes).await.map_err(PacketError::Io)?;
+                scramble(&name, password, data)
             }
             Some(0x01) => match p.payload.get(1) {
-                Some(3) => {} // fast auth success: the OK follows
+                Some(3) => continue, // fast auth success: the OK follows
+                Some(4) if tls => {
+                    // Full authentication: the password itself, inside TLS.
+                    let mut clear = password.as_bytes().to_vec();
+                    clear.push(0);
+                    clear
+                }
                 Some(4) => return Err(UpstreamError::FullAuth),
                 _ => return Err(UpstreamError::Protocol("unexpected AuthMoreData")),
             },
             _ => return Err(UpstreamError::Protocol("unexpected authentication packet")),
-        }
+        };
+        let (bytes, _) = frame(seq, &answer);
+        up.writer.write_all(&bytes).await.map_err(PacketError::Io)?;
     }
 }
 

@@ -714,3 +714,57 @@ async fn long_data_is_part_of_what_the_reviewer_sees_and_approves() {
     let shown = params[1].as_deref().unwrap();
     assert!(shown.contains(&hex::encode("smuggled")), "{shown}");
 }
+
+#[tokio::test]
+async fn upstream_tls_verify_full() {
+    // The upstream is a second airlock offering TLS in front of MariaDB.
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (crt, key) = (dir.path().join("a.crt"), dir.path().join("a.key"));
+    std::fs::write(&crt, cert.cert.pem()).unwrap();
+    std::fs::write(&key, cert.key_pair.serialize_pem()).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let wrong_ca = dir.path().join("other.crt");
+    std::fs::write(&wrong_ca, other.cert.pem()).unwrap();
+    let extra = format!(
+        "tls = \"optional\"\ntls_cert = \"{}\"\ntls_key = \"{}\"",
+        crt.display(),
+        key.display()
+    );
+    let inner = Airlock::start_with(Options {
+        rules: PERMISSIVE,
+        extra_server: &extra,
+        mysql: true,
+        ..Options::default()
+    })
+    .await;
+    for (ca, works) in [(&crt, true), (&wrong_ca, false)] {
+        let db_extra = format!(
+            "password = \"{PASSWORD}\"\ntls = \"verify-full\"\nca_file = \"{}\"\ntls_server_name = \"localhost\"",
+            ca.display()
+        );
+        let outer = Airlock::start_with(Options {
+            rules: PERMISSIVE,
+            mysql: true,
+            upstream_port: Some(inner.addr.port()),
+            upstream_user: Some(AGENT),
+            database_extra: &db_extra,
+            ..Options::default()
+        })
+        .await;
+        let conn = Conn::new(Opts::from_url(&url(&outer, AGENT, PASSWORD, "test")).unwrap()).await;
+        match conn {
+            Ok(mut c) => {
+                assert!(works);
+                let n: i64 = c.query_first("SELECT 40 + 2").await.unwrap().unwrap();
+                assert_eq!(n, 42);
+            }
+            Err(e) => {
+                assert!(!works, "{e:?}");
+                let (code, message) = server_error(e);
+                assert_eq!(code, 1105);
+                assert!(message.contains("TLS"), "{message}");
+            }
+        }
+    }
+}
