@@ -18,7 +18,7 @@ pub enum Answer {
     Results,
     /// COM_STMT_PREPARE: the statement's id, then parameter and column lists.
     Prepare,
-    /// COM_FIELD_LIST: a column list.
+    /// COM_FIELD_LIST (a column list), COM_STMT_FETCH (rows): packets up to EOF.
     FieldList,
     /// Everything else: one OK or ERR.
     Simple,

@@ -209,7 +209,9 @@ impl Session {
                 self.forward(&c.raw, Answer::Simple).await?;
                 Ok(Flow::Continue)
             }
-            command::FIELD_LIST => {
+            // A column list, or more rows of a cursor an allowed EXECUTE opened:
+            // both end with EOF.
+            command::FIELD_LIST | command::STMT_FETCH => {
                 self.forward(&c.raw, Answer::FieldList).await?;
                 Ok(Flow::Continue)
             }

@@ -768,3 +768,50 @@ async fn upstream_tls_verify_full() {
         }
     }
 }
+
+#[tokio::test]
+async fn cursor_rows_are_fetched_after_an_allowed_execute() {
+    let a = start(HOLD_WRITES).await;
+    let t = make_table(5).await;
+    let (mut r, mut w) = raw_session(&a).await;
+    let mut prepare = vec![command::STMT_PREPARE];
+    prepare.extend_from_slice(format!("SELECT id FROM {t} ORDER BY id").as_bytes());
+    w.write_all(&frame(0, &prepare).0).await.unwrap();
+    let ok = r.read_packet().await.unwrap().unwrap();
+    let id: [u8; 4] = ok.payload[1..5].try_into().unwrap();
+    for _ in 0..2 {
+        r.read_packet().await.unwrap().unwrap(); // one column, EOF
+    }
+    // EXECUTE with CURSOR_TYPE_READ_ONLY: columns, then EOF with a cursor open.
+    let mut exec = vec![command::STMT_EXECUTE];
+    exec.extend_from_slice(&id);
+    exec.extend_from_slice(&[1, 1, 0, 0, 0]);
+    w.write_all(&frame(0, &exec).0).await.unwrap();
+    let mut packets = Vec::new();
+    loop {
+        let p = r.read_packet().await.unwrap().unwrap();
+        let eof = p.payload[0] == 0xfe && p.payload.len() < 9;
+        packets.push(p);
+        if eof {
+            break;
+        }
+    }
+    assert_eq!(packets.len(), 3, "column count, column, EOF");
+    let mut fetch = vec![command::STMT_FETCH];
+    fetch.extend_from_slice(&id);
+    fetch.extend_from_slice(&3u32.to_le_bytes());
+    w.write_all(&frame(0, &fetch).0).await.unwrap();
+    let mut rows = 0;
+    loop {
+        let p = r.read_packet().await.unwrap().unwrap();
+        if p.payload[0] == 0xfe && p.payload.len() < 9 {
+            break;
+        }
+        assert_eq!(p.payload[0], 0, "{:?}", p.payload);
+        rows += 1;
+    }
+    assert_eq!(rows, 3);
+    // the session goes on
+    w.write_all(&frame(0, &[command::PING]).0).await.unwrap();
+    assert_eq!(r.read_packet().await.unwrap().unwrap().payload[0], 0);
+}
