@@ -317,11 +317,6 @@ fn validate_database(base: &Path, name: &str, db: raw::RawDatabase) -> Result<Da
             ))
         }
     };
-    if kind == DatabaseKind::Mysql && db.credentials.as_deref() == Some("iam") {
-        return Err(format!(
-            "databases.{name}: IAM credentials are not supported for kind = \"mysql\" yet"
-        ));
-    }
     let password = match (db.password, db.password_env) {
         (Some(_), Some(_)) => {
             return Err(format!(

@@ -6,6 +6,8 @@ use sha2::Sha256;
 
 pub const NATIVE: &str = "mysql_native_password";
 pub const CACHING_SHA2: &str = "caching_sha2_password";
+/// The password itself (RDS IAM tokens): only ever sent inside TLS.
+pub const CLEAR: &str = "mysql_clear_password";
 
 /// What `[agents.NAME] mysql_native` stores: hex SHA1(SHA1(password)).
 pub fn native_hash(password: &str) -> String {

@@ -78,7 +78,11 @@ async fn connection(
         collation: opened.response.collation,
     };
     let timeout = state.config.server.connect_timeout;
-    let up = match upstream::connect(&opened.database, &asked, timeout).await {
+    let who = crate::credentials::Requester {
+        agent: &opened.agent.name,
+        approval: None,
+    };
+    let up = match upstream::connect(&opened.database, &asked, timeout, &who).await {
         Ok(up) => up,
         Err(e) => {
             tracing::warn!(db = %opened.database.name, error = %e, "MySQL upstream connection failed");

@@ -53,6 +53,11 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
         &self.buf
     }
 
+    /// The socket back, with what was received and not yet read.
+    pub fn into_parts(self) -> (R, BytesMut) {
+        (self.io, self.buf)
+    }
+
     /// Reads more bytes into the buffer; `Ok(0)` at end of stream.
     pub async fn read_more(&mut self) -> std::io::Result<usize> {
         self.buf.reserve(8 * 1024);

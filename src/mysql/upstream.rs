@@ -1,7 +1,8 @@
 //! The connection to the MySQL / MariaDB server for one agent session: TLS
 //! (`verify-full`: SSLRequest, then rustls), authentication
 //! (`mysql_native_password`, `caching_sha2_password`: the fast path, and the
-//! full exchange over TLS) and the read-only wall (`SET SESSION TRANSACTION
+//! full exchange over TLS; `mysql_clear_password` over TLS for RDS IAM
+//! tokens) and the read-only wall (`SET SESSION TRANSACTION
 //! READ ONLY`).
 
 use std::time::Duration;
@@ -14,7 +15,7 @@ use super::codec::{caps, command, err_code, parse_ok, Reader};
 use super::handshake::{Greeting, Response};
 use super::packet::{frame, PacketError, PacketReader};
 use crate::config::{Database, UpstreamTls};
-use crate::credentials::UpstreamCredentials;
+use crate::credentials::Requester;
 use crate::pg::tls::{self, Stream};
 
 pub const READ_ONLY: &str = "SET SESSION TRANSACTION READ ONLY";
@@ -43,8 +44,10 @@ pub enum UpstreamError {
     FullAuth,
     #[error("TLS: {0}")]
     Tls(String),
-    #[error("IAM credentials are not supported for MySQL upstreams yet")]
-    Iam,
+    #[error("credentials: {0}")]
+    Credentials(String),
+    #[error("refusing to send a cleartext password without TLS")]
+    ClearWithoutTls,
 }
 
 /// An authenticated, read-only upstream connection.
@@ -60,15 +63,24 @@ pub struct Asked {
     pub collation: u8,
 }
 
+/// Connects and logs in as `db.user`; with IAM credentials, with a token
+/// minted for `who` now.
 pub async fn connect(
     db: &Database,
     asked: &Asked,
     timeout: Duration,
+    who: &Requester<'_>,
 ) -> Result<Upstream, UpstreamError> {
-    let password = match &db.credentials {
-        UpstreamCredentials::Static { password } => password.clone().unwrap_or_default(),
-        _ => return Err(UpstreamError::Iam),
-    };
+    let password = tokio::time::timeout(
+        timeout,
+        db.credentials.password(&db.host, db.port, &db.user, who),
+    )
+    .await
+    .map_err(|_| {
+        UpstreamError::Credentials(format!("no credentials within {}ms", timeout.as_millis()))
+    })?
+    .map_err(|e| UpstreamError::Credentials(e.to_string()))?
+    .unwrap_or_default();
     tokio::time::timeout(timeout, open(db, &password, asked))
         .await
         .map_err(|_| UpstreamError::Timeout)?
@@ -200,10 +212,17 @@ async fn login(
                 let name = String::from_utf8_lossy(r.cstr().unwrap_or_default()).into_owned();
                 let data = r.rest();
                 let data = data.strip_suffix(&[0]).unwrap_or(data);
-                if name != auth::NATIVE && name != auth::CACHING_SHA2 {
-                    return Err(UpstreamError::Plugin(name));
+                match name.as_str() {
+                    auth::NATIVE | auth::CACHING_SHA2 => scramble(&name, password, data),
+                    // RDS IAM: the token itself, only ever inside TLS.
+                    auth::CLEAR if tls => {
+                        let mut clear = password.as_bytes().to_vec();
+                        clear.push(0);
+                        clear
+                    }
+                    auth::CLEAR => return Err(UpstreamError::ClearWithoutTls),
+                    _ => return Err(UpstreamError::Plugin(name)),
                 }
-                scramble(&name, password, data)
             }
             Some(0x01) => match p.payload.get(1) {
                 Some(3) => continue, // fast auth success: the OK follows

@@ -8,6 +8,7 @@ mod browser;
 mod harness;
 mod iam;
 mod mysql;
+mod mysql_iam;
 mod pg_auth;
 mod pg_holds;
 mod pg_malformed;
