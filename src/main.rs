@@ -34,11 +34,15 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
-    /// Print a SCRAM-SHA-256 verifier for an agent's password (read from stdin).
+    /// Print a SCRAM-SHA-256 verifier for an agent's password (read from stdin),
+    /// or with --mysql the `mysql_native` hash for MySQL agents.
     Passwd {
         /// The password (default: read one line from standard input).
         #[arg(long)]
         password: Option<String>,
+        /// Print `[agents.NAME] mysql_native` (hex SHA1(SHA1(password))) instead.
+        #[arg(long)]
+        mysql: bool,
     },
     /// Print an argon2 hash of an approver's password (read from stdin) for
     /// `[approvers.NAME] password_hash`.
@@ -116,9 +120,13 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         }
         Command::Check(args) => return check(&cli.config, args),
         Command::Audit(command) => return audit_cmd::run(&cli.config, command),
-        Command::Passwd { password } => {
+        Command::Passwd { password, mysql } => {
             let password = read_password(password)?;
-            println!("{}", airlock::pg::scram::ScramVerifier::generate(&password));
+            if mysql {
+                println!("{}", airlock::mysql::auth::native_hash(&password));
+            } else {
+                println!("{}", airlock::pg::scram::ScramVerifier::generate(&password));
+            }
         }
         Command::ApproverHash { password } => {
             let password = read_password(password)?;
@@ -253,9 +261,28 @@ fn serve(config: Config) -> Result<()> {
         if config.approvers.is_empty() {
             tracing::warn!("no [approvers] configured: nobody can approve held statements");
         }
+        if let Some(m) = &config.mysql {
+            tracing::info!(listen = %m.listen, "MySQL listener");
+        }
         tracing::info!(listen = %config.server.listen, web = %config.web.listen, databases = config.databases.len(), agents = config.agents.len(), approvers = config.approvers.len(), "airlock is serving");
+        let mysql = match &config.mysql {
+            Some(m) => Some(
+                tokio::net::TcpListener::bind(m.listen)
+                    .await
+                    .with_context(|| format!("listening on {} (mysql)", m.listen))?,
+            ),
+            None => None,
+        };
+        let mysql_state = state.clone();
+        let serve_mysql = async move {
+            match mysql {
+                Some(l) => airlock::mysql::serve(mysql_state, l).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = airlock::pg::serve(state.clone(), listener) => r?,
+            r = serve_mysql => r.context("mysql listener")?,
             r = airlock::web::serve(state.clone(), web_listener) => r.context("web listener")?,
             _ = shutdown_signal() => tracing::info!("shutting down"),
         }

@@ -1,5 +1,5 @@
 //! What every session of a running airlock shares: configuration, rules, the
-//! approvals queue, the audit log and the cancel keys.
+//! approvals queue, the audit log, the cancel keys and MySQL thread ids.
 
 use std::sync::Arc;
 
@@ -24,6 +24,8 @@ pub struct State {
     pub slack: SlackInteractions,
     /// Classified texts of extended-protocol Parse messages.
     pub parsed: ParseCache,
+    /// MySQL sessions' upstream threads, for routing KILL.
+    pub mysql_threads: crate::mysql::kill::Threads,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,7 @@ impl State {
             cancel: CancelKeys::default(),
             notifier,
             parsed: ParseCache::default(),
+            mysql_threads: Default::default(),
         };
         Ok((Arc::new(state), writer))
     }

@@ -84,10 +84,25 @@ pub enum UpstreamTls {
     },
 }
 
+/// Which wire protocol an upstream database speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
+}
+
+/// `[mysql]`: the MySQL listener.
+#[derive(Debug, Clone)]
+pub struct MysqlServer {
+    pub listen: SocketAddr,
+}
+
 /// One upstream database agents may name in their connection string.
 #[derive(Debug, Clone)]
 pub struct Database {
     pub name: String,
+    pub kind: DatabaseKind,
     pub host: String,
     pub port: u16,
     pub dbname: String,
@@ -100,7 +115,10 @@ pub struct Database {
 #[derive(Debug, Clone)]
 pub struct Agent {
     pub name: String,
+    /// PostgreSQL logins (the impossible verifier when the agent has none).
     pub verifier: ScramVerifier,
+    /// MySQL logins: SHA1(SHA1(password)), when the agent has one.
+    pub mysql_native: Option<[u8; 20]>,
     pub groups: Vec<String>,
     pub owner: Option<String>,
 }
@@ -110,6 +128,8 @@ pub struct Agent {
 pub struct Config {
     pub path: PathBuf,
     pub server: Server,
+    /// `[mysql]`: the MySQL listener, when configured.
+    pub mysql: Option<MysqlServer>,
     pub log_format: LogFormat,
     pub log_level: String,
     pub store_url: String,
@@ -182,13 +202,29 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
     }
     let mut agents = BTreeMap::new();
     for (name, a) in raw.agents {
-        let verifier = ScramVerifier::parse(&a.scram)
-            .map_err(|e| format!("agents.{name}.scram: {e} (make one with `airlock passwd`)"))?;
+        let verifier = match &a.scram {
+            Some(scram) => ScramVerifier::parse(scram).map_err(|e| {
+                format!("agents.{name}.scram: {e} (make one with `airlock passwd`)")
+            })?,
+            None => ScramVerifier::impossible(),
+        };
+        let mysql_native = match &a.mysql_native {
+            Some(h) => Some(parse_mysql_native(h).ok_or_else(|| {
+                format!("agents.{name}.mysql_native: expected 40 hex digits (make one with `airlock passwd --mysql`)")
+            })?),
+            None => None,
+        };
+        if a.scram.is_none() && mysql_native.is_none() {
+            return Err(format!(
+                "agents.{name}: needs scram (PostgreSQL) or mysql_native (MySQL), or both"
+            ));
+        }
         agents.insert(
             name.clone(),
             Agent {
                 name,
                 verifier,
+                mysql_native,
                 groups: a.groups,
                 owner: a.owner,
             },
@@ -198,9 +234,20 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
     let web = approvers::validate_web(raw.web)?;
     let notify = notify::validate(raw.notify)?;
     let audit = audit::validate(base, raw.audit)?;
+    let mysql = match raw.mysql {
+        Some(m) => {
+            let text = m.listen.unwrap_or_else(|| "127.0.0.1:6033".into());
+            let listen = text
+                .parse()
+                .map_err(|e| format!("mysql.listen {text:?}: {e}"))?;
+            Some(MysqlServer { listen })
+        }
+        None => None,
+    };
     Ok(Config {
         path: path.to_path_buf(),
         server,
+        mysql,
         log_format,
         log_level: raw.log.level.unwrap_or_else(|| "info".into()),
         store_url,
@@ -265,7 +312,23 @@ fn validate_server(base: &Path, s: raw::RawServer) -> Result<Server, String> {
     })
 }
 
+/// `mysql_native`: 40 hex digits, SHA1(SHA1(password)); a leading `*` (as in
+/// MySQL's `mysql.user`) is accepted.
+fn parse_mysql_native(text: &str) -> Option<[u8; 20]> {
+    let bytes = hex::decode(text.trim_start_matches('*')).ok()?;
+    bytes.try_into().ok()
+}
+
 fn validate_database(base: &Path, name: &str, db: raw::RawDatabase) -> Result<Database, String> {
+    let kind = match db.kind.as_deref().unwrap_or("postgres") {
+        "postgres" => DatabaseKind::Postgres,
+        "mysql" => DatabaseKind::Mysql,
+        other => {
+            return Err(format!(
+                "databases.{name}.kind: expected postgres or mysql, got {other:?}"
+            ))
+        }
+    };
     let password = match (db.password, db.password_env) {
         (Some(_), Some(_)) => {
             return Err(format!(
@@ -328,9 +391,13 @@ fn validate_database(base: &Path, name: &str, db: raw::RawDatabase) -> Result<Da
     };
     Ok(Database {
         name: name.to_string(),
+        kind,
         dbname: db.dbname.unwrap_or_else(|| name.to_string()),
         host: db.host,
-        port: db.port.unwrap_or(5432),
+        port: db.port.unwrap_or(match kind {
+            DatabaseKind::Postgres => 5432,
+            DatabaseKind::Mysql => 3306,
+        }),
         user: db.user,
         credentials,
         tls,

@@ -30,6 +30,15 @@ pub struct RawConfig {
     pub notify: Vec<RawNotify>,
     #[serde(default)]
     pub audit: RawAudit,
+    /// `[mysql]`: the MySQL listener (none when absent).
+    pub mysql: Option<RawMysql>,
+}
+
+/// `[mysql]`: where MySQL and MariaDB agents connect.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMysql {
+    pub listen: Option<String>,
 }
 
 /// `[audit]`: tamper evidence and retention.
@@ -84,6 +93,8 @@ pub struct RawStore {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDatabase {
+    /// `postgres` (the default) or `mysql` (MySQL and MariaDB).
+    pub kind: Option<String>,
     pub host: String,
     pub port: Option<u16>,
     /// Database name upstream (defaults to the table key).
@@ -129,7 +140,10 @@ pub struct RawIam {
 #[serde(deny_unknown_fields)]
 pub struct RawAgent {
     /// SCRAM-SHA-256 verifier, as printed by `airlock passwd`.
-    pub scram: String,
+    pub scram: Option<String>,
+    /// MySQL `mysql_native_password` hash (hex SHA1(SHA1(password))), as
+    /// printed by `airlock passwd --mysql`.
+    pub mysql_native: Option<String>,
     #[serde(default)]
     pub groups: Vec<String>,
     /// The person answerable for this agent.

@@ -269,7 +269,8 @@ async fn admit<R: AsyncRead + Unpin>(
     let agent = agent
         .expect("the impossible verifier never matches")
         .clone();
-    if !state.config.databases.contains_key(database) {
+    let postgres = |d: &crate::config::Database| d.kind == crate::config::DatabaseKind::Postgres;
+    if !state.config.databases.get(database).is_some_and(postgres) {
         return Err(FrontError::Told(PgError::fatal(
             "3D000",
             format!("database \"{database}\" does not exist"),

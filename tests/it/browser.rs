@@ -67,6 +67,7 @@ async fn start_airlock(dir: &Path) -> (Arc<State>, String) {
         notifier: airlock::approvals::notify::Notifier::disabled(),
         slack: airlock::approvals::notify::SlackInteractions::new(&[]),
         parsed: Default::default(),
+        mysql_threads: Default::default(),
     });
     tokio::spawn(airlock::web::serve(state.clone(), listener));
     (state, base)

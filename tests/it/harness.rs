@@ -52,6 +52,8 @@ pub struct Options<'a> {
     /// Upstream port and user of `[databases.test]` (default: PostgreSQL, postgres).
     pub upstream_port: Option<u16>,
     pub upstream_user: Option<&'a str>,
+    /// Serve MySQL agents (upstream: the MariaDB on 127.0.0.1:3306) instead of PostgreSQL ones.
+    pub mysql: bool,
 }
 
 impl Default for Options<'_> {
@@ -62,6 +64,7 @@ impl Default for Options<'_> {
             database_extra: "",
             upstream_port: None,
             upstream_user: None,
+            mysql: false,
         }
     }
 }
@@ -80,6 +83,12 @@ impl Airlock {
         std::fs::create_dir(dir.path().join("rules")).unwrap();
         std::fs::write(dir.path().join("rules/test.toml"), opts.rules).unwrap();
         let verifier = airlock::pg::scram::ScramVerifier::generate(PASSWORD);
+        let mysql_native = airlock::mysql::auth::native_hash(PASSWORD);
+        let (kind, default_port, default_user, mysql_section) = if opts.mysql {
+            ("mysql", 3306, "root", "[mysql]\nlisten = \"127.0.0.1:0\"")
+        } else {
+            ("postgres", 5432, "postgres", "")
+        };
         let text = format!(
             r#"
 rules = "rules"
@@ -87,9 +96,11 @@ rules = "rules"
 listen = "127.0.0.1:0"
 public_url = "http://airlock.test"
 {extra}
+{mysql_section}
 [store]
 url = "sqlite:data/airlock.sqlite"
 [databases.test]
+kind = "{kind}"
 host = "127.0.0.1"
 port = {port}
 user = "{user}"
@@ -100,13 +111,14 @@ port = 1
 user = "postgres"
 [agents.{AGENT}]
 scram = "{verifier}"
+mysql_native = "{mysql_native}"
 groups = ["agents"]
 owner = "alice"
 "#,
             extra = opts.extra_server,
             db_extra = opts.database_extra,
-            port = opts.upstream_port.unwrap_or(5432),
-            user = opts.upstream_user.unwrap_or("postgres"),
+            port = opts.upstream_port.unwrap_or(default_port),
+            user = opts.upstream_user.unwrap_or(default_user),
         );
         let path = dir.path().join("airlock.toml");
         std::fs::write(&path, &text).unwrap();
@@ -115,8 +127,13 @@ owner = "alice"
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let serving = state.clone();
+        let mysql = opts.mysql;
         let task = tokio::spawn(async move {
-            let _ = airlock::pg::serve(serving, listener).await;
+            if mysql {
+                let _ = airlock::mysql::serve(serving, listener).await;
+            } else {
+                let _ = airlock::pg::serve(serving, listener).await;
+            }
         });
         Airlock {
             addr,

@@ -1,11 +1,14 @@
 //! Integration tests: airlock between real clients and the real PostgreSQL on
-//! this machine (127.0.0.1:5432, database `test`), and the approvals page in
+//! this machine (127.0.0.1:5432, database `test`), the real MariaDB
+//! (127.0.0.1:3306, database `test`), and the approvals page in
 //! headless Chromium. One binary, one module per concern.
 
 mod aws_standins;
 mod browser;
 mod harness;
 mod iam;
+mod mysql;
+mod mysql_iam;
 mod pg_auth;
 mod pg_bypass;
 mod pg_holds;

@@ -341,6 +341,7 @@ async fn reads_pass_and_audit_counts_their_rows() {
 fn local_database() -> airlock::config::Database {
     airlock::config::Database {
         name: "test".into(),
+        kind: airlock::config::DatabaseKind::Postgres,
         host: "127.0.0.1".into(),
         port: 5432,
         dbname: "test".into(),

@@ -94,6 +94,7 @@ impl Harness {
             notifier: crate::approvals::notify::Notifier::disabled(),
             slack,
             parsed: Default::default(),
+            mysql_threads: Default::default(),
         });
         let router = super::router(state.clone());
         Harness {

@@ -1,0 +1,147 @@
+//! The agent's commands other than the simplest: each one's bookkeeping
+//! before it reaches [`Session::statement`] (where statements are decided) or
+//! the database.
+
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+
+use super::codec::{command, MyError, Reader};
+use super::kill::Routed;
+use super::response::Answer;
+use super::session::{text, Command, Flow, Session, SessionError};
+use super::statement::Prepared;
+use super::upstream::{READ_ONLY, READ_WRITE};
+use crate::audit::Decision;
+use crate::classify::Class;
+
+impl Session {
+    /// COM_QUERY; a KILL is first routed to the right upstream thread.
+    pub(super) async fn query(&mut self, c: Command) -> Result<Flow, SessionError> {
+        let prepared = text(&c.body);
+        let mut p = c.pending(Answer::Results);
+        let threads = &self.state.mysql_threads;
+        let (agent, db) = (&self.who.agent.name, &self.who.database.name);
+        match super::kill::route(threads, &prepared.sql, agent, db) {
+            Routed::NotKill => self.statement(p, prepared).await,
+            Routed::Rewritten(sql) => {
+                let mut body = vec![command::QUERY];
+                body.extend_from_slice(sql.as_bytes());
+                p.raw = super::packet::frame(c.seq, &body).0.into();
+                self.statement(p, Prepared::new(&sql)).await
+            }
+            Routed::Unknown(id) => {
+                let err = MyError::new(1094, "HY000", format!("Unknown thread id: {id}"));
+                let mut record = self.record(&p, &prepared, "(airlock)");
+                record.decision = Decision::DeniedByRule;
+                self.refuse(&p, err, record).await?;
+                Ok(Flow::Continue)
+            }
+        }
+    }
+
+    /// COM_INIT_DB, decided as `USE db`.
+    pub(super) async fn init_db(&mut self, c: Command) -> Result<Flow, SessionError> {
+        let name = String::from_utf8_lossy(&c.body);
+        let sql = format!("USE `{}`", name.replace('`', "``"));
+        let prepared = if name == self.who.database.dbname {
+            // The database the session is already in: switches nothing.
+            Prepared::session(&sql, "USE of the session's own database")
+        } else {
+            Prepared::new(&sql)
+        };
+        self.statement(c.pending(Answer::Simple), prepared).await
+    }
+
+    /// COM_STMT_EXECUTE: decided under the class of the text prepared under
+    /// its statement id; an approval binds to its parameter block and any
+    /// long data sent for it.
+    pub(super) async fn execute(&mut self, c: Command) -> Result<Flow, SessionError> {
+        let mut r = Reader::new(&c.body);
+        let id = r
+            .u32()
+            .ok_or_else(|| SessionError::Malformed("short COM_STMT_EXECUTE".into()))?;
+        let block = r.rest();
+        let mut p = c.pending(Answer::Results);
+        p.params = vec![Some(Bytes::copy_from_slice(block))];
+        p.statement_id = Some(id);
+        let long_data = self.statements.long_data(id).to_vec();
+        let prepared = match self.statements.get(id).cloned() {
+            Some(s) => {
+                p.param_count = u32::from(s.param_count);
+                let count = usize::from(s.param_count);
+                let rendered = super::params::render(block, count, s.types.as_deref());
+                if let Some((shown, types)) = rendered {
+                    // Values sent as long data are not in the block: then hex.
+                    if long_data.is_empty() {
+                        p.shown = Some(shown);
+                    }
+                    self.statements.bound_types(id, types);
+                }
+                s.prepared
+            }
+            None => Prepared::unknown(
+                &format!("-- execute of unknown statement id {id}"),
+                "statement not prepared through airlock",
+            ),
+        };
+        p.params.extend(long_data.into_iter().map(Some));
+        self.statement(p, prepared).await
+    }
+
+    /// COM_STMT_PREPARE: remembered under the id the server gives, not decided.
+    pub(super) async fn prepare(&mut self, c: Command) -> Result<Flow, SessionError> {
+        let prepared = text(&c.body);
+        // MariaDB refuses even to prepare a write in a read-only
+        // transaction; preparing runs nothing, EXECUTE is decided.
+        let lift = prepared.class() >= Class::Write && !self.in_trans;
+        if lift {
+            self.up.internal(READ_WRITE).await?;
+        }
+        let summary = self.forward(&c.raw, Answer::Prepare).await;
+        if lift {
+            self.up.internal(READ_ONLY).await?;
+        }
+        let summary = summary?;
+        if let Some(id) = summary.statement_id {
+            self.statements.prepared(id, prepared, summary.param_count);
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA, COM_STMT_RESET.
+    pub(super) async fn statement_state(
+        &mut self,
+        cmd: u8,
+        c: Command,
+    ) -> Result<Flow, SessionError> {
+        let id = Reader::new(&c.body)
+            .u32()
+            .ok_or_else(|| SessionError::Malformed(format!("short command 0x{cmd:02x}")))?;
+        match cmd {
+            command::STMT_CLOSE => self.statements.close(id),
+            command::STMT_RESET => self.statements.clear_long_data(id),
+            _ => self.statements.add_long_data(id, c.body.clone()),
+        }
+        if cmd == command::STMT_RESET {
+            self.forward(&c.raw, Answer::Simple).await?;
+        } else {
+            // No answer comes for these.
+            self.up.writer.write_all(&c.raw).await?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// COM_RESET_CONNECTION: the server forgets the session's state, and
+    /// airlock puts the read-only wall back.
+    pub(super) async fn reset_connection(&mut self, c: Command) -> Result<Flow, SessionError> {
+        let summary = self.forward(&c.raw, Answer::Simple).await?;
+        if summary.error.is_none() {
+            self.statements.clear();
+            self.up.internal(READ_ONLY).await?;
+            self.in_trans = false;
+            self.block_fresh = false;
+            self.block_rw = false;
+        }
+        Ok(Flow::Continue)
+    }
+}

@@ -1,0 +1,188 @@
+//! Holding a MySQL statement in the wire: recording the hold, waiting for a
+//! decision (or the agent leaving), and checking that what was approved is
+//! exactly what was held. MySQL has no asynchronous notice, so the hold's id
+//! and page are written to the log while it waits, and into the ERR packet's
+//! message when it is denied or expires.
+
+use std::sync::Arc;
+
+use super::codec::{command, MyError};
+use super::session::{Flow, Pending, Session, SessionError};
+use super::statement::Prepared;
+use crate::approvals::Outcome;
+use crate::audit::{AuditRecord, Decision};
+use crate::pg::session::binding;
+use crate::store::NewHold;
+
+/// What the rule that held a statement requires.
+pub(super) struct RuleHold {
+    pub(super) timeout: std::time::Duration,
+    /// Approver groups that may decide (empty: any approver).
+    pub(super) approvers: Vec<String>,
+    pub(super) quorum: u32,
+}
+
+impl Session {
+    /// Holds a statement until a decision, the rule's timeout, or the agent leaving.
+    pub(super) async fn hold(
+        &mut self,
+        pending: Pending,
+        prepared: Arc<Prepared>,
+        mut record: AuditRecord,
+        rule: RuleHold,
+    ) -> Result<Flow, SessionError> {
+        let timeout = rule.timeout;
+        let now = chrono::Utc::now();
+        let hold = NewHold {
+            created: now,
+            expires: now + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX),
+            session_id: self.who.session_id.clone(),
+            agent: self.who.agent.name.clone(),
+            database: self.who.database.name.clone(),
+            statement: prepared.sql.to_string(),
+            params: render_params(&pending),
+            binding: binding(&prepared.sql, &pending.params),
+            class: prepared.class(),
+            rule: record.rule.clone(),
+            tables: prepared.classified.tables.clone(),
+            client_addr: self.who.client_addr.to_string(),
+            application_name: self.who.application_name.clone(),
+            upstream_user: self.who.database.user.clone(),
+            approver_groups: rule.approvers,
+            quorum: rule.quorum.max(1),
+            owner: self.who.agent.owner.clone(),
+            reason: crate::approvals::stated_reason(&prepared.sql, &self.who.application_name),
+            preview: None,
+        };
+        let id = match self.state.approvals.hold(hold).await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "could not record a hold; refusing the statement");
+                let err = MyError::new(
+                    1105,
+                    "HY000",
+                    "airlock could not record the hold for approval",
+                );
+                self.refuse(&pending, err, record).await?;
+                return Ok(Flow::Continue);
+            }
+        };
+        record.hold_id = Some(id);
+        let url = format!("{}/approvals/{id}", self.state.config.server.public_url);
+        tracing::info!(hold = id, agent = %self.who.agent.name, class = %prepared.class(), %url, waiting_s = timeout.as_secs(), "MySQL statement held for approval");
+        let deadline = tokio::time::Instant::now() + timeout;
+        let state = self.state.clone();
+        let outcome = tokio::select! {
+            outcome = state.approvals.wait(id, deadline) => outcome,
+            () = wait_for_disconnect(&mut self.client) => {
+                if let Err(e) = self.state.approvals.abandon(id).await {
+                    tracing::error!(hold = id, error = %e, "could not mark the hold abandoned");
+                }
+                record.decision = Decision::Abandoned;
+                tracing::info!(hold = id, "agent left while its statement was held: abandoned");
+                self.audit(record).await;
+                return Ok(Flow::End);
+            }
+        };
+        match outcome {
+            Outcome::Approved { by, comment } => {
+                record.decision = Decision::Approved;
+                record.approver = Some(by);
+                record.comment = comment;
+                if let Err(err) = self.check_binding(id, &prepared, &pending).await {
+                    record.decision = Decision::Denied;
+                    self.refuse(&pending, err, record).await?;
+                    return Ok(Flow::Continue);
+                }
+                self.run_statement(pending, &prepared, record).await?;
+            }
+            Outcome::Denied { by, comment } => {
+                record.decision = Decision::Denied;
+                let msg = match &comment {
+                    Some(c) => format!("airlock: approval #{id} denied by {by}: {c} (see {url})"),
+                    None => format!("airlock: approval #{id} denied by {by} (see {url})"),
+                };
+                record.approver = Some(by);
+                record.comment = comment;
+                self.refuse(&pending, MyError::new(1227, "42000", msg), record)
+                    .await?;
+            }
+            Outcome::Expired => {
+                record.decision = Decision::Expired;
+                let err = MyError::new(
+                    1317,
+                    "70100",
+                    format!(
+                        "airlock: approval #{id} expired after {}s without a decision; see {url}",
+                        timeout.as_secs()
+                    ),
+                );
+                self.refuse(&pending, err, record).await?;
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// An approval is for the exact bytes that were held.
+    async fn check_binding(
+        &self,
+        id: i64,
+        prepared: &Prepared,
+        pending: &Pending,
+    ) -> Result<(), MyError> {
+        let expected = binding(&prepared.sql, &pending.params);
+        match self.state.approvals.get(id).await {
+            Ok(Some(hold)) if hold.request.binding == expected => Ok(()),
+            Ok(_) => {
+                tracing::error!(hold = id, "approved hold does not match the held statement");
+                Err(MyError::new(
+                    1227,
+                    "42000",
+                    format!("airlock: approval #{id} does not match the held statement"),
+                ))
+            }
+            Err(e) => {
+                tracing::error!(hold = id, error = %e, "could not re-read the approved hold");
+                Err(MyError::new(
+                    1105,
+                    "HY000",
+                    format!("airlock: could not verify approval #{id}"),
+                ))
+            }
+        }
+    }
+}
+
+/// COM_STMT_EXECUTE's parameters as text for the reviewer (the raw block in
+/// hex when airlock could not decode it).
+fn render_params(pending: &Pending) -> Vec<Option<String>> {
+    if let Some(shown) = &pending.shown {
+        return shown.clone();
+    }
+    pending
+        .params
+        .iter()
+        .map(|p| p.as_ref().map(|b| format!("\\x{}", hex::encode(b))))
+        .collect()
+}
+
+/// Resolves when the agent disconnects (or sends COM_QUIT). Anything else it
+/// sends meanwhile stays buffered.
+async fn wait_for_disconnect<R: tokio::io::AsyncRead + Unpin>(
+    client: &mut super::packet::PacketReader<R>,
+) {
+    const KEEP_AT_MOST: usize = 1 << 20;
+    loop {
+        let b = client.buffered();
+        if b.len() >= 5 && b[..4] == [1, 0, 0, 0] && b[4] == command::QUIT {
+            return;
+        }
+        if b.len() > KEEP_AT_MOST {
+            std::future::pending::<()>().await;
+        }
+        match client.read_more().await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}

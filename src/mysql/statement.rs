@@ -1,0 +1,217 @@
+//! What a MySQL session remembers about statements: the text and class of
+//! each protocol-level prepared statement (by the id the server gave it) and
+//! of each SQL-level `PREPARE name FROM '...'`, so that executing one is
+//! decided under the class of the text it was prepared from.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::classify::{classify, Class, Classified, Dialect, Effect};
+
+/// A statement's text and what it was classified as.
+#[derive(Debug)]
+pub struct Prepared {
+    pub sql: Arc<str>,
+    pub classified: Classified,
+}
+
+impl Prepared {
+    pub fn new(sql: &str) -> Arc<Prepared> {
+        Arc::new(Prepared {
+            sql: sql.into(),
+            classified: classify(Dialect::Mysql, sql),
+        })
+    }
+
+    /// A statement airlock cannot vouch for: it will be held.
+    pub fn unknown(sql: &str, reason: &str) -> Arc<Prepared> {
+        Prepared::of_class(sql, Class::Unknown, reason)
+    }
+
+    /// A statement airlock knows to be of class `session` without parsing.
+    pub fn session(sql: &str, reason: &str) -> Arc<Prepared> {
+        Prepared::of_class(sql, Class::Session, reason)
+    }
+
+    fn of_class(sql: &str, class: Class, reason: &str) -> Arc<Prepared> {
+        Arc::new(Prepared {
+            sql: sql.into(),
+            classified: Classified {
+                class,
+                statements: Vec::new(),
+                tables: Vec::new(),
+                reason: reason.into(),
+            },
+        })
+    }
+
+    pub fn class(&self) -> Class {
+        self.classified.class
+    }
+
+    /// Only BEGIN / START TRANSACTION.
+    pub fn begins_block(&self) -> bool {
+        !self.classified.statements.is_empty()
+            && self
+                .classified
+                .statements
+                .iter()
+                .all(|s| s.effect == Effect::Begin)
+    }
+
+    /// A COMMIT/ROLLBACK followed by more statements in the same string.
+    pub fn ends_block_early(&self) -> bool {
+        let s = &self.classified.statements;
+        s.iter()
+            .take(s.len().saturating_sub(1))
+            .any(|s| s.effect == Effect::EndTransaction)
+    }
+}
+
+/// A statement prepared with COM_STMT_PREPARE.
+#[derive(Debug, Clone)]
+pub struct ServerStatement {
+    pub prepared: Arc<Prepared>,
+    pub param_count: u16,
+    /// Parameter types from the last execute that bound them.
+    pub types: Option<Vec<u16>>,
+}
+
+/// The session's prepared statements.
+#[derive(Debug, Default)]
+pub struct Statements {
+    /// COM_STMT_PREPARE, by the server's statement id.
+    protocol: HashMap<u32, ServerStatement>,
+    /// SQL-level PREPARE, by lower-cased name.
+    sql: HashMap<String, Arc<Prepared>>,
+    /// COM_STMT_SEND_LONG_DATA payloads the server holds for a statement's
+    /// next execute: part of what an approval of that execute binds to.
+    long_data: HashMap<u32, Vec<bytes::Bytes>>,
+}
+
+impl Statements {
+    pub fn prepared(&mut self, id: u32, prepared: Arc<Prepared>, param_count: u16) {
+        let s = ServerStatement {
+            prepared,
+            param_count,
+            types: None,
+        };
+        self.protocol.insert(id, s);
+    }
+
+    pub fn get(&self, id: u32) -> Option<&ServerStatement> {
+        self.protocol.get(&id)
+    }
+
+    pub fn bound_types(&mut self, id: u32, types: Vec<u16>) {
+        if let Some(s) = self.protocol.get_mut(&id) {
+            s.types = Some(types);
+        }
+    }
+
+    pub fn close(&mut self, id: u32) {
+        self.protocol.remove(&id);
+        self.long_data.remove(&id);
+    }
+
+    pub fn clear(&mut self) {
+        self.protocol.clear();
+        self.sql.clear();
+        self.long_data.clear();
+    }
+
+    pub fn add_long_data(&mut self, id: u32, payload: bytes::Bytes) {
+        self.long_data.entry(id).or_default().push(payload);
+    }
+
+    pub fn long_data(&self, id: u32) -> &[bytes::Bytes] {
+        self.long_data
+            .get(&id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The server forgets a statement's long data once it executed (or was reset).
+    pub fn clear_long_data(&mut self, id: u32) {
+        self.long_data.remove(&id);
+    }
+
+    /// Remembers SQL-level PREPAREs and DEALLOCATEs in `p`, and substitutes
+    /// what each `EXECUTE name` runs (unknown when airlock did not see it
+    /// prepared).
+    pub fn resolve(&mut self, p: &Arc<Prepared>) -> Arc<Prepared> {
+        let tracked = p.classified.statements.iter().any(|s| {
+            matches!(
+                s.effect,
+                Effect::Prepare(_) | Effect::Execute(_) | Effect::Deallocate(_)
+            )
+        });
+        if !tracked {
+            return p.clone();
+        }
+        let mut classified = p.classified.clone();
+        let mut substituted = false;
+        for s in classified.statements.iter_mut() {
+            match &s.effect {
+                Effect::Prepare(name) => {
+                    // The statement's own class is already that of its text.
+                    self.sql.insert(name.to_lowercase(), p.clone());
+                }
+                Effect::Deallocate(Some(name)) => {
+                    self.sql.remove(&name.to_lowercase());
+                }
+                Effect::Deallocate(None) => self.sql.clear(),
+                Effect::Execute(name) => {
+                    substituted = true;
+                    match self.sql.get(&name.to_lowercase()) {
+                        Some(target) => {
+                            s.class = target.class();
+                            s.tables = target.classified.tables.clone();
+                            s.reason = format!("EXECUTE {name}: {}", target.classified.reason);
+                        }
+                        None => {
+                            s.class = Class::Unknown;
+                            s.reason =
+                                format!("EXECUTE of {name:?}, which airlock did not see prepared");
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !substituted {
+            return p.clone();
+        }
+        if let Some(strictest) = classified.statements.iter().max_by_key(|s| s.class) {
+            classified.class = strictest.class;
+            classified.reason = strictest.reason.clone();
+        }
+        let mut tables: Vec<String> = Vec::new();
+        for t in classified.statements.iter().flat_map(|s| s.tables.iter()) {
+            if !tables.contains(t) {
+                tables.push(t.clone());
+            }
+        }
+        classified.tables = tables;
+        Arc::new(Prepared {
+            sql: p.sql.clone(),
+            classified,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sql_level_execute_takes_the_class_of_its_prepare() {
+        let mut s = Statements::default();
+        let prep = Prepared::new("PREPARE d FROM 'DELETE FROM t'");
+        s.resolve(&prep);
+        let exec = s.resolve(&Prepared::new("EXECUTE d"));
+        assert_eq!(exec.class(), Class::Write);
+        let never = s.resolve(&Prepared::new("EXECUTE other"));
+        assert_eq!(never.class(), Class::Unknown);
+    }
+}

@@ -1,0 +1,285 @@
+//! The connection to the MySQL / MariaDB server for one agent session: TLS
+//! (`verify-full`: SSLRequest, then rustls), authentication
+//! (`mysql_native_password`, `caching_sha2_password`: the fast path, and the
+//! full exchange over TLS; `mysql_clear_password` over TLS for RDS IAM
+//! tokens) and the read-only wall (`SET SESSION TRANSACTION
+//! READ ONLY`).
+
+use std::time::Duration;
+
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+
+use super::auth;
+use super::codec::{caps, command, err_code, parse_ok, Reader};
+use super::handshake::{Greeting, Response};
+use super::packet::{frame, PacketError, PacketReader};
+use crate::config::{Database, UpstreamTls};
+use crate::credentials::Requester;
+use crate::pg::tls::{self, Stream};
+
+pub const READ_ONLY: &str = "SET SESSION TRANSACTION READ ONLY";
+pub const READ_WRITE: &str = "SET SESSION TRANSACTION READ WRITE";
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("connecting to {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("timed out connecting")]
+    Timeout,
+    #[error(transparent)]
+    Packet(#[from] PacketError),
+    #[error("the server closed the connection")]
+    Closed,
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(&'static str),
+    #[error("the server refused: {0}")]
+    Refused(String),
+    #[error("the server asks for {0}, which airlock does not speak upstream")]
+    Plugin(String),
+    #[error("caching_sha2_password full authentication needs TLS (tls = \"verify-full\"), or log in once with the mysql CLI to fill the server's cache, or use mysql_native_password")]
+    FullAuth,
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("credentials: {0}")]
+    Credentials(String),
+    #[error("refusing to send a cleartext password without TLS")]
+    ClearWithoutTls,
+}
+
+/// An authenticated, read-only upstream connection.
+pub struct Upstream {
+    pub reader: PacketReader<ReadHalf<Stream>>,
+    pub writer: WriteHalf<Stream>,
+    pub greeting: Greeting,
+}
+
+/// What the agent asked for in its handshake, carried upstream.
+pub struct Asked {
+    pub capabilities: u32,
+    pub collation: u8,
+}
+
+/// Connects and logs in as `db.user`; with IAM credentials, with a token
+/// minted for `who` now.
+pub async fn connect(
+    db: &Database,
+    asked: &Asked,
+    timeout: Duration,
+    who: &Requester<'_>,
+) -> Result<Upstream, UpstreamError> {
+    let password = tokio::time::timeout(
+        timeout,
+        db.credentials.password(&db.host, db.port, &db.user, who),
+    )
+    .await
+    .map_err(|_| {
+        UpstreamError::Credentials(format!("no credentials within {}ms", timeout.as_millis()))
+    })?
+    .map_err(|e| UpstreamError::Credentials(e.to_string()))?
+    .unwrap_or_default();
+    tokio::time::timeout(timeout, open(db, &password, asked))
+        .await
+        .map_err(|_| UpstreamError::Timeout)?
+}
+
+async fn open(db: &Database, password: &str, asked: &Asked) -> Result<Upstream, UpstreamError> {
+    let addr = format!("{}:{}", db.host, db.port);
+    let tcp = TcpStream::connect(&addr)
+        .await
+        .map_err(|source| UpstreamError::Connect {
+            addr: addr.clone(),
+            source,
+        })?;
+    let _ = tcp.set_nodelay(true);
+    let mut stream = Stream::Plain(tcp);
+    let first = PacketReader::new(&mut stream, 64 * 1024)
+        .read_packet()
+        .await?
+        .ok_or(UpstreamError::Closed)?;
+    if first.payload.first() == Some(&0xff) {
+        return Err(UpstreamError::Refused(err_message(&first.payload)));
+    }
+    let greeting =
+        Greeting::parse(&first.payload).ok_or(UpstreamError::Protocol("not a Handshake v10"))?;
+    let needed = caps::PROTOCOL_41 | caps::SECURE_CONNECTION | caps::PLUGIN_AUTH;
+    if greeting.capabilities & needed != needed {
+        return Err(UpstreamError::Protocol("server lacks protocol 4.1 auth"));
+    }
+    let mut capabilities = (asked.capabilities & caps::OFFERED & greeting.capabilities
+        | needed
+        | caps::CONNECT_WITH_DB)
+        & !(caps::CONNECT_ATTRS | caps::PLUGIN_AUTH_LENENC_DATA);
+    let mut seq = first.seq.wrapping_add(1);
+    if let UpstreamTls::VerifyFull {
+        ca_file,
+        server_name,
+    } = &db.tls
+    {
+        if greeting.capabilities & caps::SSL == 0 {
+            return Err(UpstreamError::Tls(
+                "the server does not offer TLS, and verify-full requires it".into(),
+            ));
+        }
+        capabilities |= caps::SSL;
+        stream = start_tls(stream, ca_file, server_name, capabilities, asked, seq).await?;
+        seq = seq.wrapping_add(1);
+    }
+    let tls = stream.is_tls();
+    let (r, w) = tokio::io::split(stream);
+    let mut up = Upstream {
+        reader: PacketReader::new(r, 1 << 30),
+        writer: w,
+        greeting,
+    };
+    let response = Response {
+        capabilities,
+        max_packet: 1 << 24,
+        collation: asked.collation,
+        user: db.user.clone(),
+        auth: Vec::new(),
+        database: Some(db.dbname.clone()),
+        auth_plugin: None,
+        attributes: Vec::new(),
+    };
+    login(&mut up, response, password, seq, tls).await?;
+    up.internal(READ_ONLY).await?;
+    Ok(up)
+}
+
+/// SSLRequest, then the TLS handshake, the chain checked against `ca_file`.
+async fn start_tls(
+    mut stream: Stream,
+    ca_file: &std::path::Path,
+    server_name: &str,
+    capabilities: u32,
+    asked: &Asked,
+    seq: u8,
+) -> Result<Stream, UpstreamError> {
+    let mut request = Vec::with_capacity(32);
+    request.extend_from_slice(&capabilities.to_le_bytes());
+    request.extend_from_slice(&(1u32 << 24).to_le_bytes());
+    request.push(asked.collation);
+    request.extend_from_slice(&[0; 23]);
+    stream
+        .write_all(&frame(seq, &request).0)
+        .await
+        .map_err(PacketError::Io)?;
+    let Stream::Plain(tcp) = stream else {
+        return Err(UpstreamError::Tls("TLS started twice".into()));
+    };
+    let connector = tls::connector(ca_file).map_err(|e| UpstreamError::Tls(e.to_string()))?;
+    let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
+        .map_err(|e| UpstreamError::Tls(format!("server name {server_name:?}: {e}")))?;
+    let tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| UpstreamError::Tls(e.to_string()))?;
+    Ok(Stream::Client(Box::new(tls)))
+}
+
+/// HandshakeResponse41 and the authentication exchange, up to the OK.
+async fn login(
+    up: &mut Upstream,
+    mut response: Response,
+    password: &str,
+    seq: u8,
+    tls: bool,
+) -> Result<(), UpstreamError> {
+    let plugin = match up.greeting.auth_plugin.as_str() {
+        auth::CACHING_SHA2 => auth::CACHING_SHA2,
+        _ => auth::NATIVE,
+    };
+    response.auth = scramble(plugin, password, &up.greeting.scramble);
+    response.auth_plugin = Some(plugin.to_string());
+    let (bytes, _) = frame(seq, &response.encode());
+    up.writer.write_all(&bytes).await.map_err(PacketError::Io)?;
+    loop {
+        let p = up
+            .reader
+            .read_packet()
+            .await?
+            .ok_or(UpstreamError::Closed)?;
+        let seq = p.seq.wrapping_add(1);
+        let answer = match p.payload.first() {
+            Some(0x00) => return Ok(()),
+            Some(0xff) => return Err(UpstreamError::Refused(err_message(&p.payload))),
+            Some(0xfe) => {
+                let mut r = Reader::new(&p.payload[1..]);
+                let name = String::from_utf8_lossy(r.cstr().unwrap_or_default()).into_owned();
+                let data = r.rest();
+                let data = data.strip_suffix(&[0]).unwrap_or(data);
+                match name.as_str() {
+                    auth::NATIVE | auth::CACHING_SHA2 => scramble(&name, password, data),
+                    // RDS IAM: the token itself, only ever inside TLS.
+                    auth::CLEAR if tls => {
+                        let mut clear = password.as_bytes().to_vec();
+                        clear.push(0);
+                        clear
+                    }
+                    auth::CLEAR => return Err(UpstreamError::ClearWithoutTls),
+                    _ => return Err(UpstreamError::Plugin(name)),
+                }
+            }
+            Some(0x01) => match p.payload.get(1) {
+                Some(3) => continue, // fast auth success: the OK follows
+                Some(4) if tls => {
+                    // Full authentication: the password itself, inside TLS.
+                    let mut clear = password.as_bytes().to_vec();
+                    clear.push(0);
+                    clear
+                }
+                Some(4) => return Err(UpstreamError::FullAuth),
+                _ => return Err(UpstreamError::Protocol("unexpected AuthMoreData")),
+            },
+            _ => return Err(UpstreamError::Protocol("unexpected authentication packet")),
+        };
+        let (bytes, _) = frame(seq, &answer);
+        up.writer.write_all(&bytes).await.map_err(PacketError::Io)?;
+    }
+}
+
+fn scramble(plugin: &str, password: &str, data: &[u8]) -> Vec<u8> {
+    let data = &data[..data.len().min(20)];
+    match plugin {
+        auth::CACHING_SHA2 => auth::caching_sha2_scramble(password.as_bytes(), data),
+        _ => auth::native_scramble(password.as_bytes(), data),
+    }
+}
+
+/// The message of an ERR packet's payload.
+pub fn err_message(payload: &[u8]) -> String {
+    let code = err_code(payload).unwrap_or(0);
+    let mut rest = payload.get(3..).unwrap_or_default();
+    if rest.first() == Some(&b'#') {
+        rest = rest.get(6..).unwrap_or_default();
+    }
+    format!("{code}: {}", String::from_utf8_lossy(rest))
+}
+
+impl Upstream {
+    /// Runs a statement of airlock's own whose answer the agent never sees;
+    /// it must answer OK.
+    pub async fn internal(&mut self, sql: &str) -> Result<u16, UpstreamError> {
+        let mut payload = vec![command::QUERY];
+        payload.extend_from_slice(sql.as_bytes());
+        let (bytes, _) = frame(0, &payload);
+        self.writer
+            .write_all(&bytes)
+            .await
+            .map_err(PacketError::Io)?;
+        let p = self
+            .reader
+            .read_packet()
+            .await?
+            .ok_or(UpstreamError::Closed)?;
+        match p.payload.first() {
+            Some(0x00) => Ok(parse_ok(&p.payload).map(|ok| ok.status).unwrap_or(0)),
+            Some(0xff) => Err(UpstreamError::Refused(err_message(&p.payload))),
+            _ => Err(UpstreamError::Protocol("internal statement returned rows")),
+        }
+    }
+}
