@@ -37,6 +37,7 @@ async fn start(on_failure: &str) -> (Arc<State>, Arc<FlakyStore>, String) {
         notifier: crate::approvals::notify::Notifier::disabled(),
         slack: crate::approvals::notify::SlackInteractions::new(&[]),
         parsed: Default::default(),
+        mysql_threads: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
