@@ -192,10 +192,10 @@ fn mysql_compound_body_has_no_transaction_effect() {
     assert_eq!(got.statements[0].effect, Effect::None);
 }
 
-/// Statements drivers, ORMs, the CLI and agents send, and evasions; each class
-/// checked by hand against MySQL's semantics (stricter than the table
-/// where a server-side file is involved: `LOAD DATA INFILE` is admin and
-/// `INTO OUTFILE` is held as unknown).
+// Statements drivers, ORMs, the CLI and agents send, and evasions; each class
+// checked by hand against MySQL's semantics (stricter than the table
+// where a server-side file is involved: `LOAD DATA INFILE` is admin and
+// `INTO OUTFILE` is held as unknown).
 mysql_classes! {
     corpus_000: "SELECT @@version_comment LIMIT 1" => Read;
     corpus_001: "SELECT DATABASE()" => Read;
