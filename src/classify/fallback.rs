@@ -236,6 +236,71 @@ pub(super) fn classify_with(entries: &[Entry], tokens: &[TokenWithSpan]) -> Opti
     Some(scan_calls(tokens, verdict))
 }
 
+/// A query that writes its result to a file on the server
+/// (`SELECT … INTO OUTFILE` / `INTO DUMPFILE`, which sqlparser cannot parse):
+/// `export`, still raised by any listed function it calls.
+pub(super) fn into_file(tokens: &[TokenWithSpan]) -> Option<StatementClass> {
+    let first = leading(tokens).into_iter().next()?;
+    if first != "SELECT" && first != "WITH" {
+        return None;
+    }
+    let words: Vec<String> = significant(tokens)
+        .map(|t| match t {
+            Token::Word(w) if w.quote_style.is_none() => w.value.to_ascii_uppercase(),
+            _ => String::new(),
+        })
+        .collect();
+    let target = words.windows(2).find_map(|pair| {
+        (pair[0] == "INTO" && (pair[1] == "OUTFILE" || pair[1] == "DUMPFILE"))
+            .then(|| pair[1].clone())
+    })?;
+    let kind = format!("SELECT INTO {target}");
+    let mut verdict = StatementClass::new(
+        Class::Export,
+        &kind,
+        format!("{kind}: writes query results to a file on the database server"),
+    );
+    verdict.tables = tables_after_from(tokens);
+    if let Some(why) = escalation::in_words(words.iter().map(String::as_str)) {
+        verdict = verdict.at_least(Class::Privilege, format!("{kind}: {why}"));
+    }
+    Some(scan_calls(tokens, verdict))
+}
+
+/// Names after FROM / JOIN, read from the tokens. When none can be read, a
+/// name no rule can read stands in, so table-scoped hold and deny rules still
+/// apply and no table-scoped allow rule does.
+fn tables_after_from(tokens: &[TokenWithSpan]) -> Vec<String> {
+    let toks: Vec<&Token> = significant(tokens).collect();
+    let mut tables = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        let Token::Word(w) = t else { continue };
+        if w.quote_style.is_some()
+            || !(w.value.eq_ignore_ascii_case("FROM") || w.value.eq_ignore_ascii_case("JOIN"))
+        {
+            continue;
+        }
+        let mut name = String::new();
+        let mut j = i + 1;
+        while let Some(Token::Word(part)) = toks.get(j) {
+            name.push_str(&part.value);
+            if toks.get(j + 1) == Some(&&Token::Period) {
+                name.push('.');
+                j += 2;
+            } else {
+                break;
+            }
+        }
+        if !name.is_empty() && !name.ends_with('.') && !tables.contains(&name) {
+            tables.push(name);
+        }
+    }
+    if tables.is_empty() {
+        tables.push("?.?.?.?".to_string());
+    }
+    tables
+}
+
 /// Upper-cased leading bare words, `CREATE`'s modifiers dropped.
 fn leading(tokens: &[TokenWithSpan]) -> Vec<String> {
     let mut words = Vec::with_capacity(5);

@@ -60,10 +60,13 @@ impl Rules for Mysql {
     fn may_fall_back(&self, first: &str) -> bool {
         fallback::may_apply_with(mysql_fallback::ENTRIES, first)
             || transaction_tokens::may_fall_back(first)
+            || first.eq_ignore_ascii_case("SELECT")
+            || first.eq_ignore_ascii_case("WITH")
     }
 
     fn fall_back(&self, tokens: &[TokenWithSpan]) -> Option<StatementClass> {
         fallback::classify_with(mysql_fallback::ENTRIES, tokens)
+            .or_else(|| fallback::into_file(tokens))
             .or_else(|| transaction_tokens::unparsed_modes(tokens))
     }
 

@@ -35,7 +35,7 @@ mysql_classes! {
     select_lock_in_share_mode: "SELECT * FROM t LOCK IN SHARE MODE" => Write;
     select_into_user_variable: "SELECT a INTO @x FROM t LIMIT 1" => Session;
     select_assign_user_variable: "SELECT @x := 1" => Session;
-    select_into_outfile: "SELECT * INTO OUTFILE '/tmp/x' FROM t" => Unknown;
+    select_into_outfile: "SELECT * INTO OUTFILE '/tmp/x' FROM t" => Export;
     table_statement: "TABLE orders" => Read;
     show_tables: "SHOW TABLES" => Read;
     show_full_columns: "SHOW FULL COLUMNS FROM orders" => Read;
@@ -194,8 +194,7 @@ fn mysql_compound_body_has_no_transaction_effect() {
 
 // Statements drivers, ORMs, the CLI and agents send, and evasions; each class
 // checked by hand against MySQL's semantics (stricter than the table
-// where a server-side file is involved: `LOAD DATA INFILE` is admin and
-// `INTO OUTFILE` is held as unknown).
+// where the server reads its own files: `LOAD DATA INFILE` is admin).
 mysql_classes! {
     corpus_000: "SELECT @@version_comment LIMIT 1" => Read;
     corpus_001: "SELECT DATABASE()" => Read;
@@ -237,8 +236,11 @@ mysql_classes! {
     corpus_053: "UPDATE t1 JOIN t2 ON t1.id = t2.id SET t1.a = t2.a" => Write;
     corpus_055: "LOAD DATA INFILE '/tmp/x.csv' INTO TABLE t" => Admin;
     corpus_056: "LOAD DATA LOCAL INFILE 'x.csv' INTO TABLE t" => Write;
-    corpus_057: "SELECT * FROM t INTO OUTFILE '/tmp/out.csv'" => Unknown;
-    corpus_058: "SELECT a INTO DUMPFILE '/tmp/x' FROM t LIMIT 1" => Unknown;
+    corpus_057: "SELECT * FROM t INTO OUTFILE '/tmp/out.csv'" => Export;
+    corpus_058: "SELECT a INTO DUMPFILE '/tmp/x' FROM t LIMIT 1" => Export;
+    outfile_with_a_locking_call_is_a_write: "SELECT GET_LOCK('a', 1) INTO OUTFILE '/tmp/y'" => Write;
+    outfile_in_a_string_is_a_read: "SELECT 'into outfile' FROM t" => Read;
+    broken_select_stays_unknown: "SELECT * FROM t WHERE (" => Unknown;
     corpus_059: "CREATE TABLE t2 (id INT PRIMARY KEY AUTO_INCREMENT) ENGINE=InnoDB" => Ddl;
     corpus_060: "CREATE TABLE t3 LIKE t" => Ddl;
     corpus_061: "CREATE TABLE t4 AS SELECT * FROM t" => Ddl;
@@ -275,4 +277,16 @@ mysql_classes! {
     corpus_106: "SELECT RELEASE_LOCK('a')" => Write;
     corpus_107: "SELECT * FROM information_schema.tables WHERE table_schema = 'shop'" => Read;
     corpus_108: "SELECT * FROM performance_schema.threads" => Read;
+}
+
+#[test]
+fn into_outfile_names_its_tables_or_an_unreadable_one() {
+    let got = classify(
+        Dialect::Mysql,
+        "SELECT * FROM shop.t JOIN u ON 1 INTO OUTFILE '/x'",
+    );
+    assert_eq!(got.tables, vec!["shop.t".to_string(), "u".to_string()]);
+    let none = classify(Dialect::Mysql, "SELECT 1 INTO DUMPFILE '/x'");
+    assert_eq!(none.class, Class::Export);
+    assert_eq!(none.tables, vec!["?.?.?.?".to_string()]);
 }
