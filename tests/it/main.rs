@@ -17,4 +17,5 @@ mod pg_protocol;
 mod pg_readwrite;
 mod pg_tools;
 mod pg_upstream_auth;
+mod raw;
 mod shared_store;

@@ -1,102 +1,10 @@
 //! Bad input from an agent: malformed, oversize or unknown messages get an
 //! ErrorResponse, close that session only, and nothing of them reaches the database.
 
-use std::time::Duration;
-
-use airlock::pg::scram::ClientExchange;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
 use crate::harness::*;
-
-/// A hand-driven protocol client, logged in and ready for queries.
-struct Raw {
-    s: TcpStream,
-}
-
-fn frame(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![tag];
-    v.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-impl Raw {
-    async fn login(a: &Airlock) -> Raw {
-        let mut s = TcpStream::connect(a.addr).await.unwrap();
-        let mut startup = Vec::new();
-        startup.extend_from_slice(&196608i32.to_be_bytes());
-        for (k, v) in [("user", AGENT), ("database", "test")] {
-            startup.extend_from_slice(k.as_bytes());
-            startup.push(0);
-            startup.extend_from_slice(v.as_bytes());
-            startup.push(0);
-        }
-        startup.push(0);
-        let mut packet = ((startup.len() + 4) as i32).to_be_bytes().to_vec();
-        packet.extend_from_slice(&startup);
-        s.write_all(&packet).await.unwrap();
-        let mut raw = Raw { s };
-        let (mut ex, first) = ClientExchange::start(PASSWORD);
-        let (tag, _) = raw.read().await.unwrap();
-        assert_eq!(tag, b'R');
-        let mut body = b"SCRAM-SHA-256\0".to_vec();
-        body.extend_from_slice(&(first.len() as i32).to_be_bytes());
-        body.extend_from_slice(first.as_bytes());
-        raw.s.write_all(&frame(b'p', &body)).await.unwrap();
-        let (_, cont) = raw.read().await.unwrap();
-        let reply = ex
-            .respond(std::str::from_utf8(&cont[4..]).unwrap())
-            .unwrap();
-        raw.s
-            .write_all(&frame(b'p', reply.as_bytes()))
-            .await
-            .unwrap();
-        loop {
-            let (tag, _) = raw.read().await.unwrap();
-            if tag == b'Z' {
-                return raw;
-            }
-        }
-    }
-
-    /// The next message, or `None` when the connection is closed.
-    async fn read(&mut self) -> Option<(u8, Vec<u8>)> {
-        let mut head = [0u8; 5];
-        tokio::time::timeout(Duration::from_secs(10), self.s.read_exact(&mut head))
-            .await
-            .expect("an answer within 10s")
-            .ok()?;
-        let len = i32::from_be_bytes(head[1..5].try_into().unwrap()) as usize - 4;
-        let mut body = vec![0u8; len];
-        self.s.read_exact(&mut body).await.ok()?;
-        Some((head[0], body))
-    }
-
-    /// Reads until an ErrorResponse; returns its SQLSTATE, and then expects the connection to close.
-    async fn error_then_close(&mut self) -> String {
-        let code = loop {
-            let (tag, body) = self.read().await.expect("an ErrorResponse before close");
-            if tag == b'E' {
-                break field(&body, b'C');
-            }
-        };
-        assert!(self.read().await.is_none(), "the session should be closed");
-        code
-    }
-}
-
-fn field(body: &[u8], which: u8) -> String {
-    let mut i = 0;
-    while i < body.len() && body[i] != 0 {
-        let end = i + 1 + body[i + 1..].iter().position(|&b| b == 0).unwrap();
-        if body[i] == which {
-            return String::from_utf8_lossy(&body[i + 1..end]).into_owned();
-        }
-        i = end + 1;
-    }
-    String::new()
-}
+use crate::raw::*;
 
 #[tokio::test]
 async fn raw_login_works_and_a_query_answers() {
