@@ -10,6 +10,7 @@ pub mod check;
 pub mod classify;
 pub mod config;
 pub mod credentials;
+pub mod listener;
 pub mod mysql;
 pub mod pg;
 pub mod policy;

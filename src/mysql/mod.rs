@@ -31,30 +31,14 @@ static SESSIONS: AtomicU32 = AtomicU32::new(1);
 
 /// Accepts MySQL agents on `listener` until the task is dropped.
 pub async fn serve(state: Arc<State>, listener: TcpListener) -> std::io::Result<()> {
-    let server = &state.config.server;
-    let tls = match (&server.tls_cert, &server.tls_key, server.tls) {
-        (Some(cert), Some(key), t) if t != crate::config::ClientTls::Off => Some(Arc::new(
-            crate::pg::tls::acceptor(cert, key)
-                .map_err(|e| std::io::Error::other(e.to_string()))?,
-        )),
-        _ => None,
-    };
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed (mysql)");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    let tls = crate::listener::tls_acceptor(&state.config.server)?;
+    crate::listener::accept_loop(listener, "mysql", move |tcp, peer| {
         let state = state.clone();
         let tls = tls.clone();
-        tokio::spawn(async move {
-            let _ = tcp.set_nodelay(true);
-            connection(state, tls.as_deref(), tcp, peer).await;
-        });
-    }
+        async move { connection(state, tls.as_deref(), tcp, peer).await }
+    })
+    .await;
+    Ok(())
 }
 
 /// One agent connection from accept to close.

@@ -30,29 +30,14 @@ static SESSIONS: AtomicU64 = AtomicU64::new(1);
 
 /// Accepts agents on `listener` until the task is dropped.
 pub async fn serve(state: Arc<State>, listener: TcpListener) -> std::io::Result<()> {
-    let tls = match (&state.config.server.tls_cert, &state.config.server.tls_key) {
-        (Some(cert), Some(key)) => Some(Arc::new(
-            tls::acceptor(cert, key).map_err(|e| std::io::Error::other(e.to_string()))?,
-        )),
-        _ => None,
-    };
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                // Out of file descriptors and the like: keep serving the others.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    let tls = crate::listener::tls_acceptor(&state.config.server)?;
+    crate::listener::accept_loop(listener, "postgres", move |tcp, peer| {
         let state = state.clone();
         let tls = tls.clone();
-        tokio::spawn(async move {
-            let _ = tcp.set_nodelay(true);
-            connection(state, tls.as_deref(), tcp, peer).await;
-        });
-    }
+        async move { connection(state, tls.as_deref(), tcp, peer).await }
+    })
+    .await;
+    Ok(())
 }
 
 /// One agent connection from accept to close.
