@@ -14,6 +14,7 @@ pub mod events;
 mod grants;
 pub mod notify;
 pub mod reason;
+pub mod request;
 #[cfg(test)]
 mod tests;
 
@@ -27,6 +28,7 @@ use tokio::time::Instant;
 pub use decide::{Choice, DecideError, Decided};
 pub use events::Event;
 pub use reason::stated_reason;
+pub use request::{binding, new_hold, HeldStatement, HoldTerms, Requester};
 
 use crate::audit::Decision;
 use crate::config::Approver;

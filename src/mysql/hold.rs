@@ -9,18 +9,8 @@ use std::sync::Arc;
 use super::codec::{command, MyError};
 use super::session::{Flow, Pending, Session, SessionError};
 use super::statement::Prepared;
-use crate::approvals::Outcome;
+use crate::approvals::{binding, new_hold, HeldStatement, HoldTerms, Outcome, Requester};
 use crate::audit::{AuditRecord, Decision};
-use crate::pg::session::binding;
-use crate::store::NewHold;
-
-/// What the rule that held a statement requires.
-pub(super) struct RuleHold {
-    pub(super) timeout: std::time::Duration,
-    /// Approver groups that may decide (empty: any approver).
-    pub(super) approvers: Vec<String>,
-    pub(super) quorum: u32,
-}
 
 impl Session {
     /// Holds a statement until a decision, the rule's timeout, or the agent leaving.
@@ -29,31 +19,28 @@ impl Session {
         pending: Pending,
         prepared: Arc<Prepared>,
         mut record: AuditRecord,
-        rule: RuleHold,
+        rule: HoldTerms,
     ) -> Result<Flow, SessionError> {
         let timeout = rule.timeout;
-        let now = chrono::Utc::now();
-        let hold = NewHold {
-            created: now,
-            expires: now + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX),
-            session_id: self.who.session_id.clone(),
-            agent: self.who.agent.name.clone(),
-            database: self.who.database.name.clone(),
-            statement: prepared.sql.to_string(),
-            params: render_params(&pending),
-            binding: binding(&prepared.sql, &pending.params),
-            class: prepared.class(),
-            rule: record.rule.clone(),
-            tables: prepared.classified.tables.clone(),
-            client_addr: self.who.client_addr.to_string(),
-            application_name: self.who.application_name.clone(),
-            upstream_user: self.who.database.user.clone(),
-            approver_groups: rule.approvers,
-            quorum: rule.quorum.max(1),
-            owner: self.who.agent.owner.clone(),
-            reason: crate::approvals::stated_reason(&prepared.sql, &self.who.application_name),
-            preview: None,
-        };
+        let client_addr = self.who.client_addr.to_string();
+        let hold = new_hold(
+            &Requester {
+                session_id: &self.who.session_id,
+                agent: &self.who.agent,
+                database: &self.who.database,
+                client_addr: &client_addr,
+                application_name: &self.who.application_name,
+            },
+            HeldStatement {
+                sql: &prepared.sql,
+                class: prepared.class(),
+                tables: &prepared.classified.tables,
+                rule: &record.rule,
+                params: &pending.params,
+                shown_params: render_params(&pending),
+            },
+            &rule,
+        );
         let id = match self.state.approvals.hold(hold).await {
             Ok(id) => id,
             Err(e) => {

@@ -326,7 +326,7 @@ impl Session {
                 approvers,
                 quorum,
             } => {
-                let rule = super::hold::RuleHold {
+                let rule = crate::approvals::HoldTerms {
                     timeout,
                     approvers,
                     quorum,

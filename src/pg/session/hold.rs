@@ -5,18 +5,16 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::pipeline::ToClient;
 use super::statements::Prepared;
 use super::{Flow, Pending, Session, SessionError};
-use crate::approvals::Outcome;
+use crate::approvals::{new_hold, HeldStatement, HoldTerms, Outcome, Requester};
 use crate::audit::{AuditRecord, Decision};
 use crate::classify::Class;
 use crate::pg::frame::FrameReader;
 use crate::pg::message::{self, PgError};
-use crate::store::NewHold;
 
 impl<W: AsyncWrite + Unpin> Session<W> {
     /// Holds a statement until a decision, the rule's timeout, or the agent leaving.
@@ -25,7 +23,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         pending: Pending,
         prepared: Arc<Prepared>,
         mut record: AuditRecord,
-        rule: RuleHold,
+        rule: HoldTerms,
         client: &mut FrameReader<R>,
     ) -> Result<Flow, SessionError> {
         let timeout = rule.timeout;
@@ -44,28 +42,24 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             self.run_statement(pending, &prepared, record).await?;
             return Ok(Flow::Continue);
         }
-        let now = chrono::Utc::now();
-        let hold = NewHold {
-            created: now,
-            expires: now + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX),
-            session_id: self.who.session_id.clone(),
-            agent: self.who.agent.name.clone(),
-            database: self.who.database.name.clone(),
-            statement: prepared.sql.to_string(),
-            params: render_params(&pending.params, &pending.formats),
-            binding: binding(&prepared.sql, &pending.params),
-            class: prepared.class(),
-            rule: record.rule.clone(),
-            tables: prepared.classified.tables.clone(),
-            client_addr: self.who.client_addr.clone(),
-            application_name: self.who.application_name.clone(),
-            upstream_user: self.who.database.user.clone(),
-            approver_groups: rule.approvers,
-            quorum: rule.quorum.max(1),
-            owner: self.who.agent.owner.clone(),
-            reason: crate::approvals::stated_reason(&prepared.sql, &self.who.application_name),
-            preview: None,
-        };
+        let hold = new_hold(
+            &Requester {
+                session_id: &self.who.session_id,
+                agent: &self.who.agent,
+                database: &self.who.database,
+                client_addr: &self.who.client_addr,
+                application_name: &self.who.application_name,
+            },
+            HeldStatement {
+                sql: &prepared.sql,
+                class: prepared.class(),
+                tables: &prepared.classified.tables,
+                rule: &record.rule,
+                params: &pending.params,
+                shown_params: render_params(&pending.params, &pending.formats),
+            },
+            &rule,
+        );
         let id = match self.state.approvals.hold(hold).await {
             Ok(id) => id,
             Err(e) => {
@@ -184,7 +178,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         prepared: &Prepared,
         pending: &Pending,
     ) -> Result<(), PgError> {
-        let expected = binding(&prepared.sql, &pending.params);
+        let expected = crate::approvals::binding(&prepared.sql, &pending.params);
         match self.state.approvals.get(id).await {
             Ok(Some(hold)) if hold.request.binding == expected => Ok(()),
             Ok(_) => {
@@ -207,13 +201,6 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         }
     }
 }
-/// What the rule that held a statement requires.
-pub(super) struct RuleHold {
-    pub(super) timeout: std::time::Duration,
-    /// Approver groups that may decide (empty: any approver).
-    pub(super) approvers: Vec<String>,
-    pub(super) quorum: u32,
-}
 
 /// Resolves when the agent disconnects. Anything it sends meanwhile stays buffered.
 async fn wait_for_disconnect<R: AsyncRead + Unpin>(client: &mut FrameReader<R>) {
@@ -230,23 +217,6 @@ async fn wait_for_disconnect<R: AsyncRead + Unpin>(client: &mut FrameReader<R>) 
             Ok(_) => {}
         }
     }
-}
-
-/// What an approval binds to: the statement's bytes and its bound parameters.
-pub fn binding(sql: &str, params: &[Option<Bytes>]) -> String {
-    let mut h = Sha256::new();
-    h.update((sql.len() as u64).to_be_bytes());
-    h.update(sql.as_bytes());
-    for p in params {
-        match p {
-            None => h.update((-1i64).to_be_bytes()),
-            Some(b) => {
-                h.update((b.len() as i64).to_be_bytes());
-                h.update(b);
-            }
-        }
-    }
-    hex::encode(h.finalize())
 }
 
 /// Parameters as a reviewer reads them: text as is, binary as hex.

@@ -16,8 +16,8 @@ pub mod statements;
 #[cfg(test)]
 mod tests;
 
-pub use hold::binding;
-use hold::RuleHold;
+pub use crate::approvals::binding;
+use crate::approvals::HoldTerms;
 
 use std::sync::Arc;
 
@@ -414,7 +414,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 approvers,
                 quorum,
             } => {
-                let rule = RuleHold {
+                let rule = HoldTerms {
                     timeout,
                     approvers,
                     quorum,
