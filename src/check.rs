@@ -98,11 +98,11 @@ fn write_text(checks: &[Check<'_>], out: &mut dyn Write) -> io::Result<()> {
         let action = &check.verdict.action;
         let detail = match action {
             Action::Allow => String::new(),
-            Action::Hold {
+            Action::Hold(policy::HoldTerms {
                 timeout,
                 approvers,
                 quorum,
-            } => {
+            }) => {
                 let mut detail = format!("timeout={}  ", policy::display_timeout(*timeout));
                 if !approvers.is_empty() {
                     detail.push_str(&format!("approvers={}  ", approvers.join(",")));
@@ -192,7 +192,7 @@ fn write_json(check: &Check<'_>, out: &mut dyn Write) -> io::Result<()> {
         tables: check.qualified(&check.classified.tables),
         sql: check.sql,
         timeout_secs: match action {
-            Action::Hold { timeout, .. } => Some(timeout.as_secs()),
+            Action::Hold(terms) => Some(terms.timeout.as_secs()),
             _ => None,
         },
         message: match action {

@@ -2,23 +2,13 @@
 //! protocol: who asked, what exactly (the bytes an approval binds to), and
 //! what the rule that held it requires.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::classify::Class;
 use crate::config::{Agent, Database};
+pub use crate::policy::HoldTerms;
 use crate::store::NewHold;
-
-/// What the rule that held a statement requires.
-#[derive(Debug, Clone)]
-pub struct HoldTerms {
-    pub timeout: Duration,
-    /// Approver groups that may decide (empty: any approver).
-    pub approvers: Vec<String>,
-    pub quorum: u32,
-}
 
 /// The session a statement comes from.
 pub struct Requester<'a> {

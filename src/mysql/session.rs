@@ -321,18 +321,7 @@ impl Session {
                 self.refuse(&pending, err, record).await?;
                 Ok(Flow::Continue)
             }
-            Action::Hold {
-                timeout,
-                approvers,
-                quorum,
-            } => {
-                let rule = crate::approvals::HoldTerms {
-                    timeout,
-                    approvers,
-                    quorum,
-                };
-                self.hold(pending, prepared, record, rule).await
-            }
+            Action::Hold(terms) => self.hold(pending, prepared, record, terms).await,
         }
     }
 

@@ -158,7 +158,7 @@ impl Source<'_> {
             Some(span) => Err(self.invalid(span, format!("`{key}` applies only to {only} rules"))),
             None => Ok(()),
         };
-        if !matches!(action, Action::Hold { .. }) {
+        if !matches!(action, Action::Hold(_)) {
             misplaced("timeout", raw.timeout.as_ref().map(Spanned::span), "hold")?;
             misplaced(
                 "approvers",
@@ -197,11 +197,11 @@ impl Source<'_> {
                 })?,
             None => 1,
         };
-        Ok(Action::Hold {
+        Ok(Action::Hold(super::HoldTerms {
             timeout,
             approvers: approvers.unwrap_or_default(),
             quorum,
-        })
+        }))
     }
 
     fn window(&self, when: Spanned<RawWhen>) -> Result<Window, PolicyError> {

@@ -36,17 +36,22 @@ pub struct Request<'a> {
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
+/// What a hold requires: how long it waits, who may decide, how many must agree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldTerms {
+    pub timeout: Duration,
+    /// Approver groups that may decide (empty: any approver).
+    pub approvers: Vec<String>,
+    /// Distinct approvals needed.
+    pub quorum: u32,
+}
+
 /// What to do with a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Allow,
-    Hold {
-        timeout: Duration,
-        /// Approver groups that may decide (empty: any approver).
-        approvers: Vec<String>,
-        /// Distinct approvals needed.
-        quorum: u32,
-    },
+    /// Wait for approval on these terms.
+    Hold(HoldTerms),
     Deny {
         message: String,
     },
@@ -57,7 +62,7 @@ impl Action {
     pub fn decision(&self) -> &'static str {
         match self {
             Action::Allow => "allow",
-            Action::Hold { .. } => "hold",
+            Action::Hold(_) => "hold",
             Action::Deny { .. } => "deny",
         }
     }
@@ -130,11 +135,11 @@ impl Rules {
                 rule: rule.label.clone(),
             },
             None => Verdict {
-                action: Action::Hold {
+                action: Action::Hold(HoldTerms {
                     timeout: DEFAULT_HOLD_TIMEOUT,
                     approvers: Vec::new(),
                     quorum: 1,
-                },
+                }),
                 rule: NO_RULE_MATCHED.into(),
             },
         }

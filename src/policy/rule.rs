@@ -66,7 +66,7 @@ impl Rule {
                         })
                     })
             }
-            Action::Hold { .. } | Action::Deny { .. } => names.any(|name| {
+            Action::Hold(_) | Action::Deny { .. } => names.any(|name| {
                 name.is_none_or(|name| patterns.iter().any(|p| p.matches(&name, Case::Ignored)))
             }),
         }

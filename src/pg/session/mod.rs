@@ -17,7 +17,6 @@ pub mod statements;
 mod tests;
 
 pub use crate::approvals::binding;
-use crate::approvals::HoldTerms;
 
 use std::sync::Arc;
 
@@ -409,17 +408,8 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                     .with_detail(format!("denied by rule {}", verdict.rule));
                 self.refuse(pending.sent, err, record);
             }
-            Action::Hold {
-                timeout,
-                approvers,
-                quorum,
-            } => {
-                let rule = HoldTerms {
-                    timeout,
-                    approvers,
-                    quorum,
-                };
-                return self.hold(pending, prepared, record, rule, client).await;
+            Action::Hold(terms) => {
+                return self.hold(pending, prepared, record, terms, client).await;
             }
         }
         Ok(Flow::Continue)

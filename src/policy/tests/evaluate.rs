@@ -164,11 +164,11 @@ fn hold_takes_timeout_approvers_and_quorum() {
     );
     assert_eq!(
         Req::new(Class::Privilege).verdict(&rules).action,
-        Action::Hold {
+        Action::Hold(HoldTerms {
             timeout: Duration::from_secs(5400),
             approvers: vec!["dba".into(), "security".into()],
             quorum: 2
-        }
+        })
     );
     let plain = one("[[rule]]\nname = \"h\"\naction = \"hold\"\n");
     assert_eq!(

@@ -113,7 +113,10 @@ fn shipped_examples_are_valid() {
         grant.rule,
         "two-person.toml:privileges need two security approvers"
     );
-    assert!(matches!(grant.action, Action::Hold { quorum: 2, .. }));
+    assert!(matches!(
+        grant.action,
+        Action::Hold(HoldTerms { quorum: 2, .. })
+    ));
     // Tuesday 03:00 in New York (07:00 UTC): DDL on production is refused.
     let night_ddl = Req::new(Class::Ddl)
         .database("prod_us")

@@ -110,9 +110,9 @@ impl Req {
 }
 
 fn default_hold() -> Action {
-    Action::Hold {
+    Action::Hold(HoldTerms {
         timeout: DEFAULT_HOLD_TIMEOUT,
         approvers: Vec::new(),
         quorum: 1,
-    }
+    })
 }
