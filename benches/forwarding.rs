@@ -177,6 +177,7 @@ fn record() -> AuditRecord {
         rows: None,
         duration_us: 0,
         error: None,
+        identity: None,
     }
 }
 

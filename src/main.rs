@@ -224,6 +224,13 @@ fn check(config_path: &std::path::Path, args: CheckArgs) -> Result<std::process:
         format: args.format,
         at: chrono::Utc::now(),
     };
+    if let Some(note) = config
+        .as_ref()
+        .and_then(|c| c.databases.get(&opts.database))
+        .and_then(|db| db.writer_note())
+    {
+        eprintln!("airlock: note: {note}");
+    }
     let stdout = std::io::stdout();
     airlock::check::run(&opts, &inputs, &mut stdout.lock())?;
     Ok(std::process::ExitCode::SUCCESS)
@@ -263,6 +270,9 @@ fn serve(config: Config) -> Result<()> {
         }
         if let Some(m) = &config.mysql {
             tracing::info!(listen = %m.listen, "MySQL listener");
+        }
+        for note in config.databases.values().filter_map(|db| db.writer_note()) {
+            tracing::warn!("{note}");
         }
         tracing::info!(listen = %config.server.listen, web = %config.web.listen, databases = config.databases.len(), agents = config.agents.len(), approvers = config.approvers.len(), "airlock is serving");
         let mysql = match &config.mysql {

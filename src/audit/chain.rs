@@ -27,6 +27,15 @@
 //!
 //! Hashes are stored and printed as 64 lowercase hex digits.
 //!
+//! # Canonical encoding, version 2
+//!
+//! A record that names the upstream identity it ran as (`identity`, see
+//! [`super::Identity`]) is hashed the same way with the tag
+//! `"airlock-audit-v2"` and a 20th field, `identity` (`reader` or `writer`),
+//! after `error`. A record without one is hashed exactly as version 1, so
+//! every record written before identities existed verifies unchanged, and
+//! removing (or adding) an identity changes the hash.
+//!
 //! # Checkpoints
 //!
 //! A checkpoint names a record (`audit_id`) and its hash at a time, optionally
@@ -44,8 +53,10 @@ use super::AuditRecord;
 /// The `prev_hash` of the first record ever written.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Domain separation for record hashes.
+/// Domain separation for record hashes (version 1: 19 fields).
 const RECORD_TAG: &[u8] = b"airlock-audit-v1";
+/// Version 2: the 19 fields and `identity`.
+const RECORD_TAG_V2: &[u8] = b"airlock-audit-v2";
 
 /// One record's place in the chain, as stored beside it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -141,8 +152,13 @@ pub fn record_hash(prev_hash: &str, rec: &AuditRecord) -> String {
     }
     let mut h = Sha256::new();
     h.update(prev);
-    h.update(RECORD_TAG);
-    for field in canonical_fields(rec) {
+    let fields = canonical_fields(rec);
+    h.update(if fields.len() == 20 {
+        RECORD_TAG_V2
+    } else {
+        RECORD_TAG
+    });
+    for field in fields {
         match field {
             None => h.update([0u8]),
             Some(text) => {
@@ -155,10 +171,11 @@ pub fn record_hash(prev_hash: &str, rec: &AuditRecord) -> String {
     hex::encode(h.finalize())
 }
 
-/// The 19 fields of the canonical encoding, in order.
-pub fn canonical_fields(rec: &AuditRecord) -> [Option<String>; 19] {
+/// The fields of the canonical encoding, in order: 19 (version 1), or 20
+/// when the record names its identity (version 2).
+pub fn canonical_fields(rec: &AuditRecord) -> Vec<Option<String>> {
     let s = |v: &str| Some(v.to_owned());
-    [
+    let mut fields = vec![
         Some(rec.id.to_string()),
         Some(rec.time.to_rfc3339_opts(SecondsFormat::Micros, true)),
         s(&rec.session_id),
@@ -178,5 +195,9 @@ pub fn canonical_fields(rec: &AuditRecord) -> [Option<String>; 19] {
         rec.rows.map(|v| v.to_string()),
         Some(rec.duration_us.to_string()),
         rec.error.clone(),
-    ]
+    ];
+    if let Some(identity) = rec.identity {
+        fields.push(s(identity.as_str()));
+    }
+    fields
 }

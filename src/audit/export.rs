@@ -56,7 +56,7 @@ impl std::str::FromStr for ExportFormat {
 }
 
 /// The CSV header: [`AuditRecord`]'s fields, in declaration order.
-pub const CSV_COLUMNS: [&str; 19] = [
+pub const CSV_COLUMNS: [&str; 20] = [
     "id",
     "time",
     "session_id",
@@ -76,6 +76,7 @@ pub const CSV_COLUMNS: [&str; 19] = [
     "rows",
     "duration_us",
     "error",
+    "identity",
 ];
 
 /// Writes the records `filter` selects, oldest first, to `out`; returns how many.
@@ -125,7 +126,7 @@ pub fn export_summary(
     Ok(summary)
 }
 
-fn csv_fields(rec: &AuditRecord) -> [String; 19] {
+fn csv_fields(rec: &AuditRecord) -> [String; 20] {
     fn opt<T: ToString>(value: &Option<T>) -> String {
         value.as_ref().map(T::to_string).unwrap_or_default()
     }
@@ -150,6 +151,9 @@ fn csv_fields(rec: &AuditRecord) -> [String; 19] {
         opt(&rec.rows),
         rec.duration_us.to_string(),
         opt(&rec.error),
+        rec.identity
+            .map(|i| i.as_str().to_owned())
+            .unwrap_or_default(),
     ]
 }
 

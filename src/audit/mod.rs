@@ -5,6 +5,8 @@ pub mod chain;
 #[cfg(test)]
 mod chain_tests;
 pub mod export;
+#[cfg(test)]
+mod identity_tests;
 pub mod ocsf;
 pub mod seal;
 pub mod sidecar;
@@ -18,6 +20,8 @@ use serde::{Deserialize, Serialize};
 
 pub use export::{export, ExportFormat};
 pub use writer::{AuditError, AuditLog, AuditWriterHandle, WriterOptions};
+
+pub use crate::credentials::Identity;
 
 use crate::classify::Class;
 
@@ -93,4 +97,9 @@ pub struct AuditRecord {
     pub duration_us: i64,
     /// SQLSTATE of the error the agent received, if any.
     pub error: Option<String>,
+    /// The upstream identity the statement ran as (`reader` or `writer`; its
+    /// database user is `upstream_user`). Absent in records written before
+    /// airlock had two identities, and for statements that never ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
 }

@@ -14,7 +14,7 @@
 //! | `status_id`, `status_code` | 1 Success when it ran without error, else 2 Failure; the SQLSTATE |
 //! | `duration` | `duration_us` / 1000 (milliseconds) |
 //! | `metadata.uid` | the audit record `id` |
-//! | `unmapped` | airlock's `class`, `rule`, `decision`, `hold_id`, `approver`, `comment`, `rows`, `upstream_user` |
+//! | `unmapped` | airlock's `class`, `rule`, `decision`, `hold_id`, `approver`, `comment`, `rows`, `upstream_user`, `identity` |
 
 use serde_json::{json, Value};
 
@@ -85,6 +85,7 @@ pub fn event(rec: &AuditRecord) -> Value {
             "comment": rec.comment,
             "rows": rec.rows,
             "upstream_user": rec.upstream_user,
+            "identity": rec.identity.map(|i| i.as_str()),
         },
     })
 }

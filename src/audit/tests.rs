@@ -199,6 +199,8 @@ fn tricky_records() -> Vec<AuditRecord> {
     records[1].hold_id = Some(12);
     records[1].approver = Some("dba@example.com".into());
     records[1].comment = Some("ok, \"once\"".into());
+    records[1].identity = Some(super::Identity::Writer);
+    records[0].identity = Some(super::Identity::Reader);
     records[2].statement = "\"".into();
     records[2].error = Some("42501".into());
     records[2].rows = None;
@@ -284,7 +286,7 @@ fn export_csv_round_trips_awkward_text() {
     assert_eq!(rows[0], export::CSV_COLUMNS.to_vec());
     let column = |name: &str| export::CSV_COLUMNS.iter().position(|c| *c == name).unwrap();
     for (row, want) in rows[1..].iter().zip(&records) {
-        assert_eq!(row.len(), 19);
+        assert_eq!(row.len(), 20);
         assert_eq!(row[column("statement")], want.statement);
         assert_eq!(row[column("agent")], want.agent);
         assert_eq!(
@@ -306,6 +308,8 @@ fn export_csv_round_trips_awkward_text() {
     assert_eq!(rows[2][column("decision")], "approved");
     assert_eq!(rows[2][column("hold_id")], "12");
     assert_eq!(rows[3][column("error")], "42501");
+    assert_eq!(rows[2][column("identity")], "writer");
+    assert_eq!(rows[3][column("identity")], "");
 }
 
 #[test]

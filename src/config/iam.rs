@@ -10,12 +10,8 @@ use crate::credentials::{
     sts, BaseCredentials, IamSettings, IamSource, RoleSettings, UpstreamCredentials,
 };
 
-pub(super) fn validate(
-    base: &Path,
-    name: &str,
-    iam: RawIam,
-) -> Result<UpstreamCredentials, String> {
-    let at = format!("databases.{name}.iam");
+/// `at`: where the table is (`databases.NAME.iam` or `databases.NAME.writer.iam`).
+pub(super) fn validate(base: &Path, at: &str, iam: RawIam) -> Result<UpstreamCredentials, String> {
     let region_ok = !iam.region.is_empty()
         && iam
             .region
@@ -48,7 +44,7 @@ pub(super) fn validate(
             let endpoint = iam
                 .sts_endpoint
                 .unwrap_or_else(|| sts::default_endpoint(&iam.region));
-            check_endpoint(&at, &endpoint)?;
+            check_endpoint(at, &endpoint)?;
             Some(RoleSettings {
                 role_arn: arn,
                 external_id: iam.external_id,

@@ -2,6 +2,7 @@
 
 mod approvers;
 mod audit;
+mod database;
 mod iam;
 mod notify;
 mod raw;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 pub use approvers::{Approver, Web};
 
-use crate::credentials::UpstreamCredentials;
+use crate::credentials::{CredentialsError, Identity, Requester, UpstreamCredentials};
 use crate::pg::scram::ScramVerifier;
 
 pub use notify::{NotifyChannel, NotifyKind, Secret, SlackChannel};
@@ -110,6 +111,72 @@ pub struct Database {
     /// How airlock authenticates upstream: a static password or RDS IAM tokens.
     pub credentials: UpstreamCredentials,
     pub tls: UpstreamTls,
+    /// The identity allowed and approved writes run as.
+    pub writer: Writer,
+}
+
+/// `[databases.NAME.writer]`: the identity an allowed or approved write runs
+/// as, on a connection of its own opened for that statement (or transaction
+/// block) and closed after it. The agent's own session (the reader) stays
+/// read-only throughout.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    pub user: String,
+    pub credentials: UpstreamCredentials,
+    /// False when the table is absent: the writer then logs in with the
+    /// reader's user and credentials (still on a separate, short-lived
+    /// connection, never the agent's).
+    pub configured: bool,
+}
+
+impl Writer {
+    /// No `[databases.NAME.writer]`: the reader's user and credentials.
+    pub fn same_as_reader(user: &str, credentials: &UpstreamCredentials) -> Writer {
+        Writer {
+            user: user.to_string(),
+            credentials: credentials.clone(),
+            configured: false,
+        }
+    }
+}
+
+impl Database {
+    /// What an operator should know about the writer identity, when the
+    /// database has no `[databases.NAME.writer]` table.
+    pub fn writer_note(&self) -> Option<String> {
+        (!self.writer.configured).then(|| {
+            format!(
+                "databases.{name} has no [databases.{name}.writer]: allowed and approved writes run as the reader's user {user:?} on a separate, short-lived connection (the agent's session stays read-only), so the database itself does not stop that user from writing; configure a writer with its own user for production",
+                name = self.name,
+                user = self.user
+            )
+        })
+    }
+
+    /// The database user `identity` logs in as.
+    pub fn user_for(&self, identity: Identity) -> &str {
+        match identity {
+            Identity::Reader => &self.user,
+            Identity::Writer => &self.writer.user,
+        }
+    }
+
+    /// The password (or a just-minted IAM token) for one new connection as
+    /// `identity`; the writer's is minted for that connection alone.
+    pub async fn password_for(
+        &self,
+        identity: Identity,
+        who: &Requester<'_>,
+    ) -> Result<Option<String>, CredentialsError> {
+        let credentials = match identity {
+            Identity::Reader => &self.credentials,
+            Identity::Writer => &self.writer.credentials,
+        };
+        let user = self.user_for(identity);
+        credentials
+            .password(&self.host, self.port, user, who, identity)
+            .await
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -198,7 +265,7 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
     };
     let mut databases = BTreeMap::new();
     for (name, db) in raw.databases {
-        databases.insert(name.clone(), validate_database(base, &name, db)?);
+        databases.insert(name.clone(), database::validate(base, &name, db)?);
     }
     let mut agents = BTreeMap::new();
     for (name, a) in raw.agents {
@@ -317,91 +384,6 @@ fn validate_server(base: &Path, s: raw::RawServer) -> Result<Server, String> {
 fn parse_mysql_native(text: &str) -> Option<[u8; 20]> {
     let bytes = hex::decode(text.trim_start_matches('*')).ok()?;
     bytes.try_into().ok()
-}
-
-fn validate_database(base: &Path, name: &str, db: raw::RawDatabase) -> Result<Database, String> {
-    let kind = match db.kind.as_deref().unwrap_or("postgres") {
-        "postgres" => DatabaseKind::Postgres,
-        "mysql" => DatabaseKind::Mysql,
-        other => {
-            return Err(format!(
-                "databases.{name}.kind: expected postgres or mysql, got {other:?}"
-            ))
-        }
-    };
-    let password = match (db.password, db.password_env) {
-        (Some(_), Some(_)) => {
-            return Err(format!(
-                "databases.{name}: give password or password_env, not both"
-            ))
-        }
-        (Some(p), None) => Some(p),
-        (None, Some(var)) => Some(std::env::var(&var).map_err(|_| {
-            format!("databases.{name}.password_env: environment variable {var} is not set")
-        })?),
-        (None, None) => None,
-    };
-    let tls = match db.tls.as_deref().unwrap_or("disable") {
-        "disable" => UpstreamTls::Disable,
-        "verify-full" => {
-            let ca = db
-                .ca_file
-                .ok_or_else(|| format!("databases.{name}: tls = \"verify-full\" needs ca_file"))?;
-            UpstreamTls::VerifyFull {
-                ca_file: relative(base, &ca),
-                server_name: db.tls_server_name.unwrap_or_else(|| db.host.clone()),
-            }
-        }
-        other => {
-            return Err(format!(
-                "databases.{name}.tls: expected disable or verify-full, got {other:?}"
-            ))
-        }
-    };
-    let credentials = match (db.credentials.as_deref().unwrap_or("static"), db.iam) {
-        ("static", None) => UpstreamCredentials::Static { password },
-        ("static", Some(_)) => {
-            return Err(format!(
-                "databases.{name}: an [iam] table needs credentials = \"iam\""
-            ))
-        }
-        ("iam", iam) => {
-            let iam = iam.ok_or_else(|| {
-                format!(
-                    "databases.{name}: credentials = \"iam\" needs a [databases.{name}.iam] table"
-                )
-            })?;
-            if password.is_some() {
-                return Err(format!(
-                    "databases.{name}: credentials = \"iam\" takes no password"
-                ));
-            }
-            if !matches!(tls, UpstreamTls::VerifyFull { .. }) {
-                return Err(format!(
-                    "databases.{name}: credentials = \"iam\" needs tls = \"verify-full\" (a token is never sent in clear)"
-                ));
-            }
-            iam::validate(base, name, iam)?
-        }
-        (other, _) => {
-            return Err(format!(
-                "databases.{name}.credentials: expected static or iam, got {other:?}"
-            ))
-        }
-    };
-    Ok(Database {
-        name: name.to_string(),
-        kind,
-        dbname: db.dbname.unwrap_or_else(|| name.to_string()),
-        host: db.host,
-        port: db.port.unwrap_or(match kind {
-            DatabaseKind::Postgres => 5432,
-            DatabaseKind::Mysql => 3306,
-        }),
-        user: db.user,
-        credentials,
-        tls,
-    })
 }
 
 /// Parses `"30s"`, `"15m"`, `"2h"`, `"500ms"` or a bare number of seconds.

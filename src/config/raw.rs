@@ -112,6 +112,23 @@ pub struct RawDatabase {
     pub credentials: Option<String>,
     /// `[databases.NAME.iam]`, with `credentials = "iam"`.
     pub iam: Option<RawIam>,
+    /// `[databases.NAME.writer]`: the identity writes run as (default: the
+    /// reader's user and credentials, on a separate connection).
+    pub writer: Option<RawWriter>,
+}
+
+/// `[databases.NAME.writer]`: the upstream identity allowed and approved
+/// writes run as, with the same credential keys as the database itself.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWriter {
+    pub user: String,
+    pub password: Option<String>,
+    pub password_env: Option<String>,
+    /// `static` (the default) or `iam`.
+    pub credentials: Option<String>,
+    /// `[databases.NAME.writer.iam]`, with `credentials = "iam"`.
+    pub iam: Option<RawIam>,
 }
 
 /// `[databases.NAME.iam]`: how RDS IAM tokens are signed. The token's DB user

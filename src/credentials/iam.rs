@@ -71,16 +71,21 @@ impl IamSource {
     }
 
     /// The credentials a token for `who` is signed with: the role's, assumed
-    /// for this agent (from the cache while they have more than
-    /// [`REFRESH_MARGIN`] left), or the base credentials when no role is set.
+    /// for this agent (when `cached`, from the cache while they have more than
+    /// [`REFRESH_MARGIN`] left; else assumed for this call alone and never
+    /// kept), or the base credentials when no role is set.
     pub async fn credentials(
         &self,
         who: &Requester<'_>,
+        cached: bool,
     ) -> Result<AwsCredentials, CredentialsError> {
         let base = self.settings.base.load()?;
         let Some(role) = &self.settings.role else {
             return Ok(base);
         };
+        if !cached {
+            return self.assume(role, &base, who).await;
+        }
         let key = (who.agent.to_string(), who.approval.map(String::from));
         let mut cache = self.assumed.lock().await;
         let now = Utc::now();
@@ -91,6 +96,20 @@ impl IamSource {
         if let Some(c) = cache.get(&key).filter(|c| fresh(c)) {
             return Ok(c.clone());
         }
+        let assumed = self.assume(role, &base, who).await?;
+        cache.retain(|_, c| c.expiration.is_some_and(|e| e > now));
+        cache.insert(key, assumed.clone());
+        Ok(assumed)
+    }
+
+    /// One STS AssumeRole for `who`: session name and source identity are the
+    /// agent, tagged with the agent and the approval (when there is one).
+    async fn assume(
+        &self,
+        role: &RoleSettings,
+        base: &AwsCredentials,
+        who: &Requester<'_>,
+    ) -> Result<AwsCredentials, CredentialsError> {
         let name = sts::sanitize_identity(who.agent);
         let mut tags = vec![("agent".to_string(), sts::sanitize_tag(who.agent))];
         if let Some(a) = who.approval {
@@ -108,26 +127,26 @@ impl IamSource {
             &self.http,
             &role.sts_endpoint,
             &self.settings.region,
-            &base,
+            base,
             &call,
             self.settings.timeout,
         )
         .await?;
-        tracing::info!(role = %role.role_arn, agent = %who.agent, expires = ?assumed.expiration, "assumed role");
-        cache.retain(|_, c| c.expiration.is_some_and(|e| e > now));
-        cache.insert(key, assumed.clone());
+        tracing::info!(role = %role.role_arn, agent = %who.agent, approval = ?who.approval, expires = ?assumed.expiration, "assumed role");
         Ok(assumed)
     }
 
-    /// A new RDS IAM token for `user` at `host:port`, valid 15 minutes.
+    /// A new RDS IAM token for `user` at `host:port`, valid 15 minutes
+    /// (`cached`: see [`IamSource::credentials`]).
     pub async fn token(
         &self,
         host: &str,
         port: u16,
         user: &str,
         who: &Requester<'_>,
+        cached: bool,
     ) -> Result<String, CredentialsError> {
-        let creds = self.credentials(who).await?;
+        let creds = self.credentials(who, cached).await?;
         let req = TokenRequest {
             host,
             port,

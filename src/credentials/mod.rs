@@ -21,6 +21,31 @@ pub enum CredentialsError {
     Sts(String),
 }
 
+/// Which of a database's two upstream identities ran a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Identity {
+    /// The agent's own session, read-only in the database.
+    Reader,
+    /// A short-lived connection opened only for an allowed or approved write.
+    Writer,
+}
+
+impl Identity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Identity::Reader => "reader",
+            Identity::Writer => "writer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Identity> {
+        [Identity::Reader, Identity::Writer]
+            .into_iter()
+            .find(|i| i.as_str() == s)
+    }
+}
+
 /// On whose behalf an upstream connection is opened.
 #[derive(Debug, Clone, Copy)]
 pub struct Requester<'a> {
@@ -56,17 +81,25 @@ impl UpstreamCredentials {
         matches!(self, UpstreamCredentials::Iam(_))
     }
 
-    /// The password for one new connection as `user` to `host:port`.
+    /// The password for one new connection as `user` to `host:port`. For the
+    /// reader, assumed role credentials come from the cache while fresh; for
+    /// the writer they never do: each writer connection gets its own STS
+    /// AssumeRole (tagged with `who.approval`) and its own token, both dropped
+    /// with the connection.
     pub async fn password(
         &self,
         host: &str,
         port: u16,
         user: &str,
         who: &Requester<'_>,
+        identity: Identity,
     ) -> Result<Option<String>, CredentialsError> {
         match self {
             UpstreamCredentials::Static { password } => Ok(password.clone()),
-            UpstreamCredentials::Iam(source) => source.token(host, port, user, who).await.map(Some),
+            UpstreamCredentials::Iam(source) => {
+                let cached = identity == Identity::Reader;
+                source.token(host, port, user, who, cached).await.map(Some)
+            }
         }
     }
 }

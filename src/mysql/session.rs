@@ -346,6 +346,7 @@ impl Session {
             rows: None,
             duration_us: 0,
             error: None,
+            identity: None,
         }
     }
 

@@ -15,7 +15,7 @@ use super::codec::{caps, command, err_code, parse_ok, Reader};
 use super::handshake::{Greeting, Response};
 use super::packet::{frame, PacketError, PacketReader};
 use crate::config::{Database, UpstreamTls};
-use crate::credentials::Requester;
+use crate::credentials::{Identity, Requester};
 use crate::pg::tls::{self, Stream};
 
 pub const READ_ONLY: &str = "SET SESSION TRANSACTION READ ONLY";
@@ -71,16 +71,13 @@ pub async fn connect(
     timeout: Duration,
     who: &Requester<'_>,
 ) -> Result<Upstream, UpstreamError> {
-    let password = tokio::time::timeout(
-        timeout,
-        db.credentials.password(&db.host, db.port, &db.user, who),
-    )
-    .await
-    .map_err(|_| {
-        UpstreamError::Credentials(format!("no credentials within {}ms", timeout.as_millis()))
-    })?
-    .map_err(|e| UpstreamError::Credentials(e.to_string()))?
-    .unwrap_or_default();
+    let password = tokio::time::timeout(timeout, db.password_for(Identity::Reader, who))
+        .await
+        .map_err(|_| {
+            UpstreamError::Credentials(format!("no credentials within {}ms", timeout.as_millis()))
+        })?
+        .map_err(|e| UpstreamError::Credentials(e.to_string()))?
+        .unwrap_or_default();
     tokio::time::timeout(timeout, open(db, &password, asked))
         .await
         .map_err(|_| UpstreamError::Timeout)?

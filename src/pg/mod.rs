@@ -81,7 +81,15 @@ async fn run(
         agent: &opened.agent.name,
         approval: None,
     };
-    let up = match upstream::connect(&database, &opened.passed, timeout, &who).await {
+    let up = match upstream::connect(
+        &database,
+        crate::credentials::Identity::Reader,
+        &opened.passed,
+        timeout,
+        &who,
+    )
+    .await
+    {
         Ok(up) => up,
         Err(e) => {
             tracing::warn!(db = %database.name, error = %e, "upstream connection failed");

@@ -64,9 +64,15 @@ pub async fn explain(
     who: &crate::credentials::Requester<'_>,
 ) -> Result<String, String> {
     let run = async {
-        let mut up = upstream::connect(db, &[], PREVIEW_TIMEOUT, who)
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut up = upstream::connect(
+            db,
+            crate::credentials::Identity::Reader,
+            &[],
+            PREVIEW_TIMEOUT,
+            who,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         up.writer
             .write_all(&explain_messages(sql, params, formats))
             .await

@@ -1,5 +1,7 @@
-//! The database side: one upstream connection per agent session, authenticated
-//! with airlock's own credentials and opened read-only.
+//! The database side: an authenticated upstream connection as one of the
+//! database's two identities. The reader (the agent's session, one per
+//! session) is opened read-only; the writer (one per allowed or approved
+//! write, closed after it) logs in with its own credentials.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::config::{Database, UpstreamTls};
-use crate::credentials::{CredentialsError, Requester};
+use crate::credentials::{CredentialsError, Identity, Requester};
 use crate::pg::frame::{FrameError, FrameReader};
 use crate::pg::message::{self, error_fields};
 use crate::pg::scram::ClientExchange;
@@ -58,28 +60,30 @@ impl From<std::io::Error> for UpstreamError {
 /// wall off or change who we are.
 pub const READ_ONLY_PARAMETER: (&str, &str) = ("default_transaction_read_only", "on");
 
-/// Connects, negotiates TLS, authenticates (for an IAM database, with a token
-/// minted for `who`) and waits for ReadyForQuery.
+/// Connects as `identity`, negotiates TLS, authenticates (for an IAM
+/// database, with a token minted for `who`) and waits for ReadyForQuery.
 pub async fn connect(
     db: &Database,
+    identity: Identity,
     params: &[(String, String)],
     timeout: Duration,
     who: &Requester<'_>,
 ) -> Result<Upstream, UpstreamError> {
-    let iam = db.credentials.is_iam();
+    let iam = match identity {
+        Identity::Reader => db.credentials.is_iam(),
+        Identity::Writer => db.writer.credentials.is_iam(),
+    };
+    let user = db.user_for(identity);
     if iam && !matches!(db.tls, UpstreamTls::VerifyFull { .. }) {
         return Err(UpstreamError::Tls(
             "an IAM token is only sent over TLS verify-full".into(),
         ));
     }
-    let password = tokio::time::timeout(
-        timeout,
-        db.credentials.password(&db.host, db.port, &db.user, who),
-    )
-    .await
-    .map_err(|_| {
-        CredentialsError::Sts(format!("no credentials within {}ms", timeout.as_millis()))
-    })??;
+    let password = tokio::time::timeout(timeout, db.password_for(identity, who))
+        .await
+        .map_err(|_| {
+            CredentialsError::Sts(format!("no credentials within {}ms", timeout.as_millis()))
+        })??;
     let addr_text = format!("{}:{}", db.host, db.port);
     let unreachable = |reason: String| UpstreamError::Unreachable {
         addr: addr_text.clone(),
@@ -95,17 +99,19 @@ pub async fn connect(
         .await
         .map_err(|_| unreachable("TLS negotiation timed out".into()))??;
     let mut startup = vec![
-        ("user".to_string(), db.user.clone()),
+        ("user".to_string(), user.to_string()),
         ("database".to_string(), db.dbname.clone()),
     ];
     startup.extend(params.iter().cloned());
-    startup.push((READ_ONLY_PARAMETER.0.into(), READ_ONLY_PARAMETER.1.into()));
+    if identity == Identity::Reader {
+        startup.push((READ_ONLY_PARAMETER.0.into(), READ_ONLY_PARAMETER.1.into()));
+    }
     let (read, mut writer) = tokio::io::split(stream);
     let mut reader = FrameReader::new(read, 1 << 30);
     writer.write_all(&message::startup(&startup)).await?;
     let tls = !matches!(db.tls, UpstreamTls::Disable);
     let auth = Auth {
-        user: &db.user,
+        user,
         password: password.as_deref(),
         iam,
         tls,

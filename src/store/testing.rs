@@ -69,6 +69,7 @@ pub(crate) fn record(n: i64) -> AuditRecord {
         rows: Some(n),
         duration_us: 250,
         error: None,
+        identity: None,
     }
 }
 

@@ -40,7 +40,7 @@ async fn iam_assume_role_sends_agent_as_source_identity_and_tags() {
     let sts = StsStandIn::start(StsMode::Issue { ttl_secs: 3600 }).await;
     let src = source(sts.endpoint(), Duration::from_secs(5));
     let token = src
-        .token("db.example.internal", 5432, "reader", &WHO)
+        .token("db.example.internal", 5432, "reader", &WHO, true)
         .await
         .unwrap();
     let calls = sts.calls();
@@ -74,8 +74,8 @@ async fn iam_assume_role_sends_agent_as_source_identity_and_tags() {
 async fn iam_credentials_are_cached_and_refreshed_before_expiry() {
     let sts = StsStandIn::start(StsMode::Issue { ttl_secs: 3600 }).await;
     let src = source(sts.endpoint(), Duration::from_secs(5));
-    let a = src.credentials(&WHO).await.unwrap();
-    let b = src.credentials(&WHO).await.unwrap();
+    let a = src.credentials(&WHO, true).await.unwrap();
+    let b = src.credentials(&WHO, true).await.unwrap();
     assert_eq!(a, b);
     assert_eq!(sts.calls().len(), 1, "an hour left: served from the cache");
     // Another agent gets its own session.
@@ -83,7 +83,7 @@ async fn iam_credentials_are_cached_and_refreshed_before_expiry() {
         agent: "agent-8",
         approval: None,
     };
-    src.credentials(&other).await.unwrap();
+    src.credentials(&other, true).await.unwrap();
     assert_eq!(sts.calls().len(), 2);
     assert_eq!(sts.calls()[1].form["SourceIdentity"], "agent-8");
 
@@ -91,13 +91,13 @@ async fn iam_credentials_are_cached_and_refreshed_before_expiry() {
     // replaced on the next use, before they stop working.
     let sts = StsStandIn::start(StsMode::Issue { ttl_secs: 240 }).await;
     let src = source(sts.endpoint(), Duration::from_secs(5));
-    let first = src.credentials(&WHO).await.unwrap();
-    let second = src.credentials(&WHO).await.unwrap();
+    let first = src.credentials(&WHO, true).await.unwrap();
+    let second = src.credentials(&WHO, true).await.unwrap();
     assert_eq!(sts.calls().len(), 2, "4 minutes left: refreshed");
     assert_ne!(first.access_key_id, second.access_key_id);
     sts.set_mode(StsMode::Issue { ttl_secs: 3600 });
-    src.credentials(&WHO).await.unwrap();
-    src.credentials(&WHO).await.unwrap();
+    src.credentials(&WHO, true).await.unwrap();
+    src.credentials(&WHO, true).await.unwrap();
     assert_eq!(sts.calls().len(), 3);
 }
 
@@ -106,7 +106,7 @@ async fn iam_sts_error_is_a_clear_error() {
     let sts = StsStandIn::start(StsMode::Deny).await;
     let src = source(sts.endpoint(), Duration::from_secs(5));
     let e = src
-        .token("h", 5432, "u", &WHO)
+        .token("h", 5432, "u", &WHO, true)
         .await
         .unwrap_err()
         .to_string();
@@ -133,7 +133,7 @@ async fn iam_wrong_base_secret_is_refused_by_sts() {
             .clone()
     });
     let e = src
-        .token("h", 5432, "u", &WHO)
+        .token("h", 5432, "u", &WHO, true)
         .await
         .unwrap_err()
         .to_string();
@@ -150,7 +150,7 @@ async fn iam_sts_down_is_a_clear_error_within_the_timeout() {
     let src = source(format!("http://{addr}/"), Duration::from_secs(2));
     let start = Instant::now();
     let e = src
-        .token("h", 5432, "u", &WHO)
+        .token("h", 5432, "u", &WHO, true)
         .await
         .unwrap_err()
         .to_string();
@@ -162,7 +162,7 @@ async fn iam_sts_down_is_a_clear_error_within_the_timeout() {
     let src = source(sts.endpoint(), Duration::from_millis(700));
     let start = Instant::now();
     let e = src
-        .token("h", 5432, "u", &WHO)
+        .token("h", 5432, "u", &WHO, true)
         .await
         .unwrap_err()
         .to_string();

@@ -120,6 +120,10 @@ async fn session(
         user: "root".into(),
         credentials: UpstreamCredentials::Static { password: None },
         tls: UpstreamTls::Disable,
+        writer: airlock::config::Writer::same_as_reader(
+            "root",
+            &UpstreamCredentials::Static { password: None },
+        ),
     };
     let asked = Asked {
         capabilities: response.capabilities,

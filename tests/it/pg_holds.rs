@@ -348,6 +348,10 @@ fn local_database() -> airlock::config::Database {
         user: "postgres".into(),
         credentials: airlock::credentials::UpstreamCredentials::Static { password: None },
         tls: airlock::config::UpstreamTls::Disable,
+        writer: airlock::config::Writer::same_as_reader(
+            "postgres",
+            &airlock::credentials::UpstreamCredentials::Static { password: None },
+        ),
     }
 }
 

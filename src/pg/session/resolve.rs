@@ -107,6 +107,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             rows: None,
             duration_us: 0,
             error: None,
+            identity: Some(crate::audit::Identity::Reader),
         }
     }
 }

@@ -124,6 +124,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_checkpoint_audit ON audit_checkpoint (audit_id);
     "#,
+    // 2: the upstream identity (reader or writer) each statement ran as; NULL
+    // for records written before (they hash as chain encoding version 1).
+    r#"
+    ALTER TABLE audit ADD COLUMN identity text;
+    "#,
 ];
 
 /// Brings the schema up to the newest version this build knows; returns it.

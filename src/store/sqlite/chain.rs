@@ -76,10 +76,9 @@ fn stored(rec: &AuditRecord, id: i64) -> AuditRecord {
 
 /// Migration step 3: chains every row written before the chain existed.
 pub(super) fn chain_existing(tx: &Transaction<'_>) -> Result<(), StoreError> {
-    let sql = format!(
-        "SELECT {} FROM audit WHERE hash IS NULL ORDER BY id",
-        rows::AUDIT_COLUMNS
-    );
+    // Step 3 runs before step 4 adds `identity`: these records have none.
+    let columns = rows::AUDIT_COLUMNS.replace(", identity", ", NULL AS identity");
+    let sql = format!("SELECT {columns} FROM audit WHERE hash IS NULL ORDER BY id");
     let mut select = tx.prepare(&sql)?;
     let mut update = tx.prepare("UPDATE audit SET prev_hash = ?1, hash = ?2 WHERE id = ?3")?;
     let mut prev = GENESIS.to_owned();

@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Row;
 
 use crate::audit::chain::ChainLink;
-use crate::audit::{AuditRecord, Decision};
+use crate::audit::{AuditRecord, Decision, Identity};
 use crate::classify::Class;
 use crate::store::{Hold, HoldState, NewHold};
 
@@ -128,15 +128,15 @@ pub(super) fn hold_from_row(row: &Row<'_>) -> rusqlite::Result<Hold> {
 
 pub(super) const AUDIT_COLUMNS: &str = r#"id, time, session_id, agent, client_addr,
     application_name, "database", upstream_user, statement, params, class, rule,
-    decision, hold_id, approver, comment, "rows", duration_us, error"#;
+    decision, hold_id, approver, comment, "rows", duration_us, error, identity"#;
 
 /// Inserts a chained record: its id is given (the chain covers it), with its links.
 pub(super) const INSERT_AUDIT: &str = r#"INSERT INTO audit (time, session_id, agent,
     client_addr, application_name, "database", upstream_user, statement, params,
     class, rule, decision, hold_id, approver, comment, "rows", duration_us, error,
-    id, prev_hash, hash)
+    id, prev_hash, hash, identity)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-    ?19, ?20, ?21)"#;
+    ?19, ?20, ?21, ?22)"#;
 
 pub(super) fn insert_audit(
     stmt: &mut rusqlite::Statement<'_>,
@@ -165,6 +165,7 @@ pub(super) fn insert_audit(
         link.id,
         link.prev_hash,
         link.hash,
+        rec.identity.map(|i| i.as_str()),
     ])
 }
 
@@ -189,5 +190,12 @@ pub(super) fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
         rows: row.get("rows")?,
         duration_us: row.get("duration_us")?,
         error: row.get("error")?,
+        identity: match row.get::<_, Option<String>>("identity")? {
+            Some(text) => Some(
+                Identity::parse(&text)
+                    .ok_or_else(|| conversion("identity", format!("unknown value `{text}`")))?,
+            ),
+            None => None,
+        },
     })
 }
