@@ -178,6 +178,7 @@ fn record() -> AuditRecord {
         duration_us: 0,
         error: None,
         identity: None,
+        journal: None,
     }
 }
 

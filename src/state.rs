@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use crate::approvals::notify::{Notifier, SlackInteractions};
 use crate::approvals::Approvals;
+use crate::audit::journal::{self, Journal};
 use crate::audit::{AuditLog, AuditWriterHandle};
 use crate::config::Config;
 use crate::pg::cancel::CancelKeys;
 use crate::pg::session::cache::ParseCache;
 use crate::policy::{PolicyError, Rules};
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 pub struct State {
     pub config: Arc<Config>,
@@ -28,8 +29,29 @@ pub struct State {
     pub mysql_threads: crate::mysql::kill::Threads,
 }
 
+/// Recovers what a previous run left in the intent journal, then opens a
+/// fresh segment for this run.
+fn open_journal(config: &Config, store: &dyn Store) -> Result<Option<Arc<Journal>>, StartError> {
+    let Some(dir) = &config.audit.journal else {
+        tracing::warn!("audit journal off: statements forwarded just before a SIGKILL may be missing from the audit log");
+        return Ok(None);
+    };
+    let recovery = journal::recover(dir, store)?;
+    if recovery.segments > 0 {
+        tracing::info!(journal = %dir.display(), segments = recovery.segments, intents = recovery.intents,
+            recovered = recovery.recovered, torn_bytes = recovery.torn_bytes,
+            "audit journal recovered: statements without a recorded result are now audited as outcome unknown");
+    }
+    let rotation = journal::Rotation::default();
+    let journal = Journal::open(dir, config.audit.journal_sync, rotation)
+        .map_err(|e| StartError::Journal(dir.display().to_string(), e))?;
+    Ok(Some(Arc::new(journal)))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("audit journal {0}: {1}")]
+    Journal(String, std::io::Error),
     #[error("rules: {0}")]
     Rules(#[from] PolicyError),
     #[error("opening the store: {0}")]
@@ -43,10 +65,12 @@ impl State {
     pub fn start(config: Config) -> Result<(Arc<State>, AuditWriterHandle), StartError> {
         let rules = Rules::load_dir(&config.rules_dir)?;
         let store = crate::store::open(&config.store_url)?;
+        let journal = open_journal(&config, store.as_ref())?;
         let options = crate::audit::WriterOptions {
             checkpoint_every: config.audit.checkpoint_every,
             signer: config.audit.signer.clone(),
             retention: config.audit.retention,
+            journal,
             ..Default::default()
         };
         let (audit, writer) = AuditLog::start_with(store.clone(), options);

@@ -7,6 +7,7 @@ mod chain_tests;
 pub mod export;
 #[cfg(test)]
 mod identity_tests;
+pub mod journal;
 pub mod ocsf;
 pub mod seal;
 pub mod sidecar;
@@ -19,7 +20,7 @@ pub mod writer;
 use serde::{Deserialize, Serialize};
 
 pub use export::{export, ExportFormat};
-pub use writer::{AuditError, AuditLog, AuditWriterHandle, WriterOptions};
+pub use writer::{AuditError, AuditLog, AuditWriterHandle, JournalFailed, WriterOptions};
 
 pub use crate::credentials::Identity;
 
@@ -95,11 +96,15 @@ pub struct AuditRecord {
     /// Rows returned or affected, from the command tags; `None` when it did not run.
     pub rows: Option<i64>,
     pub duration_us: i64,
-    /// SQLSTATE of the error the agent received, if any.
+    /// SQLSTATE of the error the agent received, if any; for a statement
+    /// recovered from the journal, [`journal::UNKNOWN_OUTCOME`].
     pub error: Option<String>,
     /// The upstream identity the statement ran as (`reader` or `writer`; its
     /// database user is `upstream_user`). Absent in records written before
     /// airlock had two identities, and for statements that never ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
+    /// The journal segment holding this statement's intent (never stored).
+    #[serde(skip)]
+    pub journal: Option<journal::Mark>,
 }

@@ -11,7 +11,7 @@
 //! | `database.name` | `database` |
 //! | `query_info.query_string` | `statement` |
 //! | `disposition_id` | `allowed`, `approved` → 1 Allowed; every other decision → 2 Blocked |
-//! | `status_id`, `status_code` | 1 Success when it ran without error, else 2 Failure; the SQLSTATE |
+//! | `status_id`, `status_code` | 1 Success when it ran without error, 0 Unknown for a statement recovered from the journal (outcome unknown), else 2 Failure; the SQLSTATE (or the unknown-outcome text) |
 //! | `duration` | `duration_us` / 1000 (milliseconds) |
 //! | `metadata.uid` | the audit record `id` |
 //! | `unmapped` | airlock's `class`, `rule`, `decision`, `hold_id`, `approver`, `comment`, `rows`, `upstream_user`, `identity` |
@@ -35,6 +35,12 @@ pub fn event(rec: &AuditRecord) -> Value {
     };
     let allowed = matches!(rec.decision, Decision::Allowed | Decision::Approved);
     let ran_ok = rec.rows.is_some() && rec.error.is_none();
+    let unknown = rec.error.as_deref() == Some(super::journal::UNKNOWN_OUTCOME);
+    let (status_id, status) = match (ran_ok, unknown) {
+        (true, _) => (1, "Success"),
+        (false, true) => (0, "Unknown"),
+        (false, false) => (2, "Failure"),
+    };
     let src_endpoint = match rec.client_addr.parse::<std::net::SocketAddr>() {
         Ok(addr) => json!({ "ip": addr.ip().to_string(), "port": addr.port() }),
         Err(_) => json!({ "name": rec.client_addr }),
@@ -72,8 +78,8 @@ pub fn event(rec: &AuditRecord) -> Value {
         "query_info": { "query_string": rec.statement },
         "disposition_id": if allowed { 1 } else { 2 },
         "disposition": if allowed { "Allowed" } else { "Blocked" },
-        "status_id": if ran_ok { 1 } else { 2 },
-        "status": if ran_ok { "Success" } else { "Failure" },
+        "status_id": status_id,
+        "status": status,
         "status_code": rec.error,
         "duration": rec.duration_us / 1000,
         "unmapped": {

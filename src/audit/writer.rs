@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::chain::CheckpointReason;
+use super::journal::{Intents, Journal};
 use super::signing::AuditSigner;
 use super::{seal, AuditRecord};
 use crate::store::{Store, StoreError};
@@ -36,6 +37,9 @@ pub struct WriterOptions {
     /// Delete records older than this, checked at start and then once a day
     /// (when a batch is written); `None` keeps everything.
     pub retention: Option<chrono::Duration>,
+    /// The intent journal whose entries the writer marks covered as their
+    /// records commit, rotating and deleting its segments.
+    pub journal: Option<Arc<Journal>>,
 }
 
 impl Default for WriterOptions {
@@ -48,6 +52,7 @@ impl Default for WriterOptions {
             checkpoint_every: 1_000,
             signer: None,
             retention: None,
+            journal: None,
         }
     }
 }
@@ -89,6 +94,7 @@ struct Shared {
 pub struct AuditLog {
     tx: mpsc::Sender<Message>,
     shared: Arc<Shared>,
+    journal: Option<Arc<Journal>>,
 }
 
 /// Owns the writer thread: shut it down to write everything queued and join it.
@@ -111,6 +117,7 @@ impl AuditLog {
         options: WriterOptions,
     ) -> (AuditLog, AuditWriterHandle) {
         let (tx, rx) = mpsc::channel(options.capacity.max(1));
+        let journal = options.journal.clone();
         let shared = Arc::new(Shared::default());
         let (done_tx, done) = std::sync::mpsc::channel();
         let writer = Writer {
@@ -131,6 +138,7 @@ impl AuditLog {
         let log = AuditLog {
             tx: tx.clone(),
             shared: Arc::clone(&shared),
+            journal,
         };
         let handle = AuditWriterHandle {
             tx,
@@ -147,6 +155,27 @@ impl AuditLog {
             .send(Message::Record(rec))
             .await
             .map_err(|e| not_stored(e.0))
+    }
+
+    /// Notes a statement about to be forwarded in the session's intent
+    /// buffer (no I/O; a no-op without a journal).
+    pub fn intend(&self, intents: &mut Intents, rec: &mut AuditRecord) {
+        if let Some(journal) = &self.journal {
+            journal.note(intents, rec);
+        }
+    }
+
+    /// Writes the session's noted intents to the journal with one write(2):
+    /// call before the statements are sent to the database, and send nothing
+    /// when it fails.
+    pub fn write_intents(&self, intents: &mut Intents) -> std::io::Result<()> {
+        match &self.journal {
+            Some(journal) => journal.write(intents).map_err(|e| {
+                tracing::error!(error = %e, "audit journal write failed; the statement is not forwarded");
+                std::io::Error::other(JournalFailed(e))
+            }),
+            None => Ok(()),
+        }
     }
 
     /// [`record`](Self::record) for code outside the async runtime. Panics when
@@ -181,6 +210,19 @@ impl AuditLog {
     /// Records (and flush markers) waiting in the queue.
     pub fn queued(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
+    }
+}
+
+/// A journal write failed: the statements were not forwarded (sessions tell
+/// the agent SQLSTATE 58030 / MySQL error 1105).
+#[derive(Debug, thiserror::Error)]
+#[error("airlock: the audit journal cannot be written ({0}); the statement was not run")]
+pub struct JournalFailed(pub std::io::Error);
+
+impl JournalFailed {
+    /// Whether an I/O error is a failed journal write.
+    pub fn is(e: &std::io::Error) -> bool {
+        e.get_ref().is_some_and(|inner| inner.is::<JournalFailed>())
     }
 }
 
@@ -276,7 +318,9 @@ impl Writer {
                 }
             }
             self.prune_if_due();
-            self.write(&batch);
+            if self.write(&batch) {
+                self.cover(&batch);
+            }
             self.since_checkpoint += batch.len() as u64;
             let every = self.options.checkpoint_every;
             if every > 0 && self.since_checkpoint >= every {
@@ -296,6 +340,20 @@ impl Writer {
         let wrote = self.shared.written.load(Ordering::SeqCst) > 0;
         if wrote && !self.shared.give_up.load(Ordering::SeqCst) {
             self.checkpoint(CheckpointReason::Shutdown);
+        }
+        if let Some(journal) = &self.options.journal {
+            journal.close();
+        }
+    }
+
+    /// The batch is committed: its intents are covered; rotate and delete
+    /// journal segments as due.
+    fn cover(&self, batch: &[AuditRecord]) {
+        if let Some(journal) = &self.options.journal {
+            journal.committed(batch);
+            if let Err(error) = journal.maintain() {
+                tracing::error!(%error, "audit journal: could not rotate; retrying after the next batch");
+            }
         }
     }
 
@@ -335,10 +393,11 @@ impl Writer {
         }
     }
 
-    /// Writes one batch, retrying until it is stored, or logs it when giving up.
-    fn write(&self, batch: &[AuditRecord]) {
+    /// Writes one batch, retrying until it is stored (true), or logs it when
+    /// giving up (false).
+    fn write(&self, batch: &[AuditRecord]) -> bool {
         if batch.is_empty() {
-            return;
+            return false;
         }
         let mut pause = self.options.retry_first;
         let mut attempt = 1u32;
@@ -348,7 +407,7 @@ impl Writer {
                 self.shared
                     .unwritten
                     .fetch_add(batch.len() as u64, Ordering::SeqCst);
-                return;
+                return false;
             }
             match self.append(batch) {
                 Ok(()) => {
@@ -359,7 +418,7 @@ impl Writer {
                     self.shared
                         .written
                         .fetch_add(batch.len() as u64, Ordering::SeqCst);
-                    return;
+                    return true;
                 }
                 Err(error) => {
                     self.shared.failing.store(true, Ordering::SeqCst);

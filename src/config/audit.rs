@@ -1,7 +1,7 @@
 //! `[audit]`: the signing key for checkpoints and exports, how often to
 //! checkpoint, and how long to keep records.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::raw::RawAudit;
 use crate::audit::signing::AuditSigner;
@@ -18,6 +18,11 @@ pub struct AuditConfig {
     /// While the store refuses audit records, sessions refuse statements
     /// (fail closed, the default) instead of running them unaudited.
     pub refuse_unaudited: bool,
+    /// The intent journal's directory; `None`: no journal (an in-memory
+    /// store, or `journal = "off"`).
+    pub journal: Option<PathBuf>,
+    /// fdatasync after every journal write.
+    pub journal_sync: bool,
 }
 
 impl Default for AuditConfig {
@@ -27,11 +32,47 @@ impl Default for AuditConfig {
             checkpoint_every: 1_000,
             retention: None,
             refuse_unaudited: true,
+            journal: None,
+            journal_sync: false,
         }
     }
 }
 
-pub(super) fn validate(base: &Path, raw: RawAudit) -> Result<AuditConfig, String> {
+/// Where the journal goes unless configured: beside a SQLite store's file,
+/// else `airlock-data/` under the configuration's directory; none for an
+/// in-memory store.
+fn default_journal(base: &Path, store_url: &str) -> Option<PathBuf> {
+    let file = store_url
+        .strip_prefix("sqlite://")
+        .or_else(|| store_url.strip_prefix("sqlite:"));
+    match file {
+        Some(":memory:") => None,
+        Some(path) => Some(
+            Path::new(path)
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join("airlock.journal"),
+        ),
+        None if store_url.contains("://") => {
+            Some(super::relative(base, "airlock-data/airlock.journal"))
+        }
+        None if store_url == ":memory:" => None,
+        None => Some(
+            Path::new(store_url)
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join("airlock.journal"),
+        ),
+    }
+}
+
+pub(super) fn validate(base: &Path, store_url: &str, raw: RawAudit) -> Result<AuditConfig, String> {
+    let journal = match raw.journal.as_deref() {
+        Some("off") => None,
+        Some("") => return Err("audit.journal: give a directory or \"off\"".into()),
+        Some(dir) => Some(super::relative(base, dir)),
+        None => default_journal(base, store_url),
+    };
     let signer = match (raw.signing_key, raw.signing_key_env) {
         (Some(_), Some(_)) => {
             return Err("audit: give signing_key or signing_key_env, not both".into())
@@ -77,6 +118,8 @@ pub(super) fn validate(base: &Path, raw: RawAudit) -> Result<AuditConfig, String
         checkpoint_every: raw.checkpoint_every.unwrap_or(1_000),
         retention,
         refuse_unaudited,
+        journal,
+        journal_sync: raw.journal_sync.unwrap_or(false),
     })
 }
 

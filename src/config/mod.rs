@@ -300,7 +300,7 @@ fn validate(path: &Path, base: &Path, raw: raw::RawConfig) -> Result<Config, Str
     let approvers = approvers::validate_approvers(raw.approvers)?;
     let web = approvers::validate_web(raw.web)?;
     let notify = notify::validate(raw.notify)?;
-    let audit = audit::validate(base, raw.audit)?;
+    let audit = audit::validate(base, &store_url, raw.audit)?;
     let mysql = match raw.mysql {
         Some(m) => {
             let text = m.listen.unwrap_or_else(|| "127.0.0.1:6033".into());

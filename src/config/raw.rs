@@ -55,6 +55,11 @@ pub struct RawAudit {
     pub retention: Option<String>,
     /// While the store refuses audit records: "refuse" statements (default) or "continue".
     pub on_failure: Option<String>,
+    /// The intent journal's directory, or "off" (default: `airlock.journal`
+    /// beside the SQLite store file, or `airlock-data/airlock.journal`).
+    pub journal: Option<String>,
+    /// fdatasync the journal after every write (survives power loss; slower).
+    pub journal_sync: Option<bool>,
 }
 
 fn default_rules() -> String {

@@ -126,6 +126,8 @@ pub struct Session {
     pub(super) block_fresh: bool,
     /// airlock made the open transaction read-write.
     pub(super) block_rw: bool,
+    /// The intent of the statement about to be forwarded (a reused buffer).
+    intents: crate::audit::journal::Intents,
 }
 
 impl Session {
@@ -146,6 +148,7 @@ impl Session {
             in_trans: false,
             block_fresh: false,
             block_rw: false,
+            intents: Default::default(),
         }
     }
 
@@ -347,6 +350,7 @@ impl Session {
             duration_us: 0,
             error: None,
             identity: None,
+            journal: None,
         }
     }
 
@@ -385,6 +389,16 @@ impl Session {
                 );
                 return self.refuse(&pending, err, record).await;
             }
+        }
+        self.state.audit.intend(&mut self.intents, &mut record);
+        if let Err(e) = self.state.audit.write_intents(&mut self.intents) {
+            // Nothing runs that the journal could not take.
+            if restore {
+                self.up.internal(READ_ONLY).await?;
+            }
+            return self
+                .refuse(&pending, MyError::new(1105, "HY000", e.to_string()), record)
+                .await;
         }
         let started = Instant::now();
         let outcome = self.forward(&pending.raw, pending.answer).await;

@@ -70,6 +70,7 @@ pub(crate) fn record(n: i64) -> AuditRecord {
         duration_us: 250,
         error: None,
         identity: None,
+        journal: None,
     }
 }
 

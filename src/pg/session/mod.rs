@@ -100,6 +100,8 @@ pub struct Session<W> {
     out: BytesMut,
     /// Whether anything sent since the last Sync/Query still needs a Flush to be answered.
     unflushed: bool,
+    /// Intents of the statements in `out`, journaled just before `out` is written.
+    intents: crate::audit::journal::Intents,
     to_client: mpsc::UnboundedSender<ToClient>,
     statements: Statements,
     batch: Batch,
@@ -132,6 +134,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             upstream,
             out: BytesMut::with_capacity(8192),
             unflushed: false,
+            intents: Default::default(),
             to_client,
             statements: Statements::default(),
             batch: Batch::default(),
@@ -158,6 +161,9 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 SessionError::Frame(FrameError::BadLength(_)) | SessionError::Refused(_) => Some(
                     PgError::fatal("08P01", format!("airlock: protocol violation: {e}")),
                 ),
+                SessionError::Io(io) if crate::audit::JournalFailed::is(io) => {
+                    Some(PgError::fatal("58030", io.to_string()))
+                }
                 _ => None,
             };
             if let Some(err) = error {
@@ -349,6 +355,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
 
     async fn write_out(&mut self) -> std::io::Result<()> {
         if !self.out.is_empty() {
+            self.state.audit.write_intents(&mut self.intents)?;
             self.upstream.write_all(&self.out).await?;
             self.out.clear();
             self.upstream.flush().await?;
@@ -444,7 +451,8 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         Ok(())
     }
 
-    fn forward(&mut self, pending: Pending, prepared: &Prepared, record: AuditRecord) {
+    fn forward(&mut self, pending: Pending, prepared: &Prepared, mut record: AuditRecord) {
+        self.state.audit.intend(&mut self.intents, &mut record);
         if pending.sent == Sent::Execute {
             self.unflushed = true;
         }

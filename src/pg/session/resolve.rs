@@ -108,6 +108,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             duration_us: 0,
             error: None,
             identity: Some(crate::audit::Identity::Reader),
+            journal: None,
         }
     }
 }

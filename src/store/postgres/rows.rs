@@ -211,6 +211,7 @@ pub(super) fn audit_from_row(row: &Row) -> Result<AuditRecord, StoreError> {
             })?),
             None => None,
         },
+        journal: None,
     })
 }
 

@@ -197,5 +197,6 @@ pub(super) fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
             ),
             None => None,
         },
+        journal: None,
     })
 }
