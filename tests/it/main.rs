@@ -4,7 +4,9 @@
 //! headless Chromium. One binary, one module per concern.
 
 mod aws_standins;
+mod audit_kill;
 mod browser;
+mod cluster;
 mod harness;
 mod iam;
 mod mysql;
