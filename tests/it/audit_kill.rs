@@ -77,8 +77,14 @@ async fn serve(dir: &Path, config: &Path, port: u16, log: &str) -> Child {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "airlock did not start");
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "airlock did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     child
@@ -87,7 +93,17 @@ async fn serve(dir: &Path, config: &Path, port: u16, log: &str) -> Child {
 fn pgbench(port: u16, args: &[&str]) -> Child {
     Command::new("pgbench")
         .env("PGPASSWORD", PASSWORD)
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", AGENT, "-n", "-T", "30"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            AGENT,
+            "-n",
+            "-T",
+            "30",
+        ])
         .args(args)
         .arg("test")
         .stdout(Stdio::null())
@@ -101,7 +117,9 @@ async fn direct(cluster: &Cluster) -> tokio_postgres::Client {
         "host=127.0.0.1 port={} user=postgres dbname=postgres application_name={OWN_APP}",
         cluster.port
     );
-    let (client, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
     client
 }
@@ -115,18 +133,34 @@ async fn sigkill_mid_pgbench_loses_no_executed_statement() {
     };
     let init = Command::new("pgbench")
         .env("PGAPPNAME", OWN_APP)
-        .args(["-i", "-q", "-s", "1", "-h", "127.0.0.1", "-p", &cluster.port.to_string()])
+        .args([
+            "-i",
+            "-q",
+            "-s",
+            "1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &cluster.port.to_string(),
+        ])
         .args(["-U", "postgres", "postgres"])
         .output()
         .unwrap();
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     let dir = tempfile::tempdir().unwrap();
     let (config, port) = write_config(dir.path(), cluster.port);
     let mut airlock = serve(dir.path(), &config, port, "first.log").await;
 
     // A statement certain to be running upstream when airlock dies.
-    let conninfo = format!("host=127.0.0.1 port={port} user={AGENT} password={PASSWORD} dbname=test");
-    let (agent, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await.unwrap();
+    let conninfo =
+        format!("host=127.0.0.1 port={port} user={AGENT} password={PASSWORD} dbname=test");
+    let (agent, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let sleeper = tokio::spawn(async move { agent.simple_query(MARKER).await });
     let benches = vec![
@@ -148,7 +182,10 @@ async fn sigkill_mid_pgbench_loses_no_executed_statement() {
         if running == 1 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "the marker never ran");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the marker never ran"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -162,10 +199,17 @@ async fn sigkill_mid_pgbench_loses_no_executed_statement() {
     // Start again: recovery runs before airlock serves.
     let mut again = serve(dir.path(), &config, port, "second.log").await;
     let pid = again.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     assert!(again.wait().unwrap().success());
     let second_log = std::fs::read_to_string(dir.path().join("second.log")).unwrap();
-    assert!(second_log.contains("audit journal recovered"), "{second_log}");
+    assert!(
+        second_log.contains("audit journal recovered"),
+        "{second_log}"
+    );
 
     let audit = exported(&config, dir.path());
     let executed = executed_statements(&cluster, &db).await;
@@ -178,7 +222,10 @@ async fn sigkill_mid_pgbench_loses_no_executed_statement() {
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&verify.stdout);
-    assert!(verify.status.success() && report.contains("chain intact"), "{report}");
+    assert!(
+        verify.status.success() && report.contains("chain intact"),
+        "{report}"
+    );
 }
 
 /// The audit log as `airlock audit export --format jsonl` writes it: (statement, error).
@@ -190,7 +237,11 @@ fn exported(config: &Path, dir: &Path) -> Vec<(String, Option<String>)> {
         .current_dir(dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -248,9 +299,15 @@ async fn executed_statements(cluster: &Cluster, db: &tokio_postgres::Client) -> 
     loop {
         let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
         if text.contains(&end) {
-            return csv_rows(&text).into_iter().filter_map(airlock_statement).collect();
+            return csv_rows(&text)
+                .into_iter()
+                .filter_map(airlock_statement)
+                .collect();
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "the log never caught up");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the log never caught up"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -57,7 +57,11 @@ impl Cluster {
         let d = dir.display().to_string();
         let initdb = format!("{PG_BIN}/initdb");
         let out = as_postgres(&[&initdb, "-D", &d, "-A", "trust", "-U", "postgres"]);
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let hba_path = dir.join("pg_hba.conf");
         let old = std::fs::read_to_string(&hba_path).unwrap();
         std::fs::write(&hba_path, format!("{hba}{old}")).unwrap();
@@ -65,18 +69,35 @@ impl Cluster {
         let pg_ctl = format!("{PG_BIN}/pg_ctl");
         let log = format!("{d}/log");
         let out = as_postgres(&[&pg_ctl, "-D", &d, "-o", &opts, "-l", &log, "-w", "start"]);
-        assert!(out.status.success(), "pg_ctl: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Some(Cluster { dir, port })
     }
 
     /// Runs SQL with psql as postgres on database `db`.
     pub fn psql(&self, db: &str, sql: &str) {
         let out = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-d", db])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+            ])
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

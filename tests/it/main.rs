@@ -3,8 +3,8 @@
 //! (127.0.0.1:3306, database `test`), and the approvals page in
 //! headless Chromium. One binary, one module per concern.
 
-mod aws_standins;
 mod audit_kill;
+mod aws_standins;
 mod browser;
 mod cluster;
 mod harness;
