@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cluster::Cluster;
-use crate::harness::{binary, AGENT, PASSWORD};
+use crate::harness::{binary, free_port, output_ok, AGENT, PASSWORD};
 
 /// Connections the test itself makes to the cluster carry this name; their
 /// statements are not airlock's.
@@ -25,11 +25,6 @@ const AIRLOCK_OWN: [&str; 4] = [
     "SET TRANSACTION READ WRITE",
     "__airlock_refused__",
 ];
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 fn write_config(dir: &Path, upstream_port: u16) -> (std::path::PathBuf, u16) {
     let (port, web) = (free_port(), free_port());
@@ -131,25 +126,20 @@ async fn sigkill_mid_pgbench_loses_no_executed_statement() {
     let Some(cluster) = Cluster::start("", options) else {
         return;
     };
-    let init = Command::new("pgbench")
-        .env("PGAPPNAME", OWN_APP)
-        .args([
-            "-i",
-            "-q",
-            "-s",
-            "1",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &cluster.port.to_string(),
-        ])
-        .args(["-U", "postgres", "postgres"])
-        .output()
-        .unwrap();
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
+    output_ok(
+        Command::new("pgbench")
+            .env("PGAPPNAME", OWN_APP)
+            .args([
+                "-i",
+                "-q",
+                "-s",
+                "1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &cluster.port.to_string(),
+            ])
+            .args(["-U", "postgres", "postgres"]),
     );
     let dir = tempfile::tempdir().unwrap();
     let (config, port) = write_config(dir.path(), cluster.port);
@@ -230,17 +220,12 @@ async fn sigkill_mid_pgbench_loses_no_executed_statement() {
 
 /// The audit log as `airlock audit export --format jsonl` writes it: (statement, error).
 fn exported(config: &Path, dir: &Path) -> Vec<(String, Option<String>)> {
-    let out = Command::new(binary())
-        .arg("--config")
-        .arg(config)
-        .args(["audit", "export", "--format", "jsonl"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_ok(
+        Command::new(binary())
+            .arg("--config")
+            .arg(config)
+            .args(["audit", "export", "--format", "jsonl"])
+            .current_dir(dir),
     );
     String::from_utf8(out.stdout)
         .unwrap()

@@ -79,24 +79,19 @@ impl Cluster {
 
     /// Runs SQL with psql as postgres on database `db`.
     pub fn psql(&self, db: &str, sql: &str) {
-        let out = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                db,
-            ])
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        crate::harness::output_ok(
+            Command::new("psql")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    db,
+                ])
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql]),
         );
     }
 }

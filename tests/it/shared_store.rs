@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{binary, connect, direct, unique, AGENT, PASSWORD};
+use crate::harness::{binary, connect, direct, free_port, unique, AGENT, PASSWORD};
 
 const TOKEN_NAME: &str = "dba-1";
 
@@ -23,11 +23,6 @@ impl Drop for Instance {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// Writes `NAME.toml` in `dir` and starts `airlock serve` with it.
