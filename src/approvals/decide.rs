@@ -217,10 +217,7 @@ fn check_grant(hold: &Hold, choice: &Choice) -> Result<(), DecideError> {
     Ok(())
 }
 
-/// The shape a grant made from `hold` covers.
+/// The shape a grant made from `hold` covers, in the dialect of its database.
 pub(super) fn hold_fingerprint(hold: &Hold) -> Option<String> {
-    crate::classify::fingerprint::fingerprint(
-        crate::classify::Dialect::Postgres,
-        &hold.request.statement,
-    )
+    crate::classify::fingerprint::fingerprint(hold.request.dialect, &hold.request.statement)
 }

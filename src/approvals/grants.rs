@@ -9,10 +9,18 @@ use crate::classify::{fingerprint::fingerprint, Dialect};
 use crate::store::{self, Grant, Hold, NewGrant, StoreError};
 
 impl Approvals {
-    /// The active grant that lets `sql` from `agent` on `database` pass, if any.
-    /// A store failure finds none: the statement is held (fail closed).
-    pub async fn grant_for(&self, agent: &str, database: &str, sql: &str) -> Option<Grant> {
-        let fp = fingerprint(Dialect::Postgres, sql)?;
+    /// The active grant that lets `sql` (in `dialect`) from `agent` on
+    /// `database` pass, if any. A grant is made for one agent on one
+    /// database, and its shape carries its dialect. A store failure finds
+    /// none: the statement is held (fail closed).
+    pub async fn grant_for(
+        &self,
+        dialect: Dialect,
+        agent: &str,
+        database: &str,
+        sql: &str,
+    ) -> Option<Grant> {
+        let fp = fingerprint(dialect, sql)?;
         let (agent, database) = (agent.to_owned(), database.to_owned());
         let now = Utc::now();
         match store::blocking(&self.store, move |s| {

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::classify::Class;
-use crate::config::{Agent, Database};
+use crate::classify::{Class, Dialect};
+use crate::config::{Agent, Database, DatabaseKind};
 pub use crate::policy::HoldTerms;
 use crate::store::NewHold;
 
@@ -55,6 +55,10 @@ pub fn new_hold(who: &Requester<'_>, statement: HeldStatement<'_>, terms: &HoldT
         owner: who.agent.owner.clone(),
         reason: super::stated_reason(statement.sql, who.application_name),
         preview: None,
+        dialect: match who.database.kind {
+            DatabaseKind::Postgres => Dialect::Postgres,
+            DatabaseKind::Mysql => Dialect::Mysql,
+        },
     }
 }
 

@@ -8,6 +8,9 @@
 //! are upper-cased and other unquoted words lower-cased. Everything else —
 //! quoted identifiers, operators, dollar-quoted bodies (code, not data), any
 //! word on MySQL — stays as written.
+//! MySQL fingerprints begin with `mysql: ` (no PostgreSQL fingerprint can: its
+//! tokens are joined by spaces and none ends in a colon), so the same text
+//! never reads alike in both dialects, where it need not do the same thing.
 //! Text the tokenizer cannot read has no fingerprint, and so matches nothing.
 
 use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect};
@@ -45,7 +48,11 @@ pub fn fingerprint(dialect: Dialect, sql: &str) -> Option<String> {
     while parts.last().is_some_and(|p| p == ";") {
         parts.pop();
     }
-    Some(parts.join(" "))
+    let shape = parts.join(" ");
+    Some(match dialect {
+        Dialect::Postgres => shape,
+        Dialect::Mysql => format!("mysql: {shape}"),
+    })
 }
 
 fn is_literal(dialect: Dialect, token: &Token) -> bool {
@@ -150,10 +157,38 @@ mod tests {
         let f = |s| fingerprint(Dialect::Mysql, s).unwrap();
         assert_eq!(
             f("UPDATE Orders SET note = \"x\" WHERE id = 3"),
-            "UPDATE Orders SET note = ? WHERE id = ?"
+            "mysql: UPDATE Orders SET note = ? WHERE id = ?"
         );
         assert_ne!(f("delete from t"), f("DELETE FROM t"));
         assert_ne!(f("DELETE FROM Orders"), f("DELETE FROM orders"));
+        assert_eq!(
+            f("DELETE FROM t WHERE id = 1 /* x */;"),
+            f("DELETE FROM t WHERE id = 2")
+        );
+        // Executable comments run on MySQL: they are part of the shape.
+        assert_ne!(
+            f("DELETE FROM t WHERE id = 1"),
+            f("DELETE FROM t WHERE id = 1 /*!50000 OR 1=1 */")
+        );
+    }
+
+    #[test]
+    fn the_same_text_differs_between_dialects() {
+        for sql in [
+            "DELETE FROM t WHERE id = 1",
+            "UPDATE t SET a = \"x\"",
+            "mysql: DELETE FROM t",
+            "\"mysql:\" DELETE FROM t",
+        ] {
+            let (Some(p), Some(m)) = (
+                fingerprint(Dialect::Postgres, sql),
+                fingerprint(Dialect::Mysql, sql),
+            ) else {
+                continue;
+            };
+            assert_ne!(p, m, "{sql}");
+            assert!(!p.starts_with("mysql: "), "{p}");
+        }
     }
 
     #[test]

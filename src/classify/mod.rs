@@ -104,6 +104,23 @@ pub enum Dialect {
     Mysql,
 }
 
+impl Dialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::Mysql => "mysql",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Dialect> {
+        match s {
+            "postgres" => Some(Dialect::Postgres),
+            "mysql" => Some(Dialect::Mysql),
+            _ => None,
+        }
+    }
+}
+
 /// What a statement does, ordered from least to most strict: when a string holds
 /// several statements, the greatest class wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
-//! Holding a MySQL statement in the wire: recording the hold, waiting for a
-//! decision (or the agent leaving), and checking that what was approved is
-//! exactly what was held. MySQL has no asynchronous notice, so the hold's id
+//! Holding a MySQL statement in the wire: letting it pass under a grant, or
+//! recording the hold, waiting for a decision (or the agent leaving), and
+//! checking that what was approved is exactly what was held. MySQL has no asynchronous notice, so the hold's id
 //! and page are written to the log while it waits, and into the ERR packet's
 //! message when it is denied or expires.
 
@@ -11,6 +11,7 @@ use super::session::{Flow, Pending, Session, SessionError};
 use super::statement::Prepared;
 use crate::approvals::{binding, new_hold, HeldStatement, HoldTerms, Outcome, Requester};
 use crate::audit::{AuditRecord, Decision};
+use crate::classify::Dialect;
 
 impl Session {
     /// Holds a statement until a decision, the rule's timeout, or the agent leaving.
@@ -22,6 +23,24 @@ impl Session {
         rule: HoldTerms,
     ) -> Result<Flow, SessionError> {
         let timeout = rule.timeout;
+        if let Some(grant) = self
+            .state
+            .approvals
+            .grant_for(
+                Dialect::Mysql,
+                &self.who.agent.name,
+                &self.who.database.name,
+                &prepared.sql,
+            )
+            .await
+        {
+            record.decision = Decision::Approved;
+            record.approver = Some(format!("grant #{} by {}", grant.id, grant.grant.granted_by));
+            record.comment = grant.grant.comment.clone();
+            tracing::info!(grant = grant.id, agent = %self.who.agent.name, "MySQL statement passed under a grant");
+            self.run_statement(pending, &prepared, record).await?;
+            return Ok(Flow::Continue);
+        }
         let client_addr = self.who.client_addr.to_string();
         let hold = new_hold(
             &Requester {

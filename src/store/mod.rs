@@ -24,7 +24,7 @@ pub(crate) fn sqlite_migrations_for_tests() -> &'static [&'static str] {
 
 use crate::audit::chain::{ChainLink, Checkpoint};
 use crate::audit::{AuditRecord, Decision};
-use crate::classify::Class;
+use crate::classify::{Class, Dialect};
 
 /// The life of a held statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -73,10 +73,18 @@ pub struct NewHold {
     /// What the database expects the statement to do (EXPLAIN), filled in after the hold.
     #[serde(default)]
     pub preview: Option<String>,
+    /// The SQL dialect of the database the statement was held for: what its
+    /// grant's fingerprint is computed with.
+    #[serde(default = "postgres")]
+    pub dialect: Dialect,
 }
 
 fn one() -> u32 {
     1
+}
+
+fn postgres() -> Dialect {
+    Dialect::Postgres
 }
 
 /// One approver's decision on a hold, as it is cast.

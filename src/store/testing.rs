@@ -11,7 +11,7 @@ use super::{
 };
 use crate::audit::chain::{ChainLink, Checkpoint};
 use crate::audit::{AuditRecord, Decision};
-use crate::classify::Class;
+use crate::classify::{Class, Dialect};
 
 /// A fixed time, `seconds` after 2025-01-01T00:00:00Z, with microseconds.
 pub(crate) fn at(seconds: i64) -> DateTime<Utc> {
@@ -44,6 +44,7 @@ pub(crate) fn new_hold(agent: &str, statement: &str) -> NewHold {
         owner: Some("olivia".into()),
         reason: None,
         preview: None,
+        dialect: Dialect::Postgres,
     }
 }
 

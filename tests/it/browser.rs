@@ -119,6 +119,7 @@ fn held_delete() -> NewHold {
         owner: Some("dave".into()),
         reason: Some("purge test orders per TICKET-12".into()),
         preview: Some("Delete on orders  (cost=0.00..431.00 rows=1834 width=6)\n  ->  Seq Scan on orders  (cost=0.00..431.00 rows=1834 width=6)\n        Filter: ((created < (now() - '2 years'::interval)) AND (customer_id = 4711))".into()),
+        dialect: airlock::classify::Dialect::Postgres,
     }
 }
 

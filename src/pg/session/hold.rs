@@ -12,7 +12,7 @@ use super::statements::Prepared;
 use super::{Flow, Pending, Session, SessionError};
 use crate::approvals::{new_hold, HeldStatement, HoldTerms, Outcome, Requester};
 use crate::audit::{AuditRecord, Decision};
-use crate::classify::Class;
+use crate::classify::{Class, Dialect};
 use crate::pg::frame::FrameReader;
 use crate::pg::message::{self, PgError};
 
@@ -31,7 +31,12 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         if let Some(grant) = self
             .state
             .approvals
-            .grant_for(&self.who.agent.name, &self.who.database.name, &prepared.sql)
+            .grant_for(
+                Dialect::Postgres,
+                &self.who.agent.name,
+                &self.who.database.name,
+                &prepared.sql,
+            )
             .await
         {
             record.decision = Decision::Approved;

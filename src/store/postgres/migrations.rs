@@ -129,6 +129,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE audit ADD COLUMN identity text;
     "#,
+    // 3: the SQL dialect of a hold's database.
+    r#"
+    ALTER TABLE hold ADD COLUMN dialect text NOT NULL DEFAULT 'postgres';
+    "#,
 ];
 
 /// Brings the schema up to the newest version this build knows; returns it.

@@ -5,7 +5,7 @@ use postgres::Row;
 
 use crate::audit::chain::{ChainLink, Checkpoint, CheckpointReason};
 use crate::audit::{AuditRecord, Decision, Identity};
-use crate::classify::Class;
+use crate::classify::{Class, Dialect};
 use crate::store::{Grant, Hold, HoldState, NewGrant, NewHold, NewVote, StoreError, Vote};
 
 fn parse_with<T>(
@@ -30,14 +30,14 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 pub(super) const HOLD_COLUMNS: &str = r#"id, state, created, expires, session_id, agent,
     "database", statement, params, binding, class, rule, tables, client_addr,
     application_name, decided_at, decided_by, comment, upstream_user, approver_groups,
-    quorum, owner, reason, preview"#;
+    quorum, owner, reason, preview, dialect"#;
 
 pub(super) const INSERT_HOLD: &str = r#"INSERT INTO hold (state, created, expires,
     session_id, agent, "database", statement, params, binding, class, rule, tables,
     client_addr, application_name, upstream_user, approver_groups, quorum, owner,
-    reason, preview)
+    reason, preview, dialect)
     VALUES ('pending', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-    $15, $16, $17, $18, $19)
+    $15, $16, $17, $18, $19, $20)
     RETURNING id"#;
 
 /// The values of [`INSERT_HOLD`], in order.
@@ -62,6 +62,7 @@ pub(super) fn hold_values(hold: &NewHold) -> Vec<Box<dyn ToSql + Sync>> {
         Box::new(hold.owner.clone()),
         Box::new(hold.reason.clone()),
         Box::new(hold.preview.clone()),
+        Box::new(hold.dialect.as_str()),
     ]
 }
 
@@ -90,6 +91,7 @@ pub(super) fn hold_from_row(row: &Row) -> Result<Hold, StoreError> {
             owner: row.try_get("owner")?,
             reason: row.try_get("reason")?,
             preview: row.try_get("preview")?,
+            dialect: parse_with(row, "dialect", Dialect::parse)?,
         },
         decided_at: row.try_get("decided_at")?,
         decided_by: row.try_get("decided_by")?,

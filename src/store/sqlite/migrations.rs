@@ -129,6 +129,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE audit ADD COLUMN identity TEXT;
     "#,
+    // 5: the SQL dialect of a hold's database (holds before it were all PostgreSQL's).
+    r#"
+    ALTER TABLE hold ADD COLUMN dialect TEXT NOT NULL DEFAULT 'postgres';
+    "#,
 ];
 
 /// Rust steps run after a version's SQL, inside its transaction.

@@ -5,7 +5,7 @@ use rusqlite::Row;
 
 use crate::audit::chain::ChainLink;
 use crate::audit::{AuditRecord, Decision, Identity};
-use crate::classify::Class;
+use crate::classify::{Class, Dialect};
 use crate::store::{Hold, HoldState, NewHold};
 
 /// A time as stored: RFC 3339, UTC, exactly six fractional digits (sortable as text).
@@ -56,14 +56,14 @@ fn conversion(column: &str, e: impl std::fmt::Display) -> rusqlite::Error {
 pub(super) const HOLD_COLUMNS: &str = r#"id, state, created, expires, session_id, agent,
     "database", statement, params, binding, class, rule, tables, client_addr,
     application_name, decided_at, decided_by, comment, upstream_user, approver_groups,
-    quorum, owner, reason, preview"#;
+    quorum, owner, reason, preview, dialect"#;
 
 pub(super) const INSERT_HOLD: &str = r#"INSERT INTO hold (state, created, expires,
     session_id, agent, "database", statement, params, binding, class, rule, tables,
     client_addr, application_name, upstream_user, approver_groups, quorum, owner,
-    reason, preview)
+    reason, preview, dialect)
     VALUES ('pending', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-    ?15, ?16, ?17, ?18, ?19)"#;
+    ?15, ?16, ?17, ?18, ?19, ?20)"#;
 
 pub(super) fn insert_hold(
     stmt: &mut rusqlite::Statement<'_>,
@@ -92,6 +92,7 @@ pub(super) fn insert_hold(
         hold.owner,
         hold.reason,
         hold.preview,
+        hold.dialect.as_str(),
     ])
 }
 
@@ -119,6 +120,7 @@ pub(super) fn hold_from_row(row: &Row<'_>) -> rusqlite::Result<Hold> {
             owner: row.get("owner")?,
             reason: row.get("reason")?,
             preview: row.get("preview")?,
+            dialect: parse_with(row, "dialect", Dialect::parse)?,
         },
         decided_at: parse_optional_time(row, "decided_at")?,
         decided_by: row.get("decided_by")?,

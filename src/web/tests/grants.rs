@@ -4,7 +4,9 @@
 use axum::http::StatusCode;
 
 use super::{write_hold, Harness};
-use crate::classify::Class;
+use crate::classify::{Class, Dialect};
+
+const PG: Dialect = Dialect::Postgres;
 use crate::store::NewGrant;
 
 #[tokio::test]
@@ -23,7 +25,12 @@ async fn grants_match_by_fingerprint_until_revoked() {
     let grant_id = reply.json()["grant"].as_i64().expect("a grant was made");
     let a = &h.state.approvals;
     let found = a
-        .grant_for("mallory", "orders", "delete from orders where id = 8123")
+        .grant_for(
+            PG,
+            "mallory",
+            "orders",
+            "delete from orders where id = 8123",
+        )
         .await
         .expect("same shape, other literal");
     assert_eq!(found.id, grant_id);
@@ -40,7 +47,7 @@ async fn grants_match_by_fingerprint_until_revoked() {
         ("mallory", "orders", "DELETE FROM orders"),
     ] {
         assert!(
-            a.grant_for(agent, db, sql).await.is_none(),
+            a.grant_for(PG, agent, db, sql).await.is_none(),
             "{agent} {db} {sql}"
         );
     }
@@ -59,12 +66,55 @@ async fn grants_match_by_fingerprint_until_revoked() {
         .await;
     assert_eq!(revoked.status, StatusCode::OK);
     assert!(a
-        .grant_for("mallory", "orders", "DELETE FROM orders WHERE id = 9")
+        .grant_for(PG, "mallory", "orders", "DELETE FROM orders WHERE id = 9")
         .await
         .is_none());
     let page = h.sign_in("bob").await;
     let grants = h.get("/grants", Some(&page.cookie)).await;
     assert!(grants.body.contains("revoked"));
+}
+
+#[tokio::test]
+async fn a_grant_keeps_the_dialect_of_the_hold_it_was_made_from() {
+    let h = Harness::new();
+    let mut held = write_hold("UPDATE orders SET note = 'x' WHERE id = 7");
+    held.dialect = Dialect::Mysql;
+    let id = h.hold(held).await;
+    let reply = h
+        .api(
+            "POST",
+            &format!("/api/approvals/{id}/approve"),
+            Some("tok-alice"),
+            r#"{"grant_minutes": 5}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let a = &h.state.approvals;
+    let same = "UPDATE orders SET note = \"y\" WHERE id = 8";
+    let grant = a
+        .grant_for(Dialect::Mysql, "mallory", "orders", same)
+        .await
+        .expect("MySQL statement of the same shape");
+    assert_eq!(
+        grant.grant.fingerprint,
+        "mysql: UPDATE orders SET note = ? WHERE id = ?"
+    );
+    // The same text read as PostgreSQL is another statement ("y" is a column there).
+    for sql in [same, "UPDATE orders SET note = 'y' WHERE id = 8"] {
+        assert!(a.grant_for(PG, "mallory", "orders", sql).await.is_none());
+    }
+    // Case matters to MySQL table names; other agents and databases get nothing.
+    for (agent, db, sql) in [
+        (
+            "mallory",
+            "orders",
+            "UPDATE Orders SET note = 'y' WHERE id = 8",
+        ),
+        ("other", "orders", same),
+        ("mallory", "billing", same),
+    ] {
+        assert!(a.grant_for(Dialect::Mysql, agent, db, sql).await.is_none());
+    }
 }
 
 #[tokio::test]
@@ -88,14 +138,14 @@ async fn grants_expire() {
         .unwrap();
     let a = &h.state.approvals;
     assert!(a
-        .grant_for("mallory", "orders", "UPDATE t SET a = 2")
+        .grant_for(PG, "mallory", "orders", "UPDATE t SET a = 2")
         .await
         .is_none());
     store
         .create_grant(&grant(now + chrono::Duration::minutes(5)))
         .unwrap();
     assert!(a
-        .grant_for("mallory", "orders", "UPDATE t SET a = 2")
+        .grant_for(PG, "mallory", "orders", "UPDATE t SET a = 2")
         .await
         .is_some());
 }

@@ -14,6 +14,7 @@ use tokio::io::AsyncWriteExt;
 
 pub(super) use crate::harness::*;
 
+mod grants;
 mod holds;
 mod protocol;
 
