@@ -13,6 +13,7 @@ pub mod decide;
 pub mod events;
 mod grants;
 pub mod notify;
+pub mod preview;
 pub mod reason;
 pub mod request;
 #[cfg(test)]

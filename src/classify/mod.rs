@@ -52,6 +52,7 @@
 //!   (a BEGIN ATOMIC body) never falls back.
 
 pub mod fingerprint;
+pub mod mysql_explain;
 
 use serde::{Deserialize, Serialize};
 

@@ -6,12 +6,15 @@
 
 use std::sync::Arc;
 
+use super::carry::Carried;
 use super::codec::{command, MyError};
+use super::preview::{explain, Bound, Job};
 use super::session::{Flow, Pending, Session, SessionError};
 use super::statement::Prepared;
 use crate::approvals::{binding, new_hold, HeldStatement, HoldTerms, Outcome, Requester};
 use crate::audit::{AuditRecord, Decision};
-use crate::classify::Dialect;
+use crate::classify::mysql_explain::explain_is_inert;
+use crate::classify::{Class, Dialect};
 
 impl Session {
     /// Holds a statement until a decision, the rule's timeout, or the agent leaving.
@@ -74,6 +77,7 @@ impl Session {
             }
         };
         record.hold_id = Some(id);
+        self.preview(id, &prepared, &pending).await;
         let url = format!("{}/approvals/{id}", self.state.config.server.public_url);
         tracing::info!(hold = id, agent = %self.who.agent.name, class = %prepared.class(), %url, waiting_s = timeout.as_secs(), "MySQL statement held for approval");
         let deadline = tokio::time::Instant::now() + timeout;
@@ -127,6 +131,50 @@ impl Session {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// For a held single INSERT / REPLACE / UPDATE / DELETE: the server's
+    /// EXPLAIN for the reviewer, in the background, or why there is none.
+    async fn preview(&mut self, id: i64, prepared: &Prepared, pending: &Pending) {
+        let statements = &prepared.classified.statements;
+        let dml = statements.len() == 1
+            && prepared.class() == Class::Write
+            && matches!(
+                statements[0].kind.as_str(),
+                "INSERT" | "REPLACE" | "UPDATE" | "DELETE"
+            );
+        if !dml {
+            return;
+        }
+        let approvals = self.state.approvals.clone();
+        if let Err(why) = explain_is_inert(&prepared.sql) {
+            let why = format!("EXPLAIN is not run on this statement: {why}");
+            approvals.store_preview(id, Err(why)).await;
+            return;
+        }
+        let carried = match Carried::read(&mut self.up).await {
+            Ok(c) => c,
+            Err(e) => {
+                let why = format!("cannot read the session's state: {e}");
+                approvals.store_preview(id, Err(why)).await;
+                return;
+            }
+        };
+        let bound = pending.statement_id.map(|sid| Bound {
+            block: pending.params[0].clone().unwrap_or_default(),
+            types: self.statements.get(sid).and_then(|s| s.types.clone()),
+            long_data: pending.params[1..].iter().flatten().cloned().collect(),
+            count: pending.param_count as u16,
+        });
+        let job = Job {
+            database: self.who.database.clone(),
+            sql: prepared.sql.clone(),
+            bound,
+            carried,
+            agent: self.who.agent.name.clone(),
+            hold: id,
+        };
+        approvals.preview_later(id, explain(job));
     }
 
     /// An approval is for the exact bytes that were held.

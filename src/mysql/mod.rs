@@ -3,6 +3,7 @@
 //! classify (MySQL dialect) → policy → hold / deny / allow → forward → audit.
 
 pub mod auth;
+pub mod carry;
 pub mod codec;
 mod commands;
 pub mod front;
@@ -11,6 +12,7 @@ mod hold;
 pub mod kill;
 pub mod packet;
 pub mod params;
+pub mod preview;
 pub mod response;
 pub mod session;
 pub mod statement;

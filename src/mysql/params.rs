@@ -42,7 +42,7 @@ pub fn render(
     Some((out, types))
 }
 
-fn value(r: &mut Reader<'_>, t: u16) -> Option<String> {
+pub fn value(r: &mut Reader<'_>, t: u16) -> Option<String> {
     let unsigned = t & 0x8000 != 0;
     let int = |b: &[u8]| -> String {
         let mut x = [0u8; 8];

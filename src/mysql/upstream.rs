@@ -261,22 +261,84 @@ impl Upstream {
     /// Runs a statement of airlock's own whose answer the agent never sees;
     /// it must answer OK.
     pub async fn internal(&mut self, sql: &str) -> Result<u16, UpstreamError> {
-        let mut payload = vec![command::QUERY];
-        payload.extend_from_slice(sql.as_bytes());
-        let (bytes, _) = frame(0, &payload);
-        self.writer
-            .write_all(&bytes)
-            .await
-            .map_err(PacketError::Io)?;
-        let p = self
-            .reader
-            .read_packet()
-            .await?
-            .ok_or(UpstreamError::Closed)?;
-        match p.payload.first() {
-            Some(0x00) => Ok(parse_ok(&p.payload).map(|ok| ok.status).unwrap_or(0)),
-            Some(0xff) => Err(UpstreamError::Refused(err_message(&p.payload))),
+        self.simple(command::QUERY, sql.as_bytes()).await
+    }
+
+    /// COM_INIT_DB of airlock's own: switches the current database.
+    pub async fn init_db(&mut self, name: &[u8]) -> Result<u16, UpstreamError> {
+        self.simple(command::INIT_DB, name).await
+    }
+
+    /// Sends one command of airlock's own; it must answer OK (its status flags).
+    pub async fn simple(&mut self, cmd: u8, body: &[u8]) -> Result<u16, UpstreamError> {
+        let p = self.send(cmd, body).await?;
+        match p.first() {
+            Some(0x00) => Ok(parse_ok(&p).map(|ok| ok.status).unwrap_or(0)),
+            Some(0xff) => Err(UpstreamError::Refused(err_message(&p))),
             _ => Err(UpstreamError::Protocol("internal statement returned rows")),
         }
+    }
+
+    /// Sends one command; the first packet of the answer.
+    pub async fn send(&mut self, cmd: u8, body: &[u8]) -> Result<bytes::Bytes, UpstreamError> {
+        self.send_only(cmd, body).await?;
+        self.next().await
+    }
+
+    /// Sends one command that gets no answer (or whose answer is read apart).
+    pub async fn send_only(&mut self, cmd: u8, body: &[u8]) -> Result<(), UpstreamError> {
+        let mut payload = Vec::with_capacity(body.len() + 1);
+        payload.push(cmd);
+        payload.extend_from_slice(body);
+        self.writer
+            .write_all(&frame(0, &payload).0)
+            .await
+            .map_err(PacketError::Io)?;
+        Ok(())
+    }
+
+    /// The next packet's payload.
+    pub async fn next(&mut self) -> Result<bytes::Bytes, UpstreamError> {
+        let p = self.reader.read_packet().await?;
+        Ok(p.ok_or(UpstreamError::Closed)?.payload)
+    }
+
+    /// Runs a query of airlock's own (text protocol) that returns one row: its
+    /// values as text (NULL as `None`).
+    pub async fn internal_row(&mut self, sql: &str) -> Result<Vec<Option<String>>, UpstreamError> {
+        let first = self.send(command::QUERY, sql.as_bytes()).await?;
+        match first.first() {
+            Some(0xff) => return Err(UpstreamError::Refused(err_message(&first))),
+            Some(0x00) => return Err(UpstreamError::Protocol("internal query returned no rows")),
+            _ => {}
+        }
+        let columns = Reader::new(&first)
+            .lenenc()
+            .ok_or(UpstreamError::Protocol("bad column count"))?;
+        for _ in 0..=columns {
+            self.next().await?; // the column definitions, then their EOF
+        }
+        let mut row = None;
+        loop {
+            let p = self.next().await?;
+            match p.first() {
+                Some(0xfe) if p.len() < 9 => break,
+                Some(0xff) => return Err(UpstreamError::Refused(err_message(&p))),
+                _ => {}
+            }
+            let mut r = Reader::new(&p);
+            let mut values = Vec::new();
+            while !r.buf.is_empty() {
+                if r.buf[0] == 0xfb {
+                    r.u8();
+                    values.push(None);
+                    continue;
+                }
+                let v = r.lenenc_bytes().ok_or(UpstreamError::Protocol("bad row"))?;
+                values.push(Some(String::from_utf8_lossy(v).into_owned()));
+            }
+            row.get_or_insert(values);
+        }
+        row.ok_or(UpstreamError::Protocol("internal query returned no rows"))
     }
 }

@@ -1,8 +1,7 @@
 //! The reviewer's preview of a held DML statement: PostgreSQL's `EXPLAIN`
 //! (never ANALYZE) of exactly that statement and its parameters, run on a
-//! separate read-only connection. A failing preview never blocks the hold.
-
-use std::time::Duration;
+//! separate read-only connection. Stored on the hold by
+//! [`crate::approvals::preview`]; a failing preview never blocks the hold.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
@@ -11,8 +10,7 @@ use crate::config::Database;
 use crate::pg::message::error_fields;
 use crate::pg::upstream;
 
-/// How long a preview may take before the reviewer goes without one.
-pub const PREVIEW_TIMEOUT: Duration = Duration::from_secs(5);
+pub use crate::approvals::preview::PREVIEW_TIMEOUT;
 
 fn frame(tag: u8, body: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(body.len() + 5);

@@ -152,26 +152,18 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         if !dml {
             return;
         }
-        let state = self.state.clone();
         let database = self.who.database.clone();
         let sql = prepared.sql.clone();
         let params = pending.params.clone();
         let formats = pending.formats.clone();
         let agent = self.who.agent.name.clone();
-        tokio::spawn(async move {
+        self.state.approvals.preview_later(id, async move {
             let approval = id.to_string();
             let who = crate::credentials::Requester {
                 agent: &agent,
                 approval: Some(&approval),
             };
-            let text =
-                match crate::pg::preview::explain(&database, &sql, &params, &formats, &who).await {
-                    Ok(plan) => plan,
-                    Err(reason) => format!("(no preview: {reason})"),
-                };
-            if let Err(e) = state.approvals.set_preview(id, text).await {
-                tracing::warn!(hold = id, error = %e, "could not store the preview");
-            }
+            crate::pg::preview::explain(&database, &sql, &params, &formats, &who).await
         });
     }
 

@@ -16,6 +16,7 @@ pub(super) use crate::harness::*;
 
 mod grants;
 mod holds;
+mod preview;
 mod protocol;
 
 pub(super) async fn start(rules: &str) -> Airlock {
