@@ -5,6 +5,7 @@ use chrono::Utc;
 
 use super::events::Event;
 use super::Approvals;
+use crate::audit::{AuditRecord, Decision};
 use crate::classify::{fingerprint::fingerprint, Dialect};
 use crate::store::{self, Grant, Hold, NewGrant, StoreError};
 
@@ -34,6 +35,27 @@ impl Approvals {
                 None
             }
         }
+    }
+
+    /// When an active grant covers `sql` (in `dialect`) from the agent on
+    /// the database `record` names: marks `record` approved under it.
+    pub async fn pass_under_grant(
+        &self,
+        dialect: Dialect,
+        record: &mut AuditRecord,
+        sql: &str,
+    ) -> bool {
+        let Some(grant) = self
+            .grant_for(dialect, &record.agent, &record.database, sql)
+            .await
+        else {
+            return false;
+        };
+        record.decision = Decision::Approved;
+        record.approver = Some(format!("grant #{} by {}", grant.id, grant.grant.granted_by));
+        record.comment = grant.grant.comment.clone();
+        tracing::info!(grant = grant.id, agent = %record.agent, db = %record.database, "statement passed under a grant");
+        true
     }
 
     /// All grants, newest first.

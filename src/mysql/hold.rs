@@ -26,21 +26,11 @@ impl Session {
         rule: HoldTerms,
     ) -> Result<Flow, SessionError> {
         let timeout = rule.timeout;
-        if let Some(grant) = self
-            .state
-            .approvals
-            .grant_for(
-                Dialect::Mysql,
-                &self.who.agent.name,
-                &self.who.database.name,
-                &prepared.sql,
-            )
+        let approvals = self.state.approvals.clone();
+        if approvals
+            .pass_under_grant(Dialect::Mysql, &mut record, &prepared.sql)
             .await
         {
-            record.decision = Decision::Approved;
-            record.approver = Some(format!("grant #{} by {}", grant.id, grant.grant.granted_by));
-            record.comment = grant.grant.comment.clone();
-            tracing::info!(grant = grant.id, agent = %self.who.agent.name, "MySQL statement passed under a grant");
             self.run_statement(pending, &prepared, record).await?;
             return Ok(Flow::Continue);
         }

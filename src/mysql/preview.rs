@@ -171,13 +171,7 @@ async fn binary_table(up: &mut Upstream, first: Bytes) -> Result<String, Upstrea
     }
     up.next().await?; // EOF
     let mut rows = vec![names];
-    loop {
-        let p = up.next().await?;
-        match p.first() {
-            Some(0xfe) if p.len() < 9 => break,
-            Some(0xff) => return Err(UpstreamError::Refused(err_message(&p))),
-            _ => {}
-        }
+    while let Some(p) = up.next_row().await? {
         rows.push(binary_row(&p, &types).ok_or(UpstreamError::Protocol("bad row"))?);
     }
     Ok(table(&rows))

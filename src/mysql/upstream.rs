@@ -303,6 +303,16 @@ impl Upstream {
         Ok(p.ok_or(UpstreamError::Closed)?.payload)
     }
 
+    /// The next row of a result set; `None` at its closing EOF.
+    pub async fn next_row(&mut self) -> Result<Option<bytes::Bytes>, UpstreamError> {
+        let p = self.next().await?;
+        match p.first() {
+            Some(0xfe) if p.len() < 9 => Ok(None),
+            Some(0xff) => Err(UpstreamError::Refused(err_message(&p))),
+            _ => Ok(Some(p)),
+        }
+    }
+
     /// Runs a query of airlock's own (text protocol) that returns one row: its
     /// values as text (NULL as `None`).
     pub async fn internal_row(&mut self, sql: &str) -> Result<Vec<Option<String>>, UpstreamError> {
@@ -319,13 +329,7 @@ impl Upstream {
             self.next().await?; // the column definitions, then their EOF
         }
         let mut row = None;
-        loop {
-            let p = self.next().await?;
-            match p.first() {
-                Some(0xfe) if p.len() < 9 => break,
-                Some(0xff) => return Err(UpstreamError::Refused(err_message(&p))),
-                _ => {}
-            }
+        while let Some(p) = self.next_row().await? {
             let mut r = Reader::new(&p);
             let mut values = Vec::new();
             while !r.buf.is_empty() {

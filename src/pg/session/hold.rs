@@ -28,21 +28,11 @@ impl<W: AsyncWrite + Unpin> Session<W> {
     ) -> Result<Flow, SessionError> {
         let timeout = rule.timeout;
         self.write_out().await?;
-        if let Some(grant) = self
-            .state
-            .approvals
-            .grant_for(
-                Dialect::Postgres,
-                &self.who.agent.name,
-                &self.who.database.name,
-                &prepared.sql,
-            )
+        let approvals = self.state.approvals.clone();
+        if approvals
+            .pass_under_grant(Dialect::Postgres, &mut record, &prepared.sql)
             .await
         {
-            record.decision = Decision::Approved;
-            record.approver = Some(format!("grant #{} by {}", grant.id, grant.grant.granted_by));
-            record.comment = grant.grant.comment.clone();
-            tracing::info!(grant = grant.id, agent = %self.who.agent.name, "statement passed under a grant");
             self.settle().await?;
             self.run_statement(pending, &prepared, record).await?;
             return Ok(Flow::Continue);
