@@ -41,6 +41,31 @@ pub enum AuditCommand {
         #[arg(long)]
         sidecar: Option<PathBuf>,
     },
+    /// The approval history (decided holds: who decided, when, comment,
+    /// votes, rows), oldest first, to stdout or --output FILE.
+    Approvals {
+        /// csv or jsonl.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// RFC 3339 time the hold was requested, inclusive.
+        #[arg(long)]
+        since: Option<String>,
+        /// RFC 3339 time the hold was requested, exclusive.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        database: Option<String>,
+        /// approved, denied, expired, abandoned.
+        #[arg(long)]
+        decision: Option<String>,
+        /// Whoever decided or voted.
+        #[arg(long)]
+        approver: Option<String>,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Walk the hash chain and report the first altered, deleted or inserted
     /// record. Exit code 0 when intact, 1 when not.
     Verify {
@@ -102,25 +127,16 @@ pub fn run(config_path: &Path, command: AuditCommand) -> Result<ExitCode> {
         } => {
             let config = Config::load(config_path)?;
             let store = airlock::store::open(&config.store_url)?;
-            let filter = airlock::store::AuditFilter {
-                since: time(since)?,
-                until: time(until)?,
+            let filter = airlock::audit::export::FilterText {
+                since,
+                until,
                 agent,
                 database,
-                decision: decision
-                    .map(|d| {
-                        airlock::audit::Decision::parse(&d)
-                            .with_context(|| format!("unknown decision {d:?}"))
-                    })
-                    .transpose()?,
-                class: class
-                    .map(|c| {
-                        airlock::classify::Class::parse(&c)
-                            .with_context(|| format!("unknown class {c:?}"))
-                    })
-                    .transpose()?,
-                ..Default::default()
-            };
+                decision,
+                class,
+            }
+            .parse()
+            .map_err(anyhow::Error::msg)?;
             let format = match format {
                 FormatArg::Jsonl => ExportFormat::Jsonl,
                 FormatArg::Csv => ExportFormat::Csv,
@@ -160,6 +176,26 @@ pub fn run(config_path: &Path, command: AuditCommand) -> Result<ExitCode> {
                     }
                 );
             }
+        }
+        AuditCommand::Approvals {
+            format,
+            since,
+            until,
+            agent,
+            database,
+            decision,
+            approver,
+            output,
+        } => {
+            let text = airlock::approvals::history::HistoryText {
+                since,
+                until,
+                agent,
+                database,
+                decision,
+                approver,
+            };
+            approvals_history(config_path, &format, &text, output.as_deref())?;
         }
         AuditCommand::Verify {
             since,
@@ -269,10 +305,28 @@ pub fn run(config_path: &Path, command: AuditCommand) -> Result<ExitCode> {
 }
 
 fn time(t: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
-    t.map(|t| {
-        chrono::DateTime::parse_from_rfc3339(&t)
-            .map(|d| d.with_timezone(&chrono::Utc))
-            .with_context(|| format!("{t:?} is not an RFC 3339 time"))
-    })
-    .transpose()
+    airlock::audit::export::parse_time(&t).map_err(anyhow::Error::msg)
+}
+
+fn approvals_history(
+    config_path: &Path,
+    format: &str,
+    text: &airlock::approvals::history::HistoryText,
+    output: Option<&Path>,
+) -> Result<()> {
+    let format: airlock::approvals::history::HistoryFormat =
+        format.parse().map_err(anyhow::Error::msg)?;
+    let filter = text.parse().map_err(anyhow::Error::msg)?;
+    let config = Config::load(config_path)?;
+    let store = airlock::store::open(&config.store_url)?;
+    let mut out: Box<dyn Write> = match output {
+        Some(path) => Box::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let n = airlock::approvals::history::write(store.as_ref(), &filter, format, &mut out)?;
+    out.flush()?;
+    eprintln!("{n} decided holds");
+    Ok(())
 }

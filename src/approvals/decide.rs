@@ -83,6 +83,8 @@ pub enum DecideError {
     NotPending { id: i64, state: HoldState },
     #[error("{approver} owns agent {agent} and cannot approve its requests")]
     OwnAgent { approver: String, agent: String },
+    #[error("{approver} has no approver role (only: auditor) and cannot decide holds")]
+    NotAnApprover { approver: String },
     #[error("{approver} is not in the approver groups the rule names ({groups})")]
     NotInGroups { approver: String, groups: String },
     #[error("{approver} has already decided hold #{id}")]
@@ -99,7 +101,9 @@ impl DecideError {
     pub fn is_forbidden(&self) -> bool {
         matches!(
             self,
-            DecideError::OwnAgent { .. } | DecideError::NotInGroups { .. }
+            DecideError::OwnAgent { .. }
+                | DecideError::NotInGroups { .. }
+                | DecideError::NotAnApprover { .. }
         )
     }
 }
@@ -107,6 +111,11 @@ impl DecideError {
 /// Whether `approver` may decide `hold` at all (owner and groups), as the page
 /// shows it before anyone clicks.
 pub fn may_decide(hold: &Hold, approver: &Approver, approve: bool) -> Result<(), DecideError> {
+    if !approver.approves {
+        return Err(DecideError::NotAnApprover {
+            approver: approver.name.clone(),
+        });
+    }
     if approve && hold.request.owner.as_deref() == Some(approver.name.as_str()) {
         return Err(DecideError::OwnAgent {
             approver: approver.name.clone(),

@@ -11,6 +11,7 @@
 
 pub mod decide;
 pub mod events;
+pub mod history;
 mod grants;
 pub mod notify;
 pub mod preview;

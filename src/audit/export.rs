@@ -55,6 +55,48 @@ impl std::str::FromStr for ExportFormat {
     }
 }
 
+/// Export filters as text, from CLI flags or a web query: empty means unset.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct FilterText {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub agent: Option<String>,
+    pub database: Option<String>,
+    pub decision: Option<String>,
+    pub class: Option<String>,
+}
+
+impl FilterText {
+    /// The filter these select, or what is wrong with them.
+    pub fn parse(&self) -> Result<AuditFilter, String> {
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        Ok(AuditFilter {
+            since: parse_time(&text(&self.since))?,
+            until: parse_time(&text(&self.until))?,
+            agent: text(&self.agent),
+            database: text(&self.database),
+            decision: text(&self.decision)
+                .map(|d| super::Decision::parse(&d).ok_or(format!("unknown decision {d:?}")))
+                .transpose()?,
+            class: text(&self.class)
+                .map(|c| crate::classify::Class::parse(&c).ok_or(format!("unknown class {c:?}")))
+                .transpose()?,
+            ..Default::default()
+        })
+    }
+}
+
+/// An RFC 3339 time.
+pub fn parse_time(t: &Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+    t.as_deref()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|d| d.with_timezone(&chrono::Utc))
+                .map_err(|_| format!("{t:?} is not an RFC 3339 time"))
+        })
+        .transpose()
+}
+
 /// The CSV header: [`AuditRecord`]'s fields, in declaration order.
 pub const CSV_COLUMNS: [&str; 20] = [
     "id",
@@ -157,7 +199,7 @@ fn csv_fields(rec: &AuditRecord) -> [String; 20] {
     ]
 }
 
-fn write_csv_row<'a>(
+pub(crate) fn write_csv_row<'a>(
     out: &mut impl Write,
     fields: impl Iterator<Item = &'a str>,
 ) -> std::io::Result<()> {

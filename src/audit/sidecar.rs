@@ -120,11 +120,98 @@ pub fn export_signed(
     Ok(sidecar)
 }
 
+/// Marks the trailer line of an export that carries its sidecar inside
+/// (web and API downloads): `{"airlock_export_sidecar": {...}}` in JSON Lines
+/// and OCSF, a row `#airlock-export-sidecar,"{...}"` in CSV. The hash and the
+/// record count cover the bytes before it.
+pub const TRAILER_KEY: &str = "airlock_export_sidecar";
+const CSV_TRAILER: &str = "#airlock-export-sidecar,";
+
+/// The trailer line for `sidecar`, with its line end.
+pub fn trailer(sidecar: &Sidecar) -> String {
+    let json = serde_json::to_string(sidecar).expect("a sidecar serializes");
+    match sidecar.format {
+        ExportFormat::Csv => format!("{CSV_TRAILER}\"{}\"\r\n", json.replace('"', "\"\"")),
+        _ => format!("{{\"{TRAILER_KEY}\":{json}}}\n"),
+    }
+}
+
+/// Exports with the sidecar as the last line (see [`TRAILER_KEY`]).
+pub fn export_with_trailer(
+    store: &dyn Store,
+    filter: &AuditFilter,
+    format: ExportFormat,
+    out: &mut dyn Write,
+    signer: Option<&AuditSigner>,
+) -> Result<Sidecar, StoreError> {
+    let sidecar = export_signed(store, filter, format, out, signer)?;
+    out.write_all(trailer(&sidecar).as_bytes())?;
+    out.flush()?;
+    Ok(sidecar)
+}
+
+/// The sidecar in `file`'s last line, and how many bytes come before it.
+fn embedded(file: &Path) -> Result<Option<(Sidecar, u64)>, String> {
+    let err = |e: std::io::Error| format!("{}: {e}", file.display());
+    let mut f = std::fs::File::open(file).map_err(err)?;
+    let len = f.metadata().map_err(err)?.len();
+    let tail_len = len.min(1 << 20);
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(len - tail_len)).map_err(err)?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail).map_err(err)?;
+    let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
+    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    let start = body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let line = String::from_utf8_lossy(&body[start..]);
+    let json = if let Some(quoted) = line.strip_prefix(CSV_TRAILER) {
+        let inner = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"'));
+        match inner {
+            Some(inner) => inner.replace("\"\"", "\""),
+            None => return Ok(None),
+        }
+    } else if line.contains(TRAILER_KEY) {
+        let value: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(_) => return Ok(None),
+        };
+        match value.get(TRAILER_KEY) {
+            Some(sidecar) => sidecar.to_string(),
+            None => return Ok(None),
+        }
+    } else {
+        return Ok(None);
+    };
+    let sidecar: Sidecar =
+        serde_json::from_str(&json).map_err(|e| format!("{}: the trailer: {e}", file.display()))?;
+    Ok(Some((sidecar, len - tail_len + start as u64)))
+}
+
 /// Writes a sidecar as pretty JSON.
 pub fn write_sidecar(path: &Path, sidecar: &Sidecar) -> std::io::Result<()> {
     let mut text = serde_json::to_string_pretty(sidecar).map_err(std::io::Error::other)?;
     text.push('\n');
     std::fs::write(path, text)
+}
+
+/// The sidecar named (or `FILE.sig.json`), else the one in the file's
+/// trailer; and how many of the file's bytes it covers.
+fn find_sidecar(file: &Path, named: Option<&Path>) -> Result<(Sidecar, u64), String> {
+    let path = named.map_or_else(|| sidecar_path(file), Path::to_path_buf);
+    if named.is_none() && !path.exists() {
+        return embedded(file)?.ok_or_else(|| {
+            format!(
+                "{} not found, and {} has no sidecar trailer",
+                path.display(),
+                file.display()
+            )
+        });
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let sidecar = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let len = std::fs::metadata(file)
+        .map_err(|e| format!("{}: {e}", file.display()))?
+        .len();
+    Ok((sidecar, len))
 }
 
 /// What verify-export found; `Err` holds the first failure.
@@ -143,12 +230,9 @@ pub fn verify_export(
     sidecar_file: Option<&Path>,
     trusted: Option<&VerifyingKey>,
 ) -> Result<ExportCheck, String> {
-    let sidecar_file = sidecar_file.map_or_else(|| sidecar_path(file), Path::to_path_buf);
-    let text = std::fs::read_to_string(&sidecar_file)
-        .map_err(|e| format!("{}: {e}", sidecar_file.display()))?;
-    let sidecar: Sidecar =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", sidecar_file.display()))?;
-    let mut f = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let (sidecar, limit) = find_sidecar(file, sidecar_file)?;
+    let f = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut f = f.take(limit);
     let mut sha = Sha256::new();
     let mut lines = 0u64;
     let mut buf = vec![0u8; 64 * 1024];

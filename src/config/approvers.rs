@@ -16,6 +16,10 @@ pub struct Approver {
     pub groups: Vec<String>,
     /// SHA-256 of the approver's API token; `None`: no API or CLI access.
     pub token_hash: Option<[u8; 32]>,
+    /// Role `approver`: may decide held statements (the default).
+    pub approves: bool,
+    /// Role `auditor`: may download the audit log and the approval history.
+    pub audits: bool,
 }
 
 impl std::fmt::Debug for Approver {
@@ -25,6 +29,8 @@ impl std::fmt::Debug for Approver {
             .field("groups", &self.groups)
             .field("password", &self.password_hash.as_ref().map(|_| "(set)"))
             .field("token", &self.token_hash.as_ref().map(|_| "(set)"))
+            .field("approves", &self.approves)
+            .field("audits", &self.audits)
             .finish()
     }
 }
@@ -37,6 +43,8 @@ impl Approver {
             password_hash: None,
             groups: groups.iter().map(|g| g.to_string()).collect(),
             token_hash: None,
+            approves: true,
+            audits: false,
         }
     }
 }
@@ -91,6 +99,7 @@ pub(super) fn validate_approvers(
                 format!("approvers.{name}.token_hash: expected 64 hex digits (make one with `airlock token`)")
             })?),
         };
+        let (approves, audits) = roles(&name, a.roles)?;
         out.insert(
             name.clone(),
             Approver {
@@ -98,10 +107,35 @@ pub(super) fn validate_approvers(
                 password_hash: a.password_hash,
                 groups: a.groups,
                 token_hash,
+                approves,
+                audits,
             },
         );
     }
     Ok(out)
+}
+
+/// `roles`: (approver, auditor); default approver only.
+fn roles(name: &str, roles: Option<Vec<String>>) -> Result<(bool, bool), String> {
+    let Some(roles) = roles else {
+        return Ok((true, false));
+    };
+    if roles.is_empty() {
+        return Err(format!("approvers.{name}.roles: give at least one of approver, auditor"));
+    }
+    let (mut approves, mut audits) = (false, false);
+    for role in &roles {
+        match role.as_str() {
+            "approver" => approves = true,
+            "auditor" => audits = true,
+            other => {
+                return Err(format!(
+                    "approvers.{name}.roles: unknown role {other:?} (approver, auditor)"
+                ))
+            }
+        }
+    }
+    Ok((approves, audits))
 }
 
 fn parse_token_hash(text: &str) -> Option<[u8; 32]> {

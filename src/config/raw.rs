@@ -181,6 +181,9 @@ pub struct RawApprover {
     pub groups: Vec<String>,
     /// SHA-256 (hex) of an API bearer token, as printed by `airlock token`.
     pub token_hash: Option<String>,
+    /// What this person may do: "approver" (decide holds) and/or "auditor"
+    /// (download the audit log and the approval history). Default ["approver"].
+    pub roles: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

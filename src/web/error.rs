@@ -14,6 +14,9 @@ pub enum WebError {
     Unauthenticated,
     #[error("refused: {0}")]
     Forgery(#[from] Forgery),
+    /// Signed in, but without the role this needs.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -29,6 +32,7 @@ impl WebError {
         match self {
             WebError::Unauthenticated => StatusCode::UNAUTHORIZED,
             WebError::Forgery(_) => StatusCode::FORBIDDEN,
+            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Decide(e) => match e {
@@ -36,9 +40,9 @@ impl WebError {
                 DecideError::NotPending { .. } | DecideError::AlreadyDecided { .. } => {
                     StatusCode::CONFLICT
                 }
-                DecideError::OwnAgent { .. } | DecideError::NotInGroups { .. } => {
-                    StatusCode::FORBIDDEN
-                }
+                DecideError::OwnAgent { .. }
+                | DecideError::NotInGroups { .. }
+                | DecideError::NotAnApprover { .. } => StatusCode::FORBIDDEN,
                 DecideError::Grant(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 DecideError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },

@@ -46,10 +46,11 @@ fn is_hidden(c: char) -> bool {
 pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> String {
     let nav = match caller {
         Some(c) => format!(
-            r#"<nav><a href="/approvals">Queue</a><a href="/approvals/history">History</a><a href="/grants">Grants</a>
+            r#"<nav><a href="/approvals">Queue</a><a href="/approvals/history">History</a><a href="/grants">Grants</a>{audit}
 <form method="post" action="/signout" class="signout"><input type="hidden" name="csrf" value="{csrf}"><span class="who">{name}</span><button type="submit" class="link">Sign out</button></form></nav>"#,
             csrf = esc(c.csrf().unwrap_or("")),
             name = esc(&c.approver.name),
+            audit = if c.approver.audits { r#"<a href="/audit">Audit</a>"# } else { "" },
         ),
         None => String::new(),
     };

@@ -4,6 +4,7 @@
 //! [`Approvals::decide`](crate::approvals::Approvals::decide).
 
 mod api;
+mod audit;
 pub mod auth;
 pub mod csrf;
 mod error;
@@ -56,6 +57,11 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/events", get(queue::events))
         .route("/slack/actions", post(slack::actions))
         .route("/grants", get(grants::list))
+        .route("/audit", get(audit::page_audit))
+        .route("/audit/export", get(audit::page_export))
+        .route("/audit/approvals", get(audit::page_history))
+        .route("/api/audit/export", get(audit::api_export))
+        .route("/api/audit/approvals", get(audit::api_history))
         .route("/grants/{id}/revoke", post(grants::revoke))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))

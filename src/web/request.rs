@@ -200,7 +200,9 @@ fn decision_form(hold: &Hold, votes: &[Vote], caller: &Caller) -> String {
     if votes.iter().any(|v| v.vote.approver == me.name) {
         return r#"<section class="card"><p class="muted">You have decided; waiting for other approvers.</p></section>"#.into();
     }
-    if let Err(e @ DecideError::NotInGroups { .. }) = may_decide(hold, me, false) {
+    if let Err(e @ (DecideError::NotInGroups { .. } | DecideError::NotAnApprover { .. })) =
+        may_decide(hold, me, false)
+    {
         return format!(
             r#"<section class="card"><p class="muted">{}</p></section>"#,
             esc(&e.to_string())

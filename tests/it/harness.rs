@@ -216,6 +216,8 @@ owner = "alice"
             password_hash: None,
             groups: vec!["dba".into()],
             token_hash: None,
+            approves: true,
+            audits: false,
         };
         self.state.approvals.decide(id, &approver, choice).await
     }

@@ -265,6 +265,8 @@ fn approve_next(a: &Airlock) -> tokio::task::JoinHandle<()> {
                     password_hash: None,
                     groups: vec!["dba".into()],
                     token_hash: None,
+                    approves: true,
+                    audits: false,
                 };
                 state
                     .approvals
