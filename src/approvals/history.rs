@@ -116,8 +116,20 @@ impl std::str::FromStr for HistoryFormat {
 }
 
 pub const CSV_COLUMNS: [&str; 14] = [
-    "hold_id", "requested", "agent", "database", "class", "rule", "statement", "decision",
-    "decided_at", "decided_by", "comment", "votes", "rows", "error",
+    "hold_id",
+    "requested",
+    "agent",
+    "database",
+    "class",
+    "rule",
+    "statement",
+    "decision",
+    "decided_at",
+    "decided_by",
+    "comment",
+    "votes",
+    "rows",
+    "error",
 ];
 
 /// Matching decided holds, oldest first, into `sink`; returns how many.
@@ -240,7 +252,11 @@ fn csv_fields(e: &HistoryEntry) -> [String; 14] {
         .votes
         .iter()
         .map(|v| {
-            let comment = v.comment.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+            let comment = v
+                .comment
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
             format!("{} {} {}{comment}", v.approver, v.vote, t(&v.time))
         })
         .collect();

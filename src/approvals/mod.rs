@@ -11,8 +11,8 @@
 
 pub mod decide;
 pub mod events;
-pub mod history;
 mod grants;
+pub mod history;
 pub mod notify;
 pub mod preview;
 pub mod reason;

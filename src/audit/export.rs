@@ -69,7 +69,12 @@ pub struct FilterText {
 impl FilterText {
     /// The filter these select, or what is wrong with them.
     pub fn parse(&self) -> Result<AuditFilter, String> {
-        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let text = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
         Ok(AuditFilter {
             since: parse_time(&text(&self.since))?,
             until: parse_time(&text(&self.until))?,

@@ -121,7 +121,9 @@ fn roles(name: &str, roles: Option<Vec<String>>) -> Result<(bool, bool), String>
         return Ok((true, false));
     };
     if roles.is_empty() {
-        return Err(format!("approvers.{name}.roles: give at least one of approver, auditor"));
+        return Err(format!(
+            "approvers.{name}.roles: give at least one of approver, auditor"
+        ));
     }
     let (mut approves, mut audits) = (false, false);
     for role in &roles {

@@ -106,9 +106,15 @@ fn export(web: &Web, q: &ExportQuery) -> Result<Response, WebError> {
         ExportFormat::Csv => "text/csv; charset=utf-8",
         _ => "application/x-ndjson",
     };
-    Ok(stream(web, "airlock-audit", ext, content_type, move |store, out| {
-        sidecar::export_with_trailer(store, &filter, format, out, signer.as_ref()).map(|_| ())
-    }))
+    Ok(stream(
+        web,
+        "airlock-audit",
+        ext,
+        content_type,
+        move |store, out| {
+            sidecar::export_with_trailer(store, &filter, format, out, signer.as_ref()).map(|_| ())
+        },
+    ))
 }
 
 fn history_download(web: &Web, q: &HistoryQuery) -> Result<Response, WebError> {
@@ -123,9 +129,13 @@ fn history_download(web: &Web, q: &HistoryQuery) -> Result<Response, WebError> {
         HistoryFormat::Csv => ("csv", "text/csv; charset=utf-8"),
         HistoryFormat::Jsonl => ("jsonl", "application/x-ndjson"),
     };
-    Ok(stream(web, "airlock-approvals", ext, content_type, move |store, out| {
-        history::write(store, &filter, format, out).map(|_| ())
-    }))
+    Ok(stream(
+        web,
+        "airlock-approvals",
+        ext,
+        content_type,
+        move |store, out| history::write(store, &filter, format, out).map(|_| ()),
+    ))
 }
 
 /// A download whose body `write` produces on a blocking thread, passed on in
@@ -162,7 +172,9 @@ impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0
             .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))?;
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+            })?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -191,11 +203,7 @@ pub async fn page_audit(
         Ok(rows)
     })
     .await?;
-    let body = format!(
-        "{}{}",
-        export_form(),
-        history_html(&q.filter, &entries)
-    );
+    let body = format!("{}{}", export_form(), history_html(&q.filter, &entries));
     Ok(Html(page("Audit", Some(&caller), &body)))
 }
 
@@ -245,7 +253,11 @@ fn history_html(f: &HistoryText, entries: &[HistoryEntry]) -> String {
             .votes
             .iter()
             .map(|v| {
-                let comment = v.comment.as_deref().map(|c| format!(": {}", esc_visible(c))).unwrap_or_default();
+                let comment = v
+                    .comment
+                    .as_deref()
+                    .map(|c| format!(": {}", esc_visible(c)))
+                    .unwrap_or_default();
                 format!("{} {} {}{comment}", esc(&v.approver), v.vote, time(&v.time))
             })
             .collect();

@@ -50,7 +50,11 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> String {
 <form method="post" action="/signout" class="signout"><input type="hidden" name="csrf" value="{csrf}"><span class="who">{name}</span><button type="submit" class="link">Sign out</button></form></nav>"#,
             csrf = esc(c.csrf().unwrap_or("")),
             name = esc(&c.approver.name),
-            audit = if c.approver.audits { r#"<a href="/audit">Audit</a>"# } else { "" },
+            audit = if c.approver.audits {
+                r#"<a href="/audit">Audit</a>"#
+            } else {
+                ""
+            },
         ),
         None => String::new(),
     };

@@ -2,6 +2,7 @@
 //! on a real SQLite file, with real argon2 hashes and real waiting statements.
 
 mod api;
+mod audit;
 mod decisions;
 mod escaping;
 mod grants;
