@@ -3,6 +3,7 @@
 //! (127.0.0.1:3306, database `test`), and the approvals page in
 //! headless Chromium. One binary, one module per concern.
 
+mod audit_download;
 mod audit_kill;
 mod aws_standins;
 mod browser;
