@@ -19,16 +19,8 @@ pub enum AuditCommand {
     Export {
         #[arg(long, value_enum, default_value = "jsonl")]
         format: FormatArg,
-        /// RFC 3339 time, inclusive.
-        #[arg(long)]
-        since: Option<String>,
-        /// RFC 3339 time, exclusive.
-        #[arg(long)]
-        until: Option<String>,
-        #[arg(long)]
-        agent: Option<String>,
-        #[arg(long)]
-        database: Option<String>,
+        #[command(flatten)]
+        period: Period,
         /// allowed, denied-by-rule, approved, denied, expired, abandoned.
         #[arg(long)]
         decision: Option<String>,
@@ -47,16 +39,8 @@ pub enum AuditCommand {
         /// csv or jsonl.
         #[arg(long, default_value = "csv")]
         format: String,
-        /// RFC 3339 time the hold was requested, inclusive.
-        #[arg(long)]
-        since: Option<String>,
-        /// RFC 3339 time the hold was requested, exclusive.
-        #[arg(long)]
-        until: Option<String>,
-        #[arg(long)]
-        agent: Option<String>,
-        #[arg(long)]
-        database: Option<String>,
+        #[command(flatten)]
+        period: Period,
         /// approved, denied, expired, abandoned.
         #[arg(long)]
         decision: Option<String>,
@@ -105,6 +89,22 @@ pub enum AuditCommand {
     },
 }
 
+/// The filters both exports share. For the approval history, the times
+/// bound when the hold was requested.
+#[derive(clap::Args)]
+pub struct Period {
+    /// RFC 3339 time, inclusive.
+    #[arg(long)]
+    since: Option<String>,
+    /// RFC 3339 time, exclusive.
+    #[arg(long)]
+    until: Option<String>,
+    #[arg(long)]
+    agent: Option<String>,
+    #[arg(long)]
+    database: Option<String>,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum FormatArg {
     Jsonl,
@@ -116,10 +116,13 @@ pub fn run(config_path: &Path, command: AuditCommand) -> Result<ExitCode> {
     match command {
         AuditCommand::Export {
             format,
-            since,
-            until,
-            agent,
-            database,
+            period:
+                Period {
+                    since,
+                    until,
+                    agent,
+                    database,
+                },
             decision,
             class,
             output,
@@ -179,10 +182,13 @@ pub fn run(config_path: &Path, command: AuditCommand) -> Result<ExitCode> {
         }
         AuditCommand::Approvals {
             format,
-            since,
-            until,
-            agent,
-            database,
+            period:
+                Period {
+                    since,
+                    until,
+                    agent,
+                    database,
+                },
             decision,
             approver,
             output,

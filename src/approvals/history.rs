@@ -8,7 +8,7 @@ use std::io::{BufWriter, Write};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::audit::export::{parse_time, write_csv_row};
+use crate::audit::export::{given, parse_time, write_csv_row};
 use crate::store::{AuditFilter, Hold, HoldState, Store, StoreError};
 
 /// Filters as text (CLI flags, web query); empty means unset. `since` and
@@ -37,12 +37,7 @@ pub struct HistoryFilter {
 
 impl HistoryText {
     pub fn parse(&self) -> Result<HistoryFilter, String> {
-        let text = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
+        let text = given;
         let decision = match text(&self.decision) {
             None => None,
             Some(d) => match HoldState::parse(&d) {

@@ -69,12 +69,7 @@ pub struct FilterText {
 impl FilterText {
     /// The filter these select, or what is wrong with them.
     pub fn parse(&self) -> Result<AuditFilter, String> {
-        let text = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
+        let text = given;
         Ok(AuditFilter {
             since: parse_time(&text(&self.since))?,
             until: parse_time(&text(&self.until))?,
@@ -89,6 +84,14 @@ impl FilterText {
             ..Default::default()
         })
     }
+}
+
+/// A filter's text, trimmed; `None` when absent or empty (an empty form field).
+pub fn given(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 /// An RFC 3339 time.

@@ -245,4 +245,29 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn roles_default_to_approver_and_are_checked() {
+        let parse = |roles: &str| {
+            Config::parse(
+                Path::new("airlock.toml"),
+                &format!("[approvers.ada]\ngroups = [\"dba\"]\n{roles}"),
+            )
+            .map(|c| {
+                let a = &c.approvers["ada"];
+                (a.approves, a.audits)
+            })
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(parse(""), Ok((true, false)));
+        assert_eq!(parse("roles = [\"auditor\"]"), Ok((false, true)));
+        assert_eq!(
+            parse("roles = [\"approver\", \"auditor\"]"),
+            Ok((true, true))
+        );
+        assert!(parse("roles = []").unwrap_err().contains("at least one"));
+        assert!(parse("roles = [\"admin\"]")
+            .unwrap_err()
+            .contains("unknown role"));
+    }
 }

@@ -167,4 +167,39 @@ mod tests {
             signer.public_key_hex()
         );
     }
+
+    #[test]
+    fn the_journal_goes_beside_the_store_unless_configured() {
+        let at = |text: &str| {
+            Config::parse(Path::new("/etc/airlock/airlock.toml"), text)
+                .unwrap()
+                .audit
+        };
+        let default = at("");
+        assert_eq!(
+            default.journal.as_deref(),
+            Some(Path::new("/etc/airlock/airlock-data/airlock.journal"))
+        );
+        assert!(!default.journal_sync);
+        let file = at("[store]\nurl = \"sqlite:/var/lib/airlock/a.sqlite\"");
+        assert_eq!(
+            file.journal.as_deref(),
+            Some(Path::new("/var/lib/airlock/airlock.journal"))
+        );
+        let pg = at("[store]\nurl = \"postgres://s@db/airlock\"");
+        assert_eq!(
+            pg.journal.as_deref(),
+            Some(Path::new("/etc/airlock/airlock-data/airlock.journal"))
+        );
+        let memory = Config::parse(
+            Path::new("airlock.toml"),
+            "[store]\nurl = \"sqlite::memory:\"",
+        );
+        assert_eq!(memory.unwrap().audit.journal, None);
+        assert_eq!(at("[audit]\njournal = \"off\"").journal, None);
+        let set = at("[audit]\njournal = \"j\"\njournal_sync = true");
+        assert_eq!(set.journal.as_deref(), Some(Path::new("/etc/airlock/j")));
+        assert!(set.journal_sync);
+        assert!(parse("journal = \"\"").is_err());
+    }
 }
