@@ -1,13 +1,14 @@
 //! The agent session's state that changes what a statement means, carried to
 //! another upstream connection (the preview's, the writer's): the current
 //! database, `sql_mode` (ANSI_QUOTES changes how text parses), the character
-//! sets and `time_zone`. Read from the server itself rather than tracked, so
+//! sets, `time_zone` and `autocommit`. Read from the server itself rather than tracked, so
 //! nothing the agent did (USE, SET, SET NAMES, a stored procedure) is missed.
 
 use super::upstream::{Upstream, UpstreamError};
 
 const READ: &str = "SELECT DATABASE(), @@session.sql_mode, @@session.character_set_client, \
-     @@session.character_set_results, @@session.collation_connection, @@session.time_zone";
+     @@session.character_set_results, @@session.collation_connection, @@session.time_zone, \
+     @@session.autocommit";
 
 /// A session's state, as read from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,7 @@ pub struct Carried {
     character_set_results: Option<String>,
     collation_connection: String,
     time_zone: String,
+    autocommit: bool,
 }
 
 impl Carried {
@@ -34,6 +36,7 @@ impl Carried {
             character_set_results: next(),
             collation_connection: next().ok_or_else(missing)?,
             time_zone: next().ok_or_else(missing)?,
+            autocommit: next().ok_or_else(missing)? != "0",
         })
     }
 
@@ -67,11 +70,12 @@ impl Carried {
             None => "NULL".into(),
         };
         Ok(format!(
-            "SET SESSION sql_mode = {}, character_set_client = {}, character_set_results = {results}, collation_connection = {}, time_zone = {}",
+            "SET SESSION sql_mode = {}, character_set_client = {}, character_set_results = {results}, collation_connection = {}, time_zone = {}, autocommit = {}",
             quote(&self.sql_mode)?,
             quote(&self.character_set_client)?,
             quote(&self.collation_connection)?,
             quote(&self.time_zone)?,
+            u8::from(self.autocommit),
         ))
     }
 }
@@ -88,6 +92,7 @@ mod tests {
             character_set_results: None,
             collation_connection: "utf8mb4_general_ci".into(),
             time_zone: time_zone.into(),
+            autocommit: true,
         }
     }
 

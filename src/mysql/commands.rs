@@ -7,10 +7,12 @@ use tokio::io::AsyncWriteExt;
 
 use super::codec::{command, MyError, Reader};
 use super::kill::Routed;
+use super::reprepare;
 use super::response::Answer;
 use super::session::{text, Command, Flow, Session, SessionError};
 use super::statement::Prepared;
-use super::upstream::{READ_ONLY, READ_WRITE};
+use super::statement::Statements;
+use super::upstream::READ_ONLY;
 use crate::audit::Decision;
 use crate::classify::Class;
 
@@ -23,10 +25,13 @@ impl Session {
         let (agent, db) = (&self.who.agent.name, &self.who.database.name);
         match super::kill::route(threads, &prepared.sql, agent, db) {
             Routed::NotKill => self.statement(p, prepared).await,
-            Routed::Rewritten(sql) => {
+            Routed::Rewritten(sql, on_writer) => {
                 let mut body = vec![command::QUERY];
                 body.extend_from_slice(sql.as_bytes());
                 p.raw = super::packet::frame(c.seq, &body).0.into();
+                // Killing a thread takes its owner: the reader's own user
+                // kills a reader thread (KILL writes no data).
+                p.on_reader = !on_writer;
                 self.statement(p, Prepared::new(&sql)).await
             }
             Routed::Unknown(id) => {
@@ -88,20 +93,29 @@ impl Session {
         self.statement(p, prepared).await
     }
 
-    /// COM_STMT_PREPARE: remembered under the id the server gives, not decided.
+    /// COM_STMT_PREPARE: remembered under the id the server gives, not
+    /// decided (EXECUTE is). A statement that needs write access is not
+    /// prepared on the read-only reader (which may not even prepare it):
+    /// airlock answers it under an id of its own, and an EXECUTE of it is
+    /// prepared on the writer.
     pub(super) async fn prepare(&mut self, c: Command) -> Result<Flow, SessionError> {
         let prepared = text(&c.body);
-        // MariaDB refuses even to prepare a write in a read-only
-        // transaction; preparing runs nothing, EXECUTE is decided.
-        let lift = prepared.class() >= Class::Write && !self.in_trans;
-        if lift {
-            self.up.internal(READ_WRITE).await?;
+        if prepared.class() >= Class::Write {
+            let Some(params) = reprepare::placeholders(&prepared.sql) else {
+                let err = MyError::new(
+                    1064,
+                    "42000",
+                    "airlock cannot read this statement's parameters",
+                );
+                self.tell(c.reply_seq(), &err).await?;
+                return Ok(Flow::Continue);
+            };
+            let id = self.statements.prepared_here(prepared, params);
+            let answer = reprepare::prepared_answer(id, params, c.reply_seq());
+            self.to_client.write_all(&answer).await?;
+            return Ok(Flow::Continue);
         }
-        let summary = self.forward(&c.raw, Answer::Prepare).await;
-        if lift {
-            self.up.internal(READ_ONLY).await?;
-        }
-        let summary = summary?;
+        let summary = self.forward(&c.raw, Answer::Prepare).await?;
         if let Some(id) = summary.statement_id {
             self.statements.prepared(id, prepared, summary.param_count);
         }
@@ -122,6 +136,16 @@ impl Session {
             command::STMT_RESET => self.statements.clear_long_data(id),
             _ => self.statements.add_long_data(id, c.body.clone()),
         }
+        if Statements::is_airlocks(id) {
+            // Never on the reader: airlock answers for it.
+            if cmd == command::STMT_RESET {
+                let ok = super::codec::ok_payload(super::codec::status::AUTOCOMMIT);
+                self.to_client
+                    .write_all(&super::packet::frame(c.reply_seq(), &ok).0)
+                    .await?;
+            }
+            return Ok(Flow::Continue);
+        }
         if cmd == command::STMT_RESET {
             self.forward(&c.raw, Answer::Simple).await?;
         } else {
@@ -138,9 +162,9 @@ impl Session {
         if summary.error.is_none() {
             self.statements.clear();
             self.up.internal(READ_ONLY).await?;
+            self.close_writer().await;
             self.in_trans = false;
-            self.block_fresh = false;
-            self.block_rw = false;
+            self.block_fresh = None;
         }
         Ok(Flow::Continue)
     }

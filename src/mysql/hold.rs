@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::carry::Carried;
 use super::codec::{command, MyError};
-use super::preview::{explain, Bound, Job};
+use super::preview::{explain, Job};
 use super::session::{Flow, Pending, Session, SessionError};
 use super::statement::Prepared;
 use crate::approvals::{binding, new_hold, HeldStatement, HoldTerms, Outcome, Requester};
@@ -150,12 +150,7 @@ impl Session {
                 return;
             }
         };
-        let bound = pending.statement_id.map(|sid| Bound {
-            block: pending.params[0].clone().unwrap_or_default(),
-            types: self.statements.get(sid).and_then(|s| s.types.clone()),
-            long_data: pending.params[1..].iter().flatten().cloned().collect(),
-            count: pending.param_count as u16,
-        });
+        let bound = self.bound(pending);
         let job = Job {
             database: self.who.database.clone(),
             sql: prepared.sql.clone(),

@@ -22,6 +22,9 @@ pub struct Thread {
     pub agent: String,
     pub database: String,
     pub upstream_id: u32,
+    /// The writer connection running the session's statements, while open:
+    /// what a KILL of the session reaches then.
+    pub writer_id: Option<u32>,
 }
 
 impl Threads {
@@ -33,18 +36,37 @@ impl Threads {
         self.by_id.remove(&id);
     }
 
-    /// The upstream thread `id` names for `agent` on `database`.
-    fn resolve(&self, id: u64, agent: &str, database: &str) -> Option<u32> {
+    /// Notes the writer connection session `id` runs on (`None`: closed).
+    pub fn writer(&self, id: u32, writer: Option<u32>) {
+        if let Some(mut t) = self.by_id.get_mut(&id) {
+            t.writer_id = writer;
+        }
+    }
+
+    /// The upstream thread `id` names for `agent` on `database`, and whether
+    /// it is a writer connection.
+    fn resolve(&self, id: u64, agent: &str, database: &str) -> Option<(u32, bool)> {
         let mine = |t: &Thread| t.agent == agent && t.database == database;
         if let Some(t) = u32::try_from(id).ok().and_then(|id| self.by_id.get(&id)) {
             if mine(&t) {
-                return Some(t.upstream_id);
+                return Some(match t.writer_id {
+                    Some(w) => (w, true),
+                    None => (t.upstream_id, false),
+                });
             }
         }
-        self.by_id
-            .iter()
-            .find(|t| mine(t.value()) && u64::from(t.upstream_id) == id)
-            .map(|t| t.upstream_id)
+        self.by_id.iter().find_map(|t| {
+            let t = t.value();
+            if !mine(t) {
+                None
+            } else if u64::from(t.upstream_id) == id {
+                Some((t.upstream_id, false))
+            } else {
+                t.writer_id
+                    .filter(|&w| u64::from(w) == id)
+                    .map(|w| (w, true))
+            }
+        })
     }
 }
 
@@ -85,8 +107,9 @@ fn parse(sql: &str) -> Option<Kill> {
 pub enum Routed {
     /// Not a KILL airlock routes: decide it as it is.
     NotKill,
-    /// Run this instead (the same KILL, naming the upstream thread).
-    Rewritten(String),
+    /// Run this instead (the same KILL, naming the upstream thread), on a
+    /// connection of the identity that owns that thread (`true`: the writer).
+    Rewritten(String, bool),
     /// The id names no thread of this agent's.
     Unknown(u64),
 }
@@ -96,8 +119,10 @@ pub fn route(threads: &Threads, sql: &str, agent: &str, database: &str) -> Route
         return Routed::NotKill;
     };
     match threads.resolve(kill.id, agent, database) {
-        Some(up) if kill.query_only => Routed::Rewritten(format!("KILL QUERY {up}")),
-        Some(up) => Routed::Rewritten(format!("KILL CONNECTION {up}")),
+        Some((up, writer)) if kill.query_only => {
+            Routed::Rewritten(format!("KILL QUERY {up}"), writer)
+        }
+        Some((up, writer)) => Routed::Rewritten(format!("KILL CONNECTION {up}"), writer),
         None => Routed::Unknown(kill.id),
     }
 }
@@ -113,21 +138,22 @@ mod tests {
             agent: agent.into(),
             database: "shop".into(),
             upstream_id: up,
+            writer_id: None,
         };
         t.register(7, thread("a", 1007));
         t.register(8, thread("b", 1008));
         let r = |sql| route(&t, sql, "a", "shop");
         assert_eq!(
             r("KILL QUERY 7"),
-            Routed::Rewritten("KILL QUERY 1007".into())
+            Routed::Rewritten("KILL QUERY 1007".into(), false)
         );
         assert_eq!(
             r("kill 7;"),
-            Routed::Rewritten("KILL CONNECTION 1007".into())
+            Routed::Rewritten("KILL CONNECTION 1007".into(), false)
         );
         assert_eq!(
             r("KILL CONNECTION 1007"),
-            Routed::Rewritten("KILL CONNECTION 1007".into())
+            Routed::Rewritten("KILL CONNECTION 1007".into(), false)
         );
         assert_eq!(r("KILL 8"), Routed::Unknown(8));
         assert_eq!(r("KILL 1008"), Routed::Unknown(1008));
@@ -135,6 +161,22 @@ mod tests {
         assert_eq!(r("KILL QUERY ID 7"), Routed::NotKill);
         assert_eq!(r("SELECT 1"), Routed::NotKill);
         assert_eq!(route(&t, "KILL 7", "a", "other"), Routed::Unknown(7));
+        // While a writer connection runs the session's statement, KILL reaches it.
+        t.writer(7, Some(2007));
+        assert_eq!(
+            r("KILL QUERY 7"),
+            Routed::Rewritten("KILL QUERY 2007".into(), true)
+        );
+        assert_eq!(
+            r("KILL QUERY 2007"),
+            Routed::Rewritten("KILL QUERY 2007".into(), true)
+        );
+        assert_eq!(
+            route(&t, "KILL QUERY 2007", "b", "shop"),
+            Routed::Unknown(2007)
+        );
+        t.writer(7, None);
+        assert_eq!(r("KILL QUERY 2007"), Routed::Unknown(2007));
         t.forget(7);
         assert_eq!(r("KILL 7"), Routed::Unknown(7));
     }

@@ -13,10 +13,12 @@ pub mod kill;
 pub mod packet;
 pub mod params;
 pub mod preview;
+pub mod reprepare;
 pub mod response;
 pub mod session;
 pub mod statement;
 pub mod upstream;
+mod writer;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -108,6 +110,7 @@ async fn connection(
         database: opened.database,
         client_addr: peer,
         application_name,
+        connection_id: n,
     });
     state.mysql_threads.register(
         n,
@@ -115,9 +118,10 @@ async fn connection(
             agent: who.agent.name.clone(),
             database: who.database.name.clone(),
             upstream_id: up.greeting.connection_id,
+            writer_id: None,
         },
     );
-    let session = Session::new(who, state.clone(), opened.reader, w, up);
+    let session = Session::new(who, state.clone(), opened.reader, w, up, asked);
     if let Err(e) = session.run().await {
         tracing::info!(session = %session_id, error = %e, "MySQL session ended");
     }

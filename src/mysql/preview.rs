@@ -22,21 +22,12 @@ use bytes::Bytes;
 
 use super::carry::Carried;
 use super::codec::{caps, command, Reader, DEFAULT_COLLATION};
+pub use super::reprepare::Bound;
+use super::reprepare::{bind, prepare};
 use super::upstream::{self, err_message, Asked, Upstream, UpstreamError};
 use crate::approvals::preview::PREVIEW_TIMEOUT;
 use crate::config::Database;
 use crate::credentials::Requester;
-
-/// A COM_STMT_EXECUTE's parameters, to bind to the EXPLAIN the same way.
-pub struct Bound {
-    /// The execute's block after the statement id, as the agent sent it.
-    pub block: Bytes,
-    /// Parameter types an earlier execute bound, when this one binds none.
-    pub types: Option<Vec<u16>>,
-    /// COM_STMT_SEND_LONG_DATA payloads (statement id first) sent for it.
-    pub long_data: Vec<Bytes>,
-    pub count: u16,
-}
 
 /// What to preview, and where.
 pub struct Job {
@@ -82,74 +73,18 @@ async fn run(up: &mut Upstream, job: &Job) -> Result<String, UpstreamError> {
             )
         })?;
     up.internal("START TRANSACTION READ WRITE").await?;
-    let (id, params) = prepare(up, &format!("EXPLAIN {}", job.sql)).await?;
+    let (id, params) = prepare(up, &format!("EXPLAIN {}", job.sql))
+        .await?
+        .map_err(|e| UpstreamError::Refused(err_message(&e)))?;
     let expected = job.bound.as_ref().map_or(0, |b| b.count);
     if params != expected {
         return Err(UpstreamError::Refused(format!(
             "the EXPLAIN has {params} parameters, the statement {expected}"
         )));
     }
-    let mut execute = id.to_le_bytes().to_vec();
-    match &job.bound {
-        None => execute.extend_from_slice(&[0, 1, 0, 0, 0]),
-        Some(b) => {
-            for long in &b.long_data {
-                let mut body = id.to_le_bytes().to_vec();
-                body.extend_from_slice(long.get(4..).unwrap_or_default());
-                up.send_only(command::STMT_SEND_LONG_DATA, &body).await?;
-            }
-            execute.extend(params_block(b).ok_or(UpstreamError::Protocol(
-                "cannot read the execute's parameters",
-            ))?);
-        }
-    }
+    let execute = bind(up, id, job.bound.as_ref()).await?;
     let first = up.send(command::STMT_EXECUTE, &execute).await?;
     binary_table(up, first).await
-}
-
-/// COM_STMT_PREPARE: the statement id and its number of parameters.
-async fn prepare(up: &mut Upstream, sql: &str) -> Result<(u32, u16), UpstreamError> {
-    let p = up.send(command::STMT_PREPARE, sql.as_bytes()).await?;
-    if p.first() == Some(&0xff) {
-        return Err(UpstreamError::Refused(err_message(&p)));
-    }
-    let mut r = Reader::new(p.get(1..).unwrap_or_default());
-    let short = UpstreamError::Protocol("short prepare OK");
-    let id = r.u32().ok_or(short)?;
-    let columns = r.u16().ok_or(UpstreamError::Protocol("short prepare OK"))?;
-    let params = r.u16().ok_or(UpstreamError::Protocol("short prepare OK"))?;
-    for count in [params, columns] {
-        if count > 0 {
-            for _ in 0..=count {
-                up.next().await?; // definitions, then their EOF
-            }
-        }
-    }
-    Ok((id, params))
-}
-
-/// The execute block with no cursor, and with the parameter types bound in it.
-fn params_block(b: &Bound) -> Option<Vec<u8>> {
-    let block = &b.block[..];
-    let mut out = vec![0];
-    out.extend_from_slice(block.get(1..5)?);
-    if b.count == 0 {
-        return Some(out);
-    }
-    let nulls = usize::from(b.count).div_ceil(8);
-    out.extend_from_slice(block.get(5..5 + nulls)?);
-    let rest = block.get(5 + nulls..)?;
-    match rest.first()? {
-        1 => out.extend_from_slice(rest),
-        _ => {
-            out.push(1);
-            for t in b.types.as_ref()? {
-                out.extend_from_slice(&t.to_le_bytes());
-            }
-            out.extend_from_slice(&rest[1..]);
-        }
-    }
-    Some(out)
 }
 
 /// A binary-protocol result set as a text table.
@@ -231,24 +166,6 @@ fn table(rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_execute_without_types_gets_the_earlier_ones() {
-        // one parameter, not NULL, types not sent again; value 7 as LONGLONG
-        let mut block = vec![1, 1, 0, 0, 0, 0, 0];
-        block.extend_from_slice(&7i64.to_le_bytes());
-        let b = Bound {
-            block: block.into(),
-            types: Some(vec![0x08]),
-            long_data: Vec::new(),
-            count: 1,
-        };
-        let out = params_block(&b).unwrap();
-        assert_eq!(&out[..8], &[0, 1, 0, 0, 0, 0, 1, 0x08]);
-        assert_eq!(&out[8..], &[0, 7, 0, 0, 0, 0, 0, 0, 0]);
-        let unknown = Bound { types: None, ..b };
-        assert!(params_block(&unknown).is_none());
-    }
 
     #[test]
     fn tables_align() {

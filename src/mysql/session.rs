@@ -9,19 +9,12 @@
 //! that an EXECUTE is decided under the class of what it runs. COM_INIT_DB is
 //! decided as `USE db`.
 //!
-//! The read-only wall: the upstream session runs `SET SESSION TRANSACTION
-//! READ ONLY`. An allowed or approved statement that needs write access runs
-//! - outside a transaction: after `SET SESSION TRANSACTION READ WRITE`, with
-//!   the session set back to read-only right after its answer;
-//! - as the first statement after BEGIN: airlock rolls back the empty
-//!   transaction and opens it again with `START TRANSACTION READ WRITE`
-//!   (MySQL refuses to change a started transaction's mode);
-//! - later in a transaction airlock made read-write: as is;
-//! - later in any other transaction: refused with ERR 1568 (25001).
+//! The read-only wall: the agent's upstream session (the reader) runs `SET
+//! SESSION TRANSACTION READ ONLY` and is never switched read-write; what
+//! needs write access runs on a writer connection (`writer.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
@@ -30,9 +23,8 @@ use super::codec::{command, MyError};
 use super::packet::{PacketError, PacketReader};
 use super::response::{relay, Answer, RelayError, Summary};
 use super::statement::{Prepared, Statements};
-use super::upstream::{Upstream, UpstreamError, READ_ONLY, READ_WRITE};
-use crate::audit::{AuditRecord, Decision};
-use crate::classify::Class;
+use super::upstream::{Asked, Upstream, UpstreamError};
+use crate::audit::{AuditRecord, Decision, Identity as Runs};
 use crate::config::{Agent, Database};
 use crate::pg::tls::Stream;
 use crate::policy::{Action, Request};
@@ -45,6 +37,8 @@ pub struct Identity {
     pub database: Database,
     pub client_addr: SocketAddr,
     pub application_name: String,
+    /// The connection id of airlock's greeting (what a KILL names).
+    pub connection_id: u32,
 }
 
 /// Why a session ended.
@@ -93,6 +87,7 @@ impl Command {
             shown: None,
             statement_id: None,
             param_count: 0,
+            on_reader: false,
         }
     }
 }
@@ -111,6 +106,9 @@ pub(super) struct Pending {
     /// For COM_STMT_EXECUTE: the statement id (its long data goes once it ran).
     pub statement_id: Option<u32>,
     pub param_count: u32,
+    /// Runs on the reader whatever its class: a KILL of a reader thread, or
+    /// a USE (which only switches the session's database).
+    pub on_reader: bool,
 }
 
 pub struct Session {
@@ -120,14 +118,17 @@ pub struct Session {
     pub(super) to_client: WriteHalf<Stream>,
     pub(super) up: Upstream,
     pub(super) statements: Statements,
-    /// The server said a transaction is open.
+    /// What the agent asked for in its handshake (the writer asks the same).
+    pub(super) asked: Asked,
+    /// The writer connection running the agent's open transaction block.
+    pub(super) writer: Option<Upstream>,
+    /// The server said a transaction is open (on the reader).
     pub(super) in_trans: bool,
-    /// The open transaction has run nothing but BEGIN.
-    pub(super) block_fresh: bool,
-    /// airlock made the open transaction read-write.
-    pub(super) block_rw: bool,
+    /// The reader's open transaction has run nothing but the BEGIN it
+    /// remembers here (replayed on the writer when a write comes next).
+    pub(super) block_fresh: Option<Arc<str>>,
     /// The intent of the statement about to be forwarded (a reused buffer).
-    intents: crate::audit::journal::Intents,
+    pub(super) intents: crate::audit::journal::Intents,
 }
 
 impl Session {
@@ -137,6 +138,7 @@ impl Session {
         client: PacketReader<ReadHalf<Stream>>,
         to_client: WriteHalf<Stream>,
         up: Upstream,
+        asked: Asked,
     ) -> Session {
         Session {
             who,
@@ -145,9 +147,10 @@ impl Session {
             to_client,
             up,
             statements: Statements::default(),
+            asked,
+            writer: None,
             in_trans: false,
-            block_fresh: false,
-            block_rw: false,
+            block_fresh: None,
             intents: Default::default(),
         }
     }
@@ -172,6 +175,7 @@ impl Session {
             let _ = self.to_client.write_all(&err.packet(1)).await;
         }
         let _ = self.to_client.shutdown().await;
+        self.close_writer().await;
         let _ = self.up.writer.write_all(&[1, 0, 0, 0, command::QUIT]).await;
         let _ = self.up.writer.shutdown().await;
         result
@@ -251,8 +255,7 @@ impl Session {
         if let Some(in_trans) = summary.in_transaction() {
             self.in_trans = in_trans;
             if !in_trans {
-                self.block_rw = false;
-                self.block_fresh = false;
+                self.block_fresh = None;
             }
         }
         Ok(summary)
@@ -349,79 +352,9 @@ impl Session {
             rows: None,
             duration_us: 0,
             error: None,
-            identity: None,
+            identity: Some(Runs::Reader),
             journal: None,
         }
-    }
-
-    /// Runs an allowed or approved statement and audits it with its answer.
-    pub(super) async fn run_statement(
-        &mut self,
-        pending: Pending,
-        prepared: &Prepared,
-        mut record: AuditRecord,
-    ) -> Result<(), SessionError> {
-        let writes = prepared.class() >= Class::Write;
-        let mut restore = false;
-        if writes {
-            if prepared.ends_block_early() {
-                let err = MyError::new(
-                    1568,
-                    "25001",
-                    "airlock: in a statement that needs write access, COMMIT/ROLLBACK must come last; send the statements after it separately",
-                );
-                return self.refuse(&pending, err, record).await;
-            }
-            if !self.in_trans {
-                self.up.internal(READ_WRITE).await?;
-                restore = true;
-            } else if self.block_rw {
-                // Already in the read-write transaction airlock opened.
-            } else if self.block_fresh {
-                self.up.internal("ROLLBACK").await?;
-                self.up.internal("START TRANSACTION READ WRITE").await?;
-                self.block_rw = true;
-            } else {
-                let err = MyError::new(
-                    1568,
-                    "25001",
-                    "airlock: this transaction is read-only; an approved write can only be the first statement of a transaction (or run it outside one)",
-                );
-                return self.refuse(&pending, err, record).await;
-            }
-        }
-        self.state.audit.intend(&mut self.intents, &mut record);
-        if let Err(e) = self.state.audit.write_intents(&mut self.intents) {
-            // Nothing runs that the journal could not take.
-            if restore {
-                self.up.internal(READ_ONLY).await?;
-            }
-            return self
-                .refuse(&pending, MyError::new(1105, "HY000", e.to_string()), record)
-                .await;
-        }
-        let started = Instant::now();
-        let outcome = self.forward(&pending.raw, pending.answer).await;
-        if let Some(id) = pending.statement_id {
-            self.statements.clear_long_data(id);
-        }
-        if restore {
-            // Back to read-only before anything else of the agent's runs; a
-            // transaction the statement left open stays read-write.
-            let status = self.up.internal(READ_ONLY).await?;
-            self.in_trans = status & super::codec::status::IN_TRANS != 0;
-            self.block_rw = self.in_trans;
-        }
-        let summary = outcome?;
-        self.block_fresh = prepared.begins_block() && self.in_trans;
-        if !self.in_trans {
-            self.block_rw = false;
-        }
-        record.duration_us = started.elapsed().as_micros() as i64;
-        record.rows = Some(summary.rows as i64);
-        record.error = summary.error.map(|c| c.to_string());
-        self.audit(record).await;
-        Ok(())
     }
 }
 

@@ -59,6 +59,13 @@ impl Prepared {
                 .all(|s| s.effect == Effect::Begin)
     }
 
+    /// Only `USE db` (or COM_INIT_DB): switches the session's database and
+    /// nothing else, so it runs on the agent's own session.
+    pub fn only_switches_database(&self) -> bool {
+        let s = &self.classified.statements;
+        !s.is_empty() && s.iter().all(|s| s.kind == "USE")
+    }
+
     /// A COMMIT/ROLLBACK followed by more statements in the same string.
     pub fn ends_block_early(&self) -> bool {
         let s = &self.classified.statements;
@@ -87,9 +94,29 @@ pub struct Statements {
     /// COM_STMT_SEND_LONG_DATA payloads the server holds for a statement's
     /// next execute: part of what an approval of that execute binds to.
     long_data: HashMap<u32, Vec<bytes::Bytes>>,
+    /// The last id airlock gave a statement it answered COM_STMT_PREPARE for.
+    last_own: u32,
 }
 
+/// Ids airlock gives the statements it prepares itself: far above any id
+/// the server hands out on one connection.
+const OWN_IDS: u32 = 0x8000_0000;
+
 impl Statements {
+    /// Remembers a statement airlock answered COM_STMT_PREPARE for itself,
+    /// under a new id of its own.
+    pub fn prepared_here(&mut self, prepared: Arc<Prepared>, param_count: u16) -> u32 {
+        self.last_own = self.last_own.max(OWN_IDS).wrapping_add(1).max(OWN_IDS + 1);
+        let id = self.last_own;
+        self.prepared(id, prepared, param_count);
+        id
+    }
+
+    /// Whether `id` is one airlock gave (the reader never saw it prepared).
+    pub fn is_airlocks(id: u32) -> bool {
+        id > OWN_IDS
+    }
+
     pub fn prepared(&mut self, id: u32, prepared: Arc<Prepared>, param_count: u16) {
         let s = ServerStatement {
             prepared,

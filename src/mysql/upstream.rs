@@ -58,32 +58,50 @@ pub struct Upstream {
 }
 
 /// What the agent asked for in its handshake, carried upstream.
+#[derive(Debug, Clone, Copy)]
 pub struct Asked {
     pub capabilities: u32,
     pub collation: u8,
 }
 
-/// Connects and logs in as `db.user`; with IAM credentials, with a token
-/// minted for `who` now.
+/// Connects and logs in as the reader (`db.user`), read-only; with IAM
+/// credentials, with a token minted for `who` now.
 pub async fn connect(
     db: &Database,
     asked: &Asked,
     timeout: Duration,
     who: &Requester<'_>,
 ) -> Result<Upstream, UpstreamError> {
-    let password = tokio::time::timeout(timeout, db.password_for(Identity::Reader, who))
+    connect_as(db, Identity::Reader, asked, timeout, who).await
+}
+
+/// Connects and logs in as `identity`: the reader's session is set read-only,
+/// the writer's is not (its credentials are minted for this connection alone).
+pub async fn connect_as(
+    db: &Database,
+    identity: Identity,
+    asked: &Asked,
+    timeout: Duration,
+    who: &Requester<'_>,
+) -> Result<Upstream, UpstreamError> {
+    let password = tokio::time::timeout(timeout, db.password_for(identity, who))
         .await
         .map_err(|_| {
             UpstreamError::Credentials(format!("no credentials within {}ms", timeout.as_millis()))
         })?
         .map_err(|e| UpstreamError::Credentials(e.to_string()))?
         .unwrap_or_default();
-    tokio::time::timeout(timeout, open(db, &password, asked))
+    tokio::time::timeout(timeout, open(db, identity, &password, asked))
         .await
         .map_err(|_| UpstreamError::Timeout)?
 }
 
-async fn open(db: &Database, password: &str, asked: &Asked) -> Result<Upstream, UpstreamError> {
+async fn open(
+    db: &Database,
+    identity: Identity,
+    password: &str,
+    asked: &Asked,
+) -> Result<Upstream, UpstreamError> {
     let addr = format!("{}:{}", db.host, db.port);
     let tcp = TcpStream::connect(&addr)
         .await
@@ -136,14 +154,16 @@ async fn open(db: &Database, password: &str, asked: &Asked) -> Result<Upstream, 
         capabilities,
         max_packet: 1 << 24,
         collation: asked.collation,
-        user: db.user.clone(),
+        user: db.user_for(identity).to_string(),
         auth: Vec::new(),
         database: Some(db.dbname.clone()),
         auth_plugin: None,
         attributes: Vec::new(),
     };
     login(&mut up, response, password, seq, tls).await?;
-    up.internal(READ_ONLY).await?;
+    if identity == Identity::Reader {
+        up.internal(READ_ONLY).await?;
+    }
     Ok(up)
 }
 

@@ -198,7 +198,7 @@ async fn allowed_statements_are_audited_with_row_counts_and_the_wall_holds() {
             .await
             .unwrap_err(),
     );
-    assert_eq!(code, 1568);
+    assert_eq!(code, 1792);
     c.query_drop("ROLLBACK").await.unwrap();
     assert_eq!(count(&t).await, 4);
     // Whatever the rules say, no character set that can hide quotes.
