@@ -19,7 +19,6 @@ use crate::credentials::{Identity, Requester};
 use crate::pg::tls::{self, Stream};
 
 pub const READ_ONLY: &str = "SET SESSION TRANSACTION READ ONLY";
-pub const READ_WRITE: &str = "SET SESSION TRANSACTION READ WRITE";
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {

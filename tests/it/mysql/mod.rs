@@ -18,6 +18,7 @@ mod grants;
 mod holds;
 mod preview;
 mod protocol;
+mod writer;
 
 pub(super) async fn start(rules: &str) -> Airlock {
     Airlock::start_with(Options {

@@ -1,0 +1,294 @@
+//! The reader and writer identities on MariaDB: a reader user with SELECT
+//! only, a writer user with the write grants, both created by the test. A
+//! trigger stamps each changed row with the user that changed it, so the
+//! database itself says which identity ran a write.
+
+use super::*;
+use airlock::audit::Identity;
+
+struct Users {
+    reader: String,
+    writer: String,
+}
+
+/// A reader (SELECT only) and a writer (SELECT, INSERT, UPDATE, DELETE) on `test`.
+async fn users() -> Users {
+    let u = Users {
+        reader: unique("rd"),
+        writer: unique("wr"),
+    };
+    let mut db = direct().await;
+    for (user, grants) in [
+        (&u.reader, "SELECT"),
+        (&u.writer, "SELECT, INSERT, UPDATE, DELETE"),
+    ] {
+        db.query_drop(format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY 'pw-{user}'"
+        ))
+        .await
+        .unwrap();
+        db.query_drop(format!("GRANT {grants} ON test.* TO '{user}'@'%'"))
+            .await
+            .unwrap();
+    }
+    u
+}
+
+async fn start_as(users: &Users, rules: &str, writer_password: &str) -> Airlock {
+    let extra = format!(
+        "password = \"pw-{r}\"\n[databases.test.writer]\nuser = \"{w}\"\npassword = \"{writer_password}\"\n",
+        r = users.reader,
+        w = users.writer,
+    );
+    Airlock::start_with(Options {
+        rules,
+        mysql: true,
+        upstream_user: Some(&users.reader),
+        database_extra: &extra,
+        ..Options::default()
+    })
+    .await
+}
+
+/// A table whose rows say which database user last wrote them (`who`).
+async fn stamped_table(rows: u32) -> String {
+    let t = make_table(rows).await;
+    let mut db = direct().await;
+    db.query_drop(format!(
+        "ALTER TABLE {t} ADD COLUMN who VARCHAR(80), MODIFY note VARCHAR(200)"
+    ))
+    .await
+    .unwrap();
+    for event in ["INSERT", "UPDATE"] {
+        db.query_drop(format!(
+            "CREATE TRIGGER {t}_{event} BEFORE {event} ON {t} FOR EACH ROW SET NEW.who = SUBSTRING_INDEX(USER(), '@', 1)"
+        ))
+        .await
+        .unwrap();
+    }
+    t
+}
+
+async fn row(t: &str, id: i32) -> Option<(String, Option<String>)> {
+    direct()
+        .await
+        .query_first(format!("SELECT note, who FROM {t} WHERE id = {id}"))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn writes_run_as_the_writer_and_the_reader_cannot_write() {
+    let u = users().await;
+    let a = start_as(&u, PERMISSIVE, &format!("pw-{}", u.writer)).await;
+    let t = stamped_table(3).await;
+    let mut c = agent(&a).await;
+    c.query_drop(format!("UPDATE {t} SET note = 'w' WHERE id = 1"))
+        .await
+        .unwrap();
+    assert_eq!(c.affected_rows(), 1);
+    assert_eq!(row(&t, 1).await, Some(("w".into(), Some(u.writer.clone()))));
+    // A write the classifier cannot see (inside a function a SELECT calls)
+    // runs on the reader, which the database itself refuses.
+    let mut db = direct().await;
+    db.query_drop(format!(
+        "CREATE FUNCTION {t}_f() RETURNS INT MODIFIES SQL DATA SQL SECURITY INVOKER BEGIN UPDATE {t} SET note = 'sneaky'; RETURN 1; END"
+    ))
+    .await
+    .unwrap();
+    db.query_drop(format!("GRANT EXECUTE ON test.* TO '{}'@'%'", u.reader))
+        .await
+        .unwrap();
+    let e = c.query_drop(format!("SELECT {t}_f()")).await.unwrap_err();
+    let (code, message) = server_error(e);
+    assert!(code == 1792 || code == 1142, "{code} {message}");
+    let sneaky: i64 = direct()
+        .await
+        .query_first(format!("SELECT count(*) FROM {t} WHERE note = 'sneaky'"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sneaky, 0);
+    let audit = a.audit().await;
+    let update = audit
+        .iter()
+        .find(|r| r.statement.starts_with("UPDATE"))
+        .unwrap();
+    assert_eq!(update.identity, Some(Identity::Writer));
+    assert_eq!(update.upstream_user, u.writer);
+    assert_eq!(update.rows, Some(1));
+    let select = audit
+        .iter()
+        .find(|r| r.statement.starts_with("SELECT"))
+        .unwrap();
+    assert_eq!(select.identity, Some(Identity::Reader));
+    assert_eq!(select.upstream_user, u.reader);
+}
+
+#[tokio::test]
+async fn a_block_opened_by_a_write_moves_to_the_writer() {
+    let u = users().await;
+    let a = start_as(&u, PERMISSIVE, &format!("pw-{}", u.writer)).await;
+    let t = stamped_table(3).await;
+    let mut c = agent(&a).await;
+    c.query_drop("START TRANSACTION").await.unwrap();
+    c.query_drop(format!("UPDATE {t} SET note = 'b' WHERE id = 2"))
+        .await
+        .unwrap();
+    // Later statements of the block run on the writer: they see the change.
+    let seen: String = c
+        .query_first(format!("SELECT note FROM {t} WHERE id = 2"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen, "b");
+    assert_eq!(row(&t, 2).await.unwrap().0, "n2", "not committed yet");
+    c.query_drop("ROLLBACK").await.unwrap();
+    assert_eq!(row(&t, 2).await.unwrap().0, "n2");
+    c.query_drop("BEGIN").await.unwrap();
+    c.query_drop(format!("DELETE FROM {t} WHERE id = 3"))
+        .await
+        .unwrap();
+    c.query_drop("COMMIT").await.unwrap();
+    assert_eq!(row(&t, 3).await, None);
+    // A write after the block read on the reader: refused, as MySQL would.
+    c.query_drop("BEGIN").await.unwrap();
+    c.query_drop(format!("SELECT * FROM {t}")).await.unwrap();
+    let e = c
+        .query_drop(format!("UPDATE {t} SET note = 'late' WHERE id = 1"))
+        .await
+        .unwrap_err();
+    let (code, message) = server_error(e);
+    assert_eq!(code, 1792, "{message}");
+    assert!(message.contains("ROLLBACK and open the transaction with the write"));
+    c.query_drop("ROLLBACK").await.unwrap();
+    assert_eq!(row(&t, 1).await.unwrap().0, "n1");
+    let ro: i64 = c
+        .query_first("SELECT @@tx_read_only")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ro, 1, "the agent's own session stays read-only");
+    let audit = a.audit().await;
+    let identity = |prefix: &str| {
+        audit
+            .iter()
+            .find(|r| r.statement.starts_with(prefix))
+            .unwrap()
+            .identity
+    };
+    assert_eq!(identity("START TRANSACTION"), Some(Identity::Reader));
+    assert_eq!(identity("SELECT note"), Some(Identity::Writer));
+    assert_eq!(identity("DELETE"), Some(Identity::Writer));
+}
+
+#[tokio::test]
+async fn prepared_writes_execute_on_the_writer_with_the_approved_parameters() {
+    let u = users().await;
+    let a = start_as(&u, HOLD_WRITES, &format!("pw-{}", u.writer)).await;
+    let t = stamped_table(3).await;
+    let mut c = agent(&a).await;
+    let stmt = c
+        .prep(format!("UPDATE {t} SET note = ? WHERE id = ?"))
+        .await
+        .unwrap();
+    let run = tokio::spawn(async move {
+        let r = c
+            .exec_drop(&stmt, ("approved", 2))
+            .await
+            .map(|_| c.affected_rows());
+        (r, c)
+    });
+    let id = a.next_pending().await;
+    let hold = a.state.approvals.get(id).await.unwrap().unwrap();
+    assert_eq!(
+        hold.request.params,
+        [Some("approved".into()), Some("2".into())]
+    );
+    a.approve(id).await;
+    let (affected, _c) = run.await.unwrap();
+    assert_eq!(affected.unwrap(), 1);
+    assert_eq!(
+        row(&t, 2).await,
+        Some(("approved".into(), Some(u.writer.clone())))
+    );
+    let audit = a.audit().await;
+    let rec = audit.iter().find(|r| r.hold_id == Some(id)).unwrap();
+    assert_eq!(rec.identity, Some(Identity::Writer));
+}
+
+#[tokio::test]
+async fn the_sessions_state_is_carried_to_the_writer() {
+    let u = users().await;
+    let a = start_as(&u, PERMISSIVE, &format!("pw-{}", u.writer)).await;
+    let t = stamped_table(1).await;
+    let mut c = agent(&a).await;
+    c.query_drop("SET time_zone = '+05:00'").await.unwrap();
+    c.query_drop("SET sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE'")
+        .await
+        .unwrap();
+    c.query_drop(format!(
+        "INSERT INTO {t} (id, note) VALUES (7, CONCAT(@@session.time_zone, ' ', @@session.sql_mode))"
+    ))
+    .await
+    .unwrap();
+    let note = row(&t, 7).await.unwrap().0;
+    assert_eq!(note, "+05:00 STRICT_ALL_TABLES,NO_ZERO_DATE");
+    // The current database: a USE runs on the agent's session, and the writer follows.
+    let other = unique("airlock_w");
+    let mut db = direct().await;
+    db.query_drop(format!("CREATE DATABASE {other}"))
+        .await
+        .unwrap();
+    db.query_drop(format!("CREATE TABLE {other}.{t} (id INT PRIMARY KEY)"))
+        .await
+        .unwrap();
+    for user in [&u.reader, &u.writer] {
+        db.query_drop(format!("GRANT SELECT, INSERT ON {other}.* TO '{user}'@'%'"))
+            .await
+            .unwrap();
+    }
+    c.query_drop(format!("USE {other}")).await.unwrap();
+    c.query_drop(format!("INSERT INTO {t} VALUES (42)"))
+        .await
+        .unwrap();
+    let there: i64 = db
+        .query_first(format!("SELECT count(*) FROM {other}.{t} WHERE id = 42"))
+        .await
+        .unwrap()
+        .unwrap();
+    db.query_drop(format!("DROP DATABASE {other}"))
+        .await
+        .unwrap();
+    assert_eq!(there, 1, "the write ran in the agent's current database");
+    c.query_drop("USE test").await.unwrap();
+    // autocommit off: the write waits for the agent's COMMIT or ROLLBACK.
+    c.query_drop("SET autocommit = 0").await.unwrap();
+    c.query_drop(format!("UPDATE {t} SET note = 'uncommitted' WHERE id = 1"))
+        .await
+        .unwrap();
+    c.query_drop("ROLLBACK").await.unwrap();
+    assert_eq!(row(&t, 1).await.unwrap().0, "n1");
+}
+
+#[tokio::test]
+async fn a_writer_that_cannot_log_in_fails_the_statement_not_the_session() {
+    let u = users().await;
+    let a = start_as(&u, PERMISSIVE, "wrong-password").await;
+    let t = stamped_table(1).await;
+    let mut c = agent(&a).await;
+    let e = c
+        .query_drop(format!("UPDATE {t} SET note = 'x' WHERE id = 1"))
+        .await
+        .unwrap_err();
+    let (code, message) = server_error(e);
+    assert_eq!(code, 1105);
+    assert!(
+        message.contains("could not open the writer connection"),
+        "{message}"
+    );
+    assert!(message.contains("1045"), "{message}");
+    assert_eq!(row(&t, 1).await.unwrap().0, "n1");
+    let one: i64 = c.query_first("SELECT 1").await.unwrap().unwrap();
+    assert_eq!(one, 1);
+}
