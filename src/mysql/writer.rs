@@ -123,15 +123,15 @@ impl Session {
         mut record: AuditRecord,
         begin: Option<Arc<str>>,
     ) -> Result<(), SessionError> {
-        if self.writer.is_none() {
-            if let Err(err) = self.open_writer(&record, begin.as_deref()).await {
-                return self.refuse(&pending, err, record).await;
-            }
-        }
         record.identity = Some(Runs::Writer);
         record.upstream_user = self.who.database.writer.user.clone();
         if !self.journaled(&pending, &mut record).await? {
             return Ok(());
+        }
+        if self.writer.is_none() {
+            if let Err(err) = self.open_writer(&record, begin.as_deref()).await {
+                return self.refuse(&pending, err, record).await;
+            }
         }
         let started = Instant::now();
         let outcome = self.forward_to_writer(&pending, prepared).await;
