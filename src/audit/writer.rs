@@ -158,7 +158,10 @@ impl AuditLog {
     }
 
     /// Notes a statement about to be forwarded in the session's intent
-    /// buffer (no I/O; a no-op without a journal).
+    /// buffer (no I/O; a no-op without a journal). Every path that sends an
+    /// agent's statement to a database (the agent's session, or a connection
+    /// of its own for an approved write) calls this and then
+    /// [`write_intents`](Self::write_intents) before the bytes go out.
     pub fn intend(&self, intents: &mut Intents, rec: &mut AuditRecord) {
         if let Some(journal) = &self.journal {
             journal.note(intents, rec);
