@@ -193,14 +193,14 @@ pub async fn page_audit(
     let filter = q.filter.parse().map_err(WebError::BadRequest)?;
     let store = Arc::clone(web.state.approvals.store());
     let entries = crate::store::blocking(&store, move |s| {
-        let mut rows = Vec::new();
+        // The newest 200, newest first.
+        let mut rows = std::collections::VecDeque::with_capacity(201);
         history::entries(s, &filter, &mut |e| {
-            if rows.len() < 200 {
-                rows.push(e.clone());
-            }
+            rows.push_front(e.clone());
+            rows.truncate(200);
             Ok(())
         })?;
-        Ok(rows)
+        Ok(Vec::from(rows))
     })
     .await?;
     let body = format!("{}{}", export_form(), history_html(&q.filter, &entries));
@@ -294,7 +294,7 @@ fn history_html(f: &HistoryText, entries: &[HistoryEntry]) -> String {
 <label>Decision <input name="decision" value="{decision}" placeholder="approved, denied, expired, abandoned"></label>
 <label>Approver <input name="approver" value="{approver}" placeholder="anyone"></label>
 <button type="submit">Filter</button></form>
-<p>Download these: <a id="history-csv" href="/audit/approvals?{q}{amp}format=csv">CSV</a> · <a id="history-jsonl" href="/audit/approvals?{q}{amp}format=jsonl">JSON Lines</a> (the newest 200 are shown)</p>
+<p>Download these: <a id="history-csv" href="/audit/approvals?{q}{amp}format=csv">CSV</a> · <a id="history-jsonl" href="/audit/approvals?{q}{amp}format=jsonl">JSON Lines</a> (the page shows the newest 200, newest first; downloads hold every match, oldest first)</p>
 {table}</section>"#,
         since = value(&f.since),
         until = value(&f.until),

@@ -51,6 +51,7 @@ async fn start_airlock(dir: &Path) -> (Arc<State>, String) {
         [approvers.alice]
         password_hash = "{hash}"
         groups = ["dba"]
+        roles = ["approver", "auditor"]
         "#,
         store = dir.join("airlock.sqlite").display(),
         hash = airlock::web::auth::hash_password(PASSWORD),
@@ -276,6 +277,31 @@ async fn an_approver_signs_in_sees_the_live_queue_and_approves() {
     );
     std::fs::write(
         artifacts.join("approved.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // As an auditor too, alice finds the decision in the approval history.
+    client
+        .find(Locator::Css("nav a[href='/audit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let history = client
+        .wait()
+        .at_most(wait)
+        .for_element(Locator::Id("approval-history"))
+        .await
+        .unwrap();
+    let text = history.text().await.unwrap();
+    assert!(
+        text.contains("ok, matches TICKET-12") && text.contains("alice"),
+        "{text}"
+    );
+    std::fs::write(
+        artifacts.join("audit.png"),
         client.screenshot().await.unwrap(),
     )
     .unwrap();

@@ -268,6 +268,9 @@ async fn approval_history_names_who_decided_when_why_and_the_rows() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
     let ada = h.sign_in("ada").await;
+    let all = h.get("/audit", Some(&ada.cookie)).await.body;
+    let (newer, older) = (all.find("not on a weekday"), all.find("ticket OPS-12"));
+    assert!(newer.unwrap() < older.unwrap(), "newest first on the page");
     let page = h.get("/audit?approver=alice", Some(&ada.cookie)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("ticket OPS-12"), "{}", page.body);
