@@ -60,7 +60,7 @@ owner = "alice"
     (config, port)
 }
 
-async fn serve(dir: &Path, config: &Path, port: u16, log: &str) -> Child {
+pub(crate) async fn serve(dir: &Path, config: &Path, port: u16, log: &str) -> Child {
     let log = std::fs::File::create(dir.join(log)).unwrap();
     let child = Command::new(binary())
         .arg("--config")
@@ -186,8 +186,20 @@ async fn sigkill_mid_pgbench_loses_no_executed_statement() {
     }
     let _ = sleeper.await;
 
-    // Start again: recovery runs before airlock serves.
-    let mut again = serve(dir.path(), &config, port, "second.log").await;
+    let audit = recovered(dir.path(), &config, port).await;
+    let executed = executed_statements(&cluster, &db).await;
+    compare(&executed, &audit);
+}
+
+/// Starts airlock again (recovery runs before it serves), stops it cleanly,
+/// checks that recovery ran and that the chain verifies, and returns the
+/// exported audit log as (statement, error).
+pub(crate) async fn recovered(
+    dir: &Path,
+    config: &Path,
+    port: u16,
+) -> Vec<(String, Option<String>)> {
+    let mut again = serve(dir, config, port, "second.log").await;
     let pid = again.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
@@ -195,20 +207,16 @@ async fn sigkill_mid_pgbench_loses_no_executed_statement() {
         .unwrap()
         .success());
     assert!(again.wait().unwrap().success());
-    let second_log = std::fs::read_to_string(dir.path().join("second.log")).unwrap();
+    let second_log = std::fs::read_to_string(dir.join("second.log")).unwrap();
     assert!(
         second_log.contains("audit journal recovered"),
         "{second_log}"
     );
-
-    let audit = exported(&config, dir.path());
-    let executed = executed_statements(&cluster, &db).await;
-    compare(&executed, &audit);
     let verify = Command::new(binary())
         .arg("--config")
-        .arg(&config)
+        .arg(config)
         .args(["audit", "verify"])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&verify.stdout);
@@ -216,6 +224,7 @@ async fn sigkill_mid_pgbench_loses_no_executed_statement() {
         verify.status.success() && report.contains("chain intact"),
         "{report}"
     );
+    exported(config, dir)
 }
 
 /// The audit log as `airlock audit export --format jsonl` writes it: (statement, error).
