@@ -26,9 +26,9 @@ const AIRLOCK_OWN: [&str; 4] = [
     "__airlock_refused__",
 ];
 
-fn write_config(dir: &Path, upstream_port: u16) -> (std::path::PathBuf, u16) {
-    let (port, web) = (free_port(), free_port());
-    let verifier = airlock::pg::scram::ScramVerifier::generate(PASSWORD);
+/// Writes permissive rules and `airlock.toml` in `dir`: the store in
+/// `data/`, a web listener, and `rest` (listeners, databases, agents).
+pub(crate) fn write_config(dir: &Path, rest: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(dir.join("rules")).unwrap();
     std::fs::write(
         dir.join("rules/all.toml"),
@@ -36,15 +36,22 @@ fn write_config(dir: &Path, upstream_port: u16) -> (std::path::PathBuf, u16) {
     )
     .unwrap();
     let text = format!(
+        "rules = \"rules\"\n[web]\nlisten = \"127.0.0.1:{}\"\n[store]\nurl = \"sqlite:data/airlock.sqlite\"\n{rest}",
+        free_port()
+    );
+    let config = dir.join("airlock.toml");
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+fn pg_config(dir: &Path, upstream_port: u16) -> (std::path::PathBuf, u16) {
+    let port = free_port();
+    let verifier = airlock::pg::scram::ScramVerifier::generate(PASSWORD);
+    let rest = format!(
         r#"
-rules = "rules"
 [server]
 listen = "127.0.0.1:{port}"
 public_url = "http://airlock.test"
-[web]
-listen = "127.0.0.1:{web}"
-[store]
-url = "sqlite:data/airlock.sqlite"
 [databases.test]
 host = "127.0.0.1"
 port = {upstream_port}
@@ -55,9 +62,7 @@ scram = "{verifier}"
 owner = "alice"
 "#
     );
-    let config = dir.join("airlock.toml");
-    std::fs::write(&config, text).unwrap();
-    (config, port)
+    (write_config(dir, &rest), port)
 }
 
 pub(crate) async fn serve(dir: &Path, config: &Path, port: u16, log: &str) -> Child {
@@ -142,7 +147,7 @@ async fn sigkill_mid_pgbench_loses_no_executed_statement() {
             .args(["-U", "postgres", "postgres"]),
     );
     let dir = tempfile::tempdir().unwrap();
-    let (config, port) = write_config(dir.path(), cluster.port);
+    let (config, port) = pg_config(dir.path(), cluster.port);
     let mut airlock = serve(dir.path(), &config, port, "first.log").await;
 
     // A statement certain to be running upstream when airlock dies.

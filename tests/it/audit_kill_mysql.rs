@@ -9,29 +9,18 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts};
 
-use crate::audit_kill::{recovered, serve};
+use crate::audit_kill::{recovered, serve, write_config};
 use crate::harness::{free_port, unique, AGENT, PASSWORD};
 
-fn write_config(dir: &Path) -> (std::path::PathBuf, u16) {
-    let (pg, mysql, web) = (free_port(), free_port(), free_port());
-    std::fs::create_dir_all(dir.join("rules")).unwrap();
-    std::fs::write(
-        dir.join("rules/all.toml"),
-        "[[rule]]\nname = \"everything\"\naction = \"allow\"\n",
-    )
-    .unwrap();
-    let text = format!(
+fn mysql_config(dir: &Path) -> (std::path::PathBuf, u16) {
+    let (pg, mysql) = (free_port(), free_port());
+    let rest = format!(
         r#"
-rules = "rules"
 [server]
 listen = "127.0.0.1:{pg}"
 public_url = "http://airlock.test"
 [mysql]
 listen = "127.0.0.1:{mysql}"
-[web]
-listen = "127.0.0.1:{web}"
-[store]
-url = "sqlite:data/airlock.sqlite"
 [databases.test]
 kind = "mysql"
 host = "127.0.0.1"
@@ -44,9 +33,7 @@ owner = "alice"
 "#,
         native = airlock::mysql::auth::native_hash(PASSWORD),
     );
-    let config = dir.join("airlock.toml");
-    std::fs::write(&config, text).unwrap();
-    (config, mysql)
+    (write_config(dir, &rest), mysql)
 }
 
 async fn conn(url: &str) -> Conn {
@@ -62,7 +49,7 @@ async fn sigkill_while_mysql_statements_run_keeps_them_in_the_audit() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (config, port) = write_config(dir.path());
+    let (config, port) = mysql_config(dir.path());
     let mut airlock = serve(dir.path(), &config, port, "first.log").await;
     let agent_url = format!("mysql://{AGENT}:{PASSWORD}@127.0.0.1:{port}/test?prefer_socket=false");
     let read = "SELECT SLEEP(8) AS airlock_kill_marker".to_string();
