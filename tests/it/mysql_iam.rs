@@ -21,6 +21,8 @@ use crate::aws_standins::{verify_token, RdsExpect, StsMode, StsStandIn, BASE_KEY
 use crate::harness::*;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/airlock-reader";
+const WRITER_ROLE: &str = "arn:aws:iam::123456789012:role/airlock-writer";
+const WRITER: &str = "iam_writer";
 
 /// An RDS MySQL stand-in: TLS, then `mysql_clear_password`, the token checked.
 struct RdsMysql {
@@ -133,7 +135,12 @@ async fn session(
         agent: "rds-standin",
         approval: None,
     };
-    let up = upstream::connect(&db, &asked, Duration::from_secs(5), &who)
+    // As RDS would: the writer's session is not read-only.
+    let identity = match response.user.as_str() {
+        WRITER => airlock::credentials::Identity::Writer,
+        _ => airlock::credentials::Identity::Reader,
+    };
+    let up = upstream::connect_as(&db, identity, &asked, Duration::from_secs(5), &who)
         .await
         .map_err(|x| x.to_string())?;
     let ok = airlock::mysql::codec::ok_payload(2);
@@ -151,22 +158,48 @@ async fn airlock_with_iam(
     crt: &std::path::Path,
     region: &str,
 ) -> Airlock {
+    airlock_with_iam_writer(dir, rds, sts, crt, region, PERMISSIVE, false).await
+}
+
+/// With `writer`, a `[databases.test.writer]` of its own: user `iam_writer`,
+/// IAM through `WRITER_ROLE`.
+async fn airlock_with_iam_writer(
+    dir: &std::path::Path,
+    rds: &RdsMysql,
+    sts: &StsStandIn,
+    crt: &std::path::Path,
+    region: &str,
+    rules: &str,
+    writer: bool,
+) -> Airlock {
     let creds = dir.join("aws-credentials");
     std::fs::write(
         &creds,
         format!("[ci]\naws_access_key_id = {BASE_KEY_ID}\naws_secret_access_key = {BASE_SECRET}\n"),
     )
     .unwrap();
-    let db = format!(
+    let iam = |role: &str| {
+        format!(
+            "region = \"{region}\"\nrole_arn = \"{role}\"\nsts_endpoint = \"{}\"\n\
+             profile = \"ci\"\ncredentials_file = \"{}\"\nsts_timeout = \"2s\"\n",
+            sts.endpoint(),
+            creds.display()
+        )
+    };
+    let mut db = format!(
         "tls = \"verify-full\"\nca_file = \"{}\"\ntls_server_name = \"localhost\"\ncredentials = \"iam\"\n\
-         [databases.test.iam]\nregion = \"{region}\"\nrole_arn = \"{ROLE}\"\nsts_endpoint = \"{}\"\n\
-         profile = \"ci\"\ncredentials_file = \"{}\"\nsts_timeout = \"2s\"",
+         [databases.test.iam]\n{}",
         crt.display(),
-        sts.endpoint(),
-        creds.display()
+        iam(ROLE),
     );
+    if writer {
+        db += &format!(
+            "[databases.test.writer]\nuser = \"{WRITER}\"\ncredentials = \"iam\"\n[databases.test.writer.iam]\n{}",
+            iam(WRITER_ROLE)
+        );
+    }
     Airlock::start_with(Options {
-        rules: PERMISSIVE,
+        rules,
         database_extra: &db,
         upstream_port: Some(rds.addr.port()),
         upstream_user: Some("iam_reader"),
@@ -230,4 +263,94 @@ async fn mysql_iam_token_for_the_wrong_region_is_refused() {
         other => panic!("{other:?}"),
     };
     assert!(message.contains("region"), "{message}");
+}
+
+#[tokio::test]
+async fn mysql_iam_writer_token_is_minted_at_approval_for_each_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (crt, key) = self_signed(dir.path());
+    let rds = RdsMysql::start(&crt, &key, "eu-west-1").await;
+    let sts = StsStandIn::start(StsMode::Issue { ttl_secs: 3600 }).await;
+    let a =
+        airlock_with_iam_writer(dir.path(), &rds, &sts, &crt, "eu-west-1", HOLD_WRITES, true).await;
+    let t = unique("iamw");
+    let mut root =
+        Conn::new(Opts::from_url("mysql://root@127.0.0.1:3306/test?prefer_socket=false").unwrap())
+            .await
+            .unwrap();
+    root.query_drop(format!("CREATE TABLE {t} (id INT PRIMARY KEY, n INT)"))
+        .await
+        .unwrap();
+    root.query_drop(format!("INSERT INTO {t} VALUES (1, 0)"))
+        .await
+        .unwrap();
+    let mut c = Conn::new(agent_url(&a)).await.unwrap();
+    let sql = format!("UPDATE {t} SET n = n + 1 WHERE id = 1");
+    let run = tokio::spawn(async move {
+        let r = c.query_drop(sql.as_str()).await;
+        (r, c)
+    });
+    let id = a.next_pending().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The writer role's AssumeRole calls so far (the reader's are cached per
+    // agent; the preview's connection is the reader's too).
+    let writers = || -> Vec<crate::aws_standins::StsCall> {
+        let calls = sts.calls();
+        let known = |c: &crate::aws_standins::StsCall| {
+            [ROLE, WRITER_ROLE].contains(&c.form["RoleArn"].as_str())
+        };
+        assert!(calls.iter().all(known));
+        calls
+            .into_iter()
+            .filter(|c| c.form["RoleArn"] == WRITER_ROLE)
+            .collect()
+    };
+    assert!(
+        writers().is_empty(),
+        "no writer credential before the approval"
+    );
+    a.approve(id).await;
+    let (r, mut c) = run.await.unwrap();
+    r.unwrap();
+    let calls = writers();
+    assert_eq!(calls.len(), 1);
+    let tags: Vec<(&str, &str)> = (1..=2)
+        .map(|i| {
+            let f = |k: String| calls[0].form.get(&k).map(String::as_str).unwrap_or("");
+            (
+                f(format!("Tags.member.{i}.Key")),
+                f(format!("Tags.member.{i}.Value")),
+            )
+        })
+        .collect();
+    assert!(
+        tags.contains(&("approval", id.to_string().as_str())),
+        "{tags:?}"
+    );
+    assert!(rds.refusals.lock().unwrap().is_empty());
+    // Each write gets its own AssumeRole and token: nothing is kept.
+    let again = format!("UPDATE {t} SET n = n + 1 WHERE id = 1");
+    let run = tokio::spawn(async move { c.query_drop(again.as_str()).await });
+    let id2 = a.next_pending().await;
+    a.approve(id2).await;
+    run.await.unwrap().unwrap();
+    assert_eq!(writers().len(), 2);
+    let n: i64 = root
+        .query_first(format!("SELECT n FROM {t} WHERE id = 1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 2);
+    let audit = a.audit().await;
+    let writes: Vec<_> = audit
+        .iter()
+        .filter(|r| r.statement.starts_with("UPDATE"))
+        .collect();
+    assert_eq!(writes.len(), 2);
+    assert!(
+        writes
+            .iter()
+            .all(|r| r.upstream_user == WRITER
+                && r.identity == Some(airlock::audit::Identity::Writer))
+    );
 }

@@ -292,3 +292,47 @@ async fn a_writer_that_cannot_log_in_fails_the_statement_not_the_session() {
     let one: i64 = c.query_first("SELECT 1").await.unwrap().unwrap();
     assert_eq!(one, 1);
 }
+
+#[tokio::test]
+async fn ctrl_c_kills_a_long_read_as_the_reader_and_a_write_as_the_writer() {
+    let u = users().await;
+    let a = start_as(&u, PERMISSIVE, &format!("pw-{}", u.writer)).await;
+    for (sql, runs_on) in [
+        // A read on the reader: killed by the reader's own user (a thread of
+        // another user could not be).
+        (
+            "SELECT COUNT(*) FROM seq_1_to_100000 a, seq_1_to_100000 b WHERE a.seq + b.seq = 0",
+            Identity::Reader,
+        ),
+        // SLEEP() is `admin`: it runs on a writer connection, which KILL reaches.
+        ("SELECT SLEEP(20)", Identity::Writer),
+    ] {
+        let mut long = agent(&a).await;
+        let id = long.id();
+        let started = std::time::Instant::now();
+        let run = tokio::spawn(async move { long.query_drop(sql).await });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut killer = agent(&a).await;
+        killer.query_drop(format!("KILL QUERY {id}")).await.unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(10), run).await;
+        assert!(ended.is_ok(), "{sql} was not killed");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // The session audits right after relaying the error: wait for it.
+        let mut audit = a.audit().await;
+        for _ in 0..100 {
+            if audit.iter().any(|r| r.statement == sql) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            audit = a.audit().await;
+        }
+        let ran = audit.iter().find(|r| r.statement == sql).unwrap();
+        assert_eq!(ran.identity, Some(runs_on), "{sql}");
+        let kill = audit
+            .iter()
+            .rev()
+            .find(|r| r.statement.starts_with("KILL QUERY "))
+            .unwrap();
+        assert_eq!(kill.error, None, "{kill:?}");
+    }
+}
