@@ -341,7 +341,20 @@ async fn mysql_iam_writer_token_is_minted_at_approval_for_each_write() {
         .unwrap()
         .unwrap();
     assert_eq!(n, 2);
-    let audit = a.audit().await;
+    // The session audits right after relaying the answer: wait for both.
+    let mut audit = a.audit().await;
+    for _ in 0..100 {
+        if audit
+            .iter()
+            .filter(|r| r.statement.starts_with("UPDATE"))
+            .count()
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        audit = a.audit().await;
+    }
     let writes: Vec<_> = audit
         .iter()
         .filter(|r| r.statement.starts_with("UPDATE"))

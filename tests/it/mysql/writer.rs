@@ -109,6 +109,8 @@ async fn writes_run_as_the_writer_and_the_reader_cannot_write() {
         .unwrap()
         .unwrap();
     assert_eq!(sneaky, 0);
+    // One more command: the session audited the one before it first.
+    c.query_drop("SELECT 0").await.unwrap();
     let audit = a.audit().await;
     let update = audit
         .iter()
@@ -206,12 +208,13 @@ async fn prepared_writes_execute_on_the_writer_with_the_approved_parameters() {
         [Some("approved".into()), Some("2".into())]
     );
     a.approve(id).await;
-    let (affected, _c) = run.await.unwrap();
+    let (affected, mut c) = run.await.unwrap();
     assert_eq!(affected.unwrap(), 1);
     assert_eq!(
         row(&t, 2).await,
         Some(("approved".into(), Some(u.writer.clone())))
     );
+    c.query_drop("SELECT 0").await.unwrap(); // the execute is audited by now
     let audit = a.audit().await;
     let rec = audit.iter().find(|r| r.hold_id == Some(id)).unwrap();
     assert_eq!(rec.identity, Some(Identity::Writer));
