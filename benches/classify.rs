@@ -1,6 +1,8 @@
-//! Classifier speed: typical statements an agent sends, one benchmark each.
+//! Classifier speed: typical statements an agent sends, one benchmark each,
+//! cold (`classify`) and through the session's cache (`cached/*`).
 
 use airlock::classify::{classify, Dialect};
+use airlock::pg::session::cache::ParseCache;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 const SHORT_SELECT: &str = "SELECT id, name FROM customers WHERE id = 42";
@@ -44,5 +46,44 @@ fn statements(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, statements);
+/// Simple queries whose literal changes every time (pgbench -S in simple mode),
+/// and the same through the shape cache; a new short statement through the
+/// cache (a miss: shape, classify, insert).
+fn cached(c: &mut Criterion) {
+    let variants: Vec<String> = (0..1000)
+        .map(|aid| format!("SELECT abalance FROM pgbench_accounts WHERE aid = {aid};"))
+        .collect();
+    let named: Vec<String> = (0..1000)
+        .map(|id| format!("SELECT id, name FROM customers WHERE name = 'n{id}' AND id > {id}"))
+        .collect();
+    for (name, texts) in [
+        ("pgbench_select_literal", &variants),
+        ("short_select_literals", &named),
+    ] {
+        let mut i = 0;
+        c.bench_function(&format!("cold/{name}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % texts.len();
+                classify(Dialect::Postgres, black_box(&texts[i]))
+            })
+        });
+        let cache = ParseCache::default();
+        c.bench_function(&format!("cached/{name}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % texts.len();
+                cache.query(black_box(&texts[i]))
+            })
+        });
+    }
+    let mut n = 0u64;
+    let cache = ParseCache::default();
+    c.bench_function("cached/new_shape_miss", |b| {
+        b.iter(|| {
+            n += 1;
+            cache.query(black_box(&format!("SELECT c{n} FROM t WHERE id = 1")))
+        })
+    });
+}
+
+criterion_group!(benches, statements, cached);
 criterion_main!(benches);

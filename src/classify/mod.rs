@@ -53,6 +53,7 @@
 
 pub mod fingerprint;
 pub mod mysql_explain;
+pub mod shape;
 
 use serde::{Deserialize, Serialize};
 

@@ -19,6 +19,7 @@ mod privilege;
 mod reads;
 mod realistic;
 mod session;
+mod shapes;
 mod tables;
 mod transaction;
 mod unknown;

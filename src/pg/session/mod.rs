@@ -214,7 +214,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 let mut body = crate::pg::frame::Body::new(frame.body());
                 let text = body.cstr("Query").map_err(malformed)?;
                 let prepared = match std::str::from_utf8(text) {
-                    Ok(sql) => Prepared::new(sql),
+                    Ok(sql) => self.state.parsed.query(sql),
                     Err(_) => Prepared::unknown(
                         &String::from_utf8_lossy(text),
                         "statement text is not valid UTF-8",

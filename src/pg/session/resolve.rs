@@ -40,7 +40,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             return prepared.clone();
         }
         let mut substituted = false;
-        let mut classified = prepared.classified.clone();
+        let mut classified = (*prepared.classified).clone();
         for s in classified.statements.iter_mut() {
             match &s.effect {
                 Effect::Execute(name) => {
@@ -82,7 +82,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         classified.tables = tables;
         Arc::new(Prepared {
             sql: prepared.sql.clone(),
-            classified,
+            classified: Arc::new(classified),
         })
     }
 

@@ -12,14 +12,15 @@ use crate::classify::{classify, Class, Classified, Dialect, Effect};
 #[derive(Debug)]
 pub struct Prepared {
     pub sql: Arc<str>,
-    pub classified: Classified,
+    /// Shared with the classification cache (`cache.rs`).
+    pub classified: Arc<Classified>,
 }
 
 impl Prepared {
     pub fn new(sql: &str) -> Arc<Prepared> {
         Arc::new(Prepared {
             sql: sql.into(),
-            classified: classify(Dialect::Postgres, sql),
+            classified: Arc::new(classify(Dialect::Postgres, sql)),
         })
     }
 
@@ -27,12 +28,12 @@ impl Prepared {
     pub fn unknown(sql: &str, reason: &str) -> Arc<Prepared> {
         Arc::new(Prepared {
             sql: sql.into(),
-            classified: Classified {
+            classified: Arc::new(Classified {
                 class: Class::Unknown,
                 statements: Vec::new(),
                 tables: Vec::new(),
                 reason: reason.into(),
-            },
+            }),
         })
     }
 

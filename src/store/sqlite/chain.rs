@@ -11,12 +11,10 @@ use crate::store::StoreError;
 
 /// The newest record's link, if any.
 pub(super) fn head(conn: &Connection) -> rusqlite::Result<Option<ChainLink>> {
-    conn.query_row(
-        "SELECT id, prev_hash, hash FROM audit ORDER BY id DESC LIMIT 1",
-        [],
-        link_from_row,
-    )
-    .optional()
+    // Cached: the writer asks for the head once per batch.
+    conn.prepare_cached("SELECT id, prev_hash, hash FROM audit ORDER BY id DESC LIMIT 1")?
+        .query_row([], link_from_row)
+        .optional()
 }
 
 fn link_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChainLink> {
@@ -33,11 +31,8 @@ fn link_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChainLink> {
 /// one whose row was deleted.
 fn next_id(tx: &Transaction<'_>, last: i64) -> rusqlite::Result<i64> {
     let seq: Option<i64> = tx
-        .query_row(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'audit'",
-            [],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'audit'")?
+        .query_row([], |r| r.get(0))
         .optional()?;
     Ok(seq.unwrap_or(0).max(last) + 1)
 }

@@ -1,0 +1,259 @@
+//! Statement shapes: the key of the classification cache for simple queries,
+//! where the same statement comes back with other literal values
+//! (`... WHERE aid = 17`, then `... WHERE aid = 4242`).
+//!
+//! A shape is the statement's text with the *contents* of its literals
+//! replaced by a marker byte, so two texts share a shape only when they differ
+//! in nothing but literal values, token for token. That is only a safe cache
+//! key where the classifier never looks inside a literal, so [`shape`] answers
+//! `None` (classify afresh) for anything else. It keeps the scope narrow:
+//!
+//! - PostgreSQL, one statement (a trailing `;` at most), starting with `SELECT`
+//!   or `WITH`: their classes come from keywords, names and called functions
+//!   (`functions.rs` matches names, not arguments). The classifier reads
+//!   literal values only in statements outside that scope: `SET` / `RESET`
+//!   values (`session.rs`), `EXPLAIN` options (`explain.rs`), MySQL settings.
+//! - Literals are plain `'...'` strings (with `''` inside) and unsigned decimal
+//!   numbers (`42`, `3.14`), each standing alone between non-word characters.
+//!   Strings, integers and numbers with a fraction get different markers
+//!   (sqlparser reads an integer where a fraction is a syntax error, e.g. in
+//!   `numeric(10, 2)`); integers longer than nine digits stay as written.
+//! - Anything whose reading depends on more than that gives no shape:
+//!   backslashes (read two ways under `standard_conforming_strings`), comments,
+//!   dollar quoting, prefixed strings (`E'..'`, `B'..'`, `U&'..'`), numbers
+//!   glued to letters or dots (`1e5`, `0x1F`, `1.`), control characters (the
+//!   markers could then be forged), unterminated quotes, several statements,
+//!   or text longer than [`LONGEST`] (the classifier's size guards must see
+//!   the real length).
+//!
+//! `tests/shapes.rs` checks, over the classifier's whole test
+//! corpus and generated literal variants, that a shape's classification is the
+//! classification of every text with that shape.
+
+use std::ops::Range;
+
+/// Longest text given a shape.
+pub const LONGEST: usize = 16 * 1024;
+
+/// Marker for the contents of a `'...'` string.
+pub(crate) const STRING: u8 = 0x01;
+/// Marker for an integer of at most [`SHORT_INTEGER`] digits.
+pub(crate) const INTEGER: u8 = 0x02;
+/// Marker for a number with a fractional part.
+pub(crate) const DECIMAL: u8 = 0x03;
+
+/// The most digits an integer may have to be blanked: sqlparser converts
+/// integers in some places (type modifiers such as `numeric(10, 2)`, `LIMIT`
+/// in some forms) and fails on values past `i64`, so longer ones stay in the
+/// shape as written.
+const SHORT_INTEGER: usize = 9;
+
+/// The shape of `sql`, or `None` when its classification may depend on its
+/// literal values (or on anything this scanner does not read exactly).
+pub fn shape(sql: &str) -> Option<Vec<u8>> {
+    scan(sql, |_, _| {})
+}
+
+/// [`shape`], telling `literal` where each blanked literal is and its marker.
+pub(crate) fn scan(sql: &str, mut literal: impl FnMut(Range<usize>, u8)) -> Option<Vec<u8>> {
+    let b = sql.as_bytes();
+    if b.len() > LONGEST || !starts_query(b) {
+        return None;
+    }
+    let mut key = Vec::with_capacity(b.len());
+    let mut at = 0;
+    while at < b.len() {
+        let c = b[at];
+        match c {
+            b'\'' => {
+                if at > 0 && is_word(b[at - 1]) {
+                    return None; // E'..', B'..', X'..', N'..': prefixed literals
+                }
+                let end = string_end(b, at)?;
+                literal(at..end, STRING);
+                at = end;
+                key.push(STRING);
+                continue;
+            }
+            b'0'..=b'9' if at == 0 || !is_word(b[at - 1]) && b[at - 1] != b'.' => {
+                let end = number_end(b, at)?;
+                let number = &b[at..end];
+                let marker = if number.contains(&b'.') {
+                    DECIMAL
+                } else if number.len() <= SHORT_INTEGER {
+                    INTEGER
+                } else {
+                    key.extend_from_slice(number);
+                    at = end;
+                    continue;
+                };
+                literal(at..end, marker);
+                at = end;
+                key.push(marker);
+                continue;
+            }
+            b'"' => {
+                let end = at + 1 + b[at + 1..].iter().position(|&q| q == b'"')?;
+                if b[at..end].iter().any(|&c| is_control(c)) {
+                    return None;
+                }
+                key.extend_from_slice(&b[at..=end]);
+                at = end + 1;
+                continue;
+            }
+            b'$' if at == 0 || !is_word(b[at - 1]) => {
+                // `$1` is a parameter; any other `$` outside a word opens a dollar quote.
+                if !b.get(at + 1).is_some_and(u8::is_ascii_digit) {
+                    return None;
+                }
+            }
+            b'-' if b.get(at + 1) == Some(&b'-') => return None,
+            b'/' if b.get(at + 1) == Some(&b'*') => return None,
+            b'\\' => return None,
+            b';' if !b[at + 1..].iter().all(u8::is_ascii_whitespace) => return None,
+            c if is_control(c) => return None,
+            _ => {}
+        }
+        key.push(c);
+        at += 1;
+    }
+    Some(key)
+}
+
+/// `SELECT` or `WITH` as the first word.
+fn starts_query(b: &[u8]) -> bool {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let word_end = b[start..]
+        .iter()
+        .position(|&c| !is_word(c))
+        .map_or(b.len(), |n| start + n);
+    let word = &b[start..word_end];
+    word.eq_ignore_ascii_case(b"select") || word.eq_ignore_ascii_case(b"with")
+}
+
+/// A byte that continues an identifier or keyword (non-ASCII letters included,
+/// as PostgreSQL reads them).
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
+}
+
+/// A byte that could forge a marker (whitespace aside).
+fn is_control(c: u8) -> bool {
+    (c < 0x20 && !c.is_ascii_whitespace()) || c == 0x7f
+}
+
+/// Past the `'...'` string starting at `at` (`''` is a quote inside it).
+fn string_end(b: &[u8], at: usize) -> Option<usize> {
+    let mut i = at + 1;
+    loop {
+        match *b.get(i)? {
+            b'\'' if b.get(i + 1) == Some(&b'\'') => i += 2,
+            b'\'' => break,
+            // Read as an escape or not, depending on standard_conforming_strings.
+            b'\\' => return None,
+            c if is_control(c) => return None,
+            _ => i += 1,
+        }
+    }
+    let end = i + 1;
+    // A string glued to a word after it (`'a'b`) is not read here.
+    if b.get(end).is_some_and(|&c| is_word(c) || c == b'\'') {
+        return None;
+    }
+    Some(end)
+}
+
+/// Past the number starting at `at`: digits, optionally `.` and digits.
+fn number_end(b: &[u8], at: usize) -> Option<usize> {
+    let digits = |from: usize| {
+        b[from..]
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .map_or(b.len(), |n| from + n)
+    };
+    let mut end = digits(at);
+    if b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        end = digits(end + 1);
+    }
+    if b.get(end)
+        .is_some_and(|&c| is_word(c) || c == b'.' || c == b'\'')
+    {
+        return None;
+    }
+    Some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(sql: &str) -> Option<Vec<u8>> {
+        shape(sql)
+    }
+
+    #[test]
+    fn literal_values_do_not_change_the_shape() {
+        let a = key("SELECT abalance FROM pgbench_accounts WHERE aid = 17;").unwrap();
+        let b = key("SELECT abalance FROM pgbench_accounts WHERE aid = 4242;").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(
+            key("select * from t where name = 'x' and total > 1.5"),
+            key("select * from t where name = 'it''s' and total > 100.25")
+        );
+    }
+
+    #[test]
+    fn everything_but_literal_values_does() {
+        let base = key("SELECT a FROM t WHERE id = 1").unwrap();
+        for other in [
+            "SELECT a FROM t WHERE id = '1'",
+            "SELECT a FROM t WHERE id = -1",
+            "SELECT a FROM t WHERE id =  1",
+            "SELECT a FROM t WHERE ID = 1",
+            "SELECT a FROM u WHERE id = 1",
+            "SELECT a FROM t WHERE id = $1",
+            "SELECT a FROM \"t\" WHERE id = 1",
+        ] {
+            assert_ne!(key(other).unwrap(), base, "{other}");
+        }
+    }
+
+    #[test]
+    fn what_the_scanner_does_not_read_exactly_has_no_shape() {
+        for sql in [
+            "SELECT 'a\\' FROM t",
+            "SELECT E'a' FROM t",
+            "SELECT 1 -- it's\n; DROP TABLE t; --'",
+            "SELECT 1 /* ' */",
+            "SELECT $$x$$",
+            "SELECT $a$x$a$",
+            "SELECT 1e5",
+            "SELECT 0x1F",
+            "SELECT 1.",
+            "SELECT 1; DROP TABLE t",
+            "SELECT 'unterminated",
+            "SELECT \"unterminated",
+            "SELECT 'a'b",
+            "SELECT '\u{1}'",
+            "DELETE FROM t WHERE id = 1",
+            "SET default_transaction_read_only = 0",
+            "EXPLAIN (ANALYZE 1) DELETE FROM t",
+            "SELECTx 1",
+            "(SELECT 1)",
+        ] {
+            assert_eq!(key(sql), None, "{sql:?}");
+        }
+        let long = format!("SELECT '{}'", "x".repeat(LONGEST));
+        assert_eq!(key(&long), None);
+    }
+
+    #[test]
+    fn quoted_names_parameters_and_trailing_semicolons_are_read() {
+        assert!(key("SELECT \"it's\" FROM \"a\"\"b\" WHERE x = $1 ;  \n").is_some());
+        assert!(key("WITH x AS (SELECT 1) SELECT * FROM x").is_some());
+        assert!(key("select a$b, t1.c2 from t1").is_some());
+    }
+}
