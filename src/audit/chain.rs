@@ -143,6 +143,18 @@ impl Checkpoint {
 
 /// The record's hash given the previous record's (both hex).
 pub fn record_hash(prev_hash: &str, rec: &AuditRecord) -> String {
+    hash_fields(prev_hash, rec, rec.id, &rec.time)
+}
+
+/// The hash `rec` gets when stored as record `id`: its time to the
+/// microsecond, as stored. The same as [`record_hash`] of the record read
+/// back, without copying it first.
+pub fn stored_hash(prev_hash: &str, rec: &AuditRecord, id: i64) -> String {
+    use chrono::SubsecRound;
+    hash_fields(prev_hash, rec, id, &rec.time.trunc_subsecs(6))
+}
+
+fn hash_fields(prev_hash: &str, rec: &AuditRecord, id: i64, time: &DateTime<Utc>) -> String {
     let mut prev = [0u8; 32];
     // A malformed stored prev_hash hashes as given, so it simply fails to match.
     if hex::decode_to_slice(prev_hash, &mut prev).is_err() {
@@ -152,52 +164,74 @@ pub fn record_hash(prev_hash: &str, rec: &AuditRecord) -> String {
     }
     let mut h = Sha256::new();
     h.update(prev);
-    let fields = canonical_fields(rec);
-    h.update(if fields.len() == 20 {
+    h.update(if rec.identity.is_some() {
         RECORD_TAG_V2
     } else {
         RECORD_TAG
     });
-    for field in fields {
-        match field {
-            None => h.update([0u8]),
-            Some(text) => {
-                h.update([1u8]);
-                h.update((text.len() as u64).to_be_bytes());
-                h.update(text.as_bytes());
-            }
+    visit_fields(rec, id, time, |field| match field {
+        None => h.update([0u8]),
+        Some(text) => {
+            h.update([1u8]);
+            h.update((text.len() as u64).to_be_bytes());
+            h.update(text.as_bytes());
         }
-    }
+    });
     hex::encode(h.finalize())
 }
 
 /// The fields of the canonical encoding, in order: 19 (version 1), or 20
 /// when the record names its identity (version 2).
 pub fn canonical_fields(rec: &AuditRecord) -> Vec<Option<String>> {
-    let s = |v: &str| Some(v.to_owned());
-    let mut fields = vec![
-        Some(rec.id.to_string()),
-        Some(rec.time.to_rfc3339_opts(SecondsFormat::Micros, true)),
-        s(&rec.session_id),
-        s(&rec.agent),
-        s(&rec.client_addr),
-        s(&rec.application_name),
-        s(&rec.database),
-        s(&rec.upstream_user),
-        s(&rec.statement),
-        Some(rec.params.to_string()),
-        s(rec.class.as_str()),
-        s(&rec.rule),
-        s(rec.decision.as_str()),
-        rec.hold_id.map(|v| v.to_string()),
-        rec.approver.clone(),
-        rec.comment.clone(),
-        rec.rows.map(|v| v.to_string()),
-        Some(rec.duration_us.to_string()),
-        rec.error.clone(),
-    ];
-    if let Some(identity) = rec.identity {
-        fields.push(s(identity.as_str()));
-    }
+    let mut fields = Vec::with_capacity(20);
+    visit_fields(rec, rec.id, &rec.time, |f| {
+        fields.push(f.map(str::to_owned))
+    });
     fields
+}
+
+/// Hands each canonical field to `field`, in order, without allocating one
+/// string per field.
+fn visit_fields(
+    rec: &AuditRecord,
+    id: i64,
+    time: &DateTime<Utc>,
+    mut field: impl FnMut(Option<&str>),
+) {
+    use std::fmt::Write;
+    let mut digits = String::with_capacity(24);
+    let mut number = |field: &mut dyn FnMut(Option<&str>), n: Option<i64>| match n {
+        Some(n) => {
+            digits.clear();
+            let _ = write!(digits, "{n}");
+            field(Some(&digits));
+        }
+        None => field(None),
+    };
+    number(&mut field, Some(id));
+    field(Some(&time.to_rfc3339_opts(SecondsFormat::Micros, true)));
+    for text in [
+        &rec.session_id,
+        &rec.agent,
+        &rec.client_addr,
+        &rec.application_name,
+        &rec.database,
+        &rec.upstream_user,
+        &rec.statement,
+    ] {
+        field(Some(text));
+    }
+    number(&mut field, Some(i64::from(rec.params)));
+    field(Some(rec.class.as_str()));
+    field(Some(&rec.rule));
+    field(Some(rec.decision.as_str()));
+    number(&mut field, rec.hold_id);
+    field(rec.approver.as_deref());
+    field(rec.comment.as_deref());
+    number(&mut field, rec.rows);
+    number(&mut field, Some(rec.duration_us));
+    field(rec.error.as_deref());
+    if let Some(identity) = rec.identity {
+        field(Some(identity.as_str()));
+    }
 }

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use super::rows;
-use crate::audit::chain::{record_hash, ChainLink, Checkpoint, CheckpointReason, GENESIS};
+use crate::audit::chain::{
+    record_hash, stored_hash, ChainLink, Checkpoint, CheckpointReason, GENESIS,
+};
 use crate::audit::AuditRecord;
 use crate::store::StoreError;
 
@@ -47,26 +49,17 @@ pub(super) fn append(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()
     let first = next_id(tx, last_id)?;
     let mut stmt = tx.prepare_cached(rows::INSERT_AUDIT)?;
     for (id, rec) in (first..).zip(records) {
-        let rec = stored(rec, id);
-        let hash = record_hash(&prev, &rec);
+        // Stored as record `id`, its time to the microsecond (`time_text`).
+        let hash = stored_hash(&prev, rec, id);
         let link = ChainLink {
             id,
             prev_hash: prev,
             hash,
         };
-        rows::insert_audit(&mut stmt, &rec, &link)?;
+        rows::insert_audit(&mut stmt, rec, &link)?;
         prev = link.hash;
     }
     Ok(())
-}
-
-/// The record as it will read back: its id, and its time to the microsecond.
-fn stored(rec: &AuditRecord, id: i64) -> AuditRecord {
-    use chrono::SubsecRound;
-    let mut rec = rec.clone();
-    rec.id = id;
-    rec.time = rec.time.trunc_subsecs(6);
-    rec
 }
 
 /// Migration step 3: chains every row written before the chain existed.
