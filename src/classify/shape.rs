@@ -101,11 +101,11 @@ pub(crate) fn scan(sql: &str, mut literal: impl FnMut(Range<usize>, u8)) -> Opti
                 at = end + 1;
                 continue;
             }
-            b'$' if at == 0 || !is_word(b[at - 1]) => {
-                // `$1` is a parameter; any other `$` outside a word opens a dollar quote.
-                if !b.get(at + 1).is_some_and(u8::is_ascii_digit) {
-                    return None;
-                }
+            // `$1` is a parameter; any other `$` outside a word opens a dollar quote.
+            b'$' if (at == 0 || !is_word(b[at - 1]))
+                && !b.get(at + 1).is_some_and(u8::is_ascii_digit) =>
+            {
+                return None
             }
             b'-' if b.get(at + 1) == Some(&b'-') => return None,
             b'/' if b.get(at + 1) == Some(&b'*') => return None,
