@@ -14,8 +14,10 @@
 #   TARGETS ["direct pgbouncer haproxy airlock"]  SCALE [10]  REINIT [0]
 #   PGHOST_DIRECT [127.0.0.1] PGPORT_DIRECT [5432] PGUSER_DIRECT [postgres]
 #   AIRLOCK_PORT [6432] PGBOUNCER_PORT [6433] HAPROXY_PORT [6434]
-#   MYSQL [0]: also sysbench against MariaDB (127.0.0.1:3306 as root) and
-#   haproxy TCP on HAPROXY_MYSQL_PORT [3307]; SYSBENCH_THREADS [16]
+#   MYSQL [0]: also sysbench against MariaDB (127.0.0.1:3306 as root), through
+#   haproxy TCP on HAPROXY_MYSQL_PORT [3307] and through airlock's MySQL
+#   listener on AIRLOCK_MYSQL_PORT [6035] (agent bench, mysql_native_password;
+#   database entry airlock_bench_mysql); SYSBENCH_THREADS [16]
 #   AIRLOCK_RULES [everything]: "everything" (one allow-all rule) or "default"
 #   (the shipped rules/default.toml); either way every statement is classified,
 #   decided and audited
@@ -43,6 +45,8 @@ AIRLOCK_PORT=${AIRLOCK_PORT:-6432}
 PGBOUNCER_PORT=${PGBOUNCER_PORT:-6433}
 HAPROXY_PORT=${HAPROXY_PORT:-6434}
 HAPROXY_MYSQL_PORT=${HAPROXY_MYSQL_PORT:-3307}
+AIRLOCK_MYSQL_PORT=${AIRLOCK_MYSQL_PORT:-6035}
+MYSQL_ENTRY=airlock_bench_mysql
 MYSQL_HOST=127.0.0.1
 MYSQL_PORT=3306
 BENCH_DB=airlock_bench
@@ -158,8 +162,19 @@ EOF
     default) cp "$REPO/rules/default.toml" "$WORK/airlock/rules/" ;;
     *) die "AIRLOCK_RULES must be everything or default" ;;
     esac
-    local verifier
+    local verifier native mysql_listener="" mysql_database=""
     verifier=$("$AIRLOCK" passwd --password "$AGENT_PASSWORD" | tail -n 1)
+    native=$(printf '%s' "$AGENT_PASSWORD" | "$AIRLOCK" passwd --mysql | tail -n 1)
+    if [ "$MYSQL" = 1 ]; then
+        mysql_listener="[mysql]
+listen = \"127.0.0.1:$AIRLOCK_MYSQL_PORT\""
+        mysql_database="[databases.$MYSQL_ENTRY]
+kind = \"mysql\"
+host = \"$MYSQL_HOST\"
+port = $MYSQL_PORT
+dbname = \"$BENCH_DB\"
+user = \"root\""
+    fi
     cat >"$WORK/airlock/airlock.toml" <<EOF
 rules = "rules"
 
@@ -182,8 +197,13 @@ dbname = "$BENCH_DB"
 user = "$PG_USER"
 tls = "disable"
 
+$mysql_database
+
+$mysql_listener
+
 [agents.$AGENT]
 scram = "$verifier"
+mysql_native = "$native"
 groups = ["bench"]
 EOF
     "$AIRLOCK" serve --config "$WORK/airlock/airlock.toml" >"$WORK/airlock/log" 2>&1 &
@@ -331,9 +351,8 @@ run_pgbench() { # target mode clients round
 MYRAW=$WORK/mysql.tsv # target test threads round tps latency_ms transactions cpu_ticks
 : >"$MYRAW"
 
-# The hook for airlock's MySQL front: print its port once it exists (and give
-# its process in PID[airlock]); until then airlock's MySQL rows read "n/a".
-airlock_mysql_port() { echo "${AIRLOCK_MYSQL_PORT:-}"; }
+# airlock's MySQL listener, when airlock is among the targets.
+airlock_mysql_port() { [[ " $TARGETS " == *" airlock "* ]] && echo "$AIRLOCK_MYSQL_PORT"; }
 
 mysql_target_port() {
     case $1 in
@@ -343,9 +362,9 @@ mysql_target_port() {
     esac
 }
 
-sysbench_common() { # port
-    echo --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$1" --mysql-user=root \
-        --mysql-db="$BENCH_DB" --tables=4 --table-size=100000
+sysbench_common() { # port [user password database]
+    echo --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$1" --mysql-user="${2:-root}" \
+        ${3:+--mysql-password="$3"} --mysql-db="${4:-$BENCH_DB}" --tables=4 --table-size=100000
 }
 
 init_sysbench() {
@@ -368,8 +387,10 @@ run_sysbench() { # target test round
     fi
     [ "$target" != direct ] && pid=${PID[$target]:-}
     out=$WORK/sysbench-$target-$test-$round.log
+    local login=()
+    [ "$target" = airlock ] && login=("$AGENT" "$AGENT_PASSWORD" "$MYSQL_ENTRY")
     [ -n "$pid" ] && before=$(cpu_ticks "$pid")
-    if ! sysbench "$test" $(sysbench_common "$port") --threads="$SYSBENCH_THREADS" \
+    if ! sysbench "$test" $(sysbench_common "$port" "${login[@]}") --threads="$SYSBENCH_THREADS" \
         --time="$DURATION" --report-interval=0 run >"$out" 2>&1; then
         log "sysbench failed: $target $test round $round"
         tail -n 5 "$out" >&2
@@ -468,7 +489,9 @@ main() {
     for p in $AIRLOCK_PORT $PGBOUNCER_PORT $HAPROXY_PORT; do
         port_free "$p" || die "port $p is in use (set AIRLOCK_PORT / PGBOUNCER_PORT / HAPROXY_PORT)"
     done
-    [ "$MYSQL" = 1 ] && { port_free "$HAPROXY_MYSQL_PORT" || die "port $HAPROXY_MYSQL_PORT is in use"; }
+    [ "$MYSQL" = 1 ] && for p in $HAPROXY_MYSQL_PORT $AIRLOCK_MYSQL_PORT; do
+        port_free "$p" || die "port $p is in use (set HAPROXY_MYSQL_PORT / AIRLOCK_MYSQL_PORT)"
+    done
     local t
     for t in $TARGETS; do target_conn "$t" >/dev/null; done
     [[ " $TARGETS " == *" airlock "* ]] && build_airlock
@@ -524,7 +547,7 @@ main() {
             echo
             echo "# Load benchmark: sysbench against MariaDB ($SYSBENCH_THREADS threads, 4 tables × 100000 rows)"
             echo
-            echo "airlock's MySQL front does not exist yet: its rows read n/a."
+            echo "airlock: its MySQL listener, agent \`$AGENT\` (mysql_native_password), same rules and audit as above."
             echo
             table "$MYRAW" direct haproxy test
         fi
