@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# benches/idle.sh — airlock's memory per idle agent connection.
+# benches/idle.sh — airlock's memory per idle agent connection, then ACTIVE
+# clients running pgbench -S at once through airlock, counting errors.
 #
 # Opens IDLE agent connections through airlock (pgbench clients that log in and
 # then sleep; each makes airlock open its own upstream connection) and reports
@@ -17,6 +18,7 @@
 #   IDLE [1000] (IDLE=5000 for the issue's figure)  UPSTREAM [throwaway|system]
 #   IDLE_PG_PORT [5440]  AIRLOCK_PORT [6442]  AIRLOCK_BIN (skip the build)
 #   PG_BIN [the newest /usr/lib/postgresql/*/bin]  CONNECT_TIMEOUT [300] seconds
+#   ACTIVE [1000] clients for the active run (0: none)  ACTIVE_SECONDS [10]
 #   RESULTS [benches/results/idle.md]
 set -euo pipefail
 
@@ -25,6 +27,10 @@ UPSTREAM=${UPSTREAM:-throwaway}
 IDLE_PG_PORT=${IDLE_PG_PORT:-5440}
 AIRLOCK_PORT=${AIRLOCK_PORT:-6442}
 CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-300}
+ACTIVE=${ACTIVE:-1000}
+ACTIVE_SECONDS=${ACTIVE_SECONDS:-10}
+# Upstream sessions the cluster must allow.
+MOST=$((IDLE > ACTIVE ? IDLE : ACTIVE))
 AGENT=bench
 AGENT_PASSWORD=bench-password
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -61,9 +67,9 @@ hwm_kib() { status "$1" VmHWM; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # Connections need file descriptors: airlock two per session, pgbench one.
-ulimit -n $((IDLE * 2 + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-[ "$(ulimit -n)" -gt $((IDLE * 2 + 100)) ] ||
-    die "open-file limit $(ulimit -n) is too low for $IDLE connections"
+ulimit -n $((MOST * 2 + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+[ "$(ulimit -n)" -gt $((MOST * 2 + 100)) ] ||
+    die "open-file limit $(ulimit -n) is too low for $MOST connections"
 command -v pgbench >/dev/null || die "pgbench is missing (apt-get install postgresql-contrib)"
 port_free "$AIRLOCK_PORT" || die "port $AIRLOCK_PORT is in use (set AIRLOCK_PORT)"
 
@@ -77,14 +83,14 @@ if [ "$UPSTREAM" = throwaway ]; then
     CLUSTER=$PGDIR/data
     mkdir -p "$PGDIR"
     if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; fi
-    log "initdb a throwaway cluster on port $IDLE_PG_PORT, max_connections=$((IDLE + 20))"
+    log "initdb a throwaway cluster on port $IDLE_PG_PORT, max_connections=$((MOST + 20))"
     as_postgres "$PG_BIN/initdb" -D "$CLUSTER" -A trust -U postgres >"$WORK/initdb.log" 2>&1 ||
         { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
     as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER" -l "$PGDIR/postgres.log" -w -t 120 start -o \
-        "-p $IDLE_PG_PORT -k $PGDIR -c listen_addresses=127.0.0.1 -c max_connections=$((IDLE + 20)) -c shared_buffers=128MB -c fsync=off" \
+        "-p $IDLE_PG_PORT -k $PGDIR -c listen_addresses=127.0.0.1 -c max_connections=$((MOST + 20)) -c shared_buffers=128MB -c fsync=off" \
         >/dev/null || { cat "$PGDIR/postgres.log" >&2; die "the throwaway cluster did not start"; }
     PG_PORT=$IDLE_PG_PORT
-    limit_note="throwaway cluster (initdb) on port $IDLE_PG_PORT with max_connections=$((IDLE + 20)): no upstream limit hit"
+    limit_note="throwaway cluster (initdb) on port $IDLE_PG_PORT with max_connections=$((MOST + 20)): no upstream limit hit"
 else
     PG_PORT=5432
     max=$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -XAtc "show max_connections")
@@ -95,6 +101,12 @@ else
     else
         limit_note="machine's PostgreSQL, max_connections=$max"
     fi
+    [ "$ACTIVE" -gt $((max - 10)) ] && ACTIVE=$((max - 10))
+fi
+if [ "$ACTIVE" -gt 0 ]; then
+    log "pgbench -i -s 1 (tables for the active run) on the upstream's postgres database"
+    pgbench -i -q -s 1 -h 127.0.0.1 -p "$PG_PORT" -U postgres postgres >"$WORK/pgbench-init.log" 2>&1 ||
+        { cat "$WORK/pgbench-init.log" >&2; die "pgbench -i failed"; }
 fi
 
 # ---- airlock --------------------------------------------------------------------
@@ -180,6 +192,25 @@ for _ in $(seq 60); do [ "$(upstream_sessions)" -le "$baseline_upstream" ] && br
 sleep 2
 rss_after=$(rss_kib "$airlock_pid")
 
+# ---- the active clients ---------------------------------------------------------
+
+active_row=""
+if [ "$ACTIVE" -gt 0 ]; then
+    log "$ACTIVE clients running pgbench -S for ${ACTIVE_SECONDS}s through airlock"
+    errors_before=$(grep -c -E ' (WARN|ERROR) ' "$WORK/airlock/log" || true)
+    active_rc=0
+    PGPASSWORD=$AGENT_PASSWORD pgbench -S -n -c "$ACTIVE" -j 4 -T "$ACTIVE_SECONDS" \
+        -h 127.0.0.1 -p "$AIRLOCK_PORT" -U "$AGENT" idle >"$WORK/active.log" 2>&1 || active_rc=$?
+    errors_after=$(grep -c -E ' (WARN|ERROR) ' "$WORK/airlock/log" || true)
+    tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/active.log")
+    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/active.log")
+    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/active.log" | tail -n 1)
+    aborted=$(grep -c -i 'aborted\|error' "$WORK/active.log" || true)
+    log "active: exit $active_rc, ${tx:-?} transactions, ${failed:-?} failed, ${tps:-?} tps"
+    [ "$active_rc" = 0 ] || tail -n 5 "$WORK/active.log" >&2
+    active_row="| $ACTIVE | $ACTIVE_SECONDS s | ${tps:-–} | ${tx:-0} | ${failed:-–} | $aborted | $active_rc | $((errors_after - errors_before)) |"
+fi
+
 per_conn=$(awk -v a="$rss_with" -v b="$rss_before" -v n="$IDLE" 'BEGIN { printf "%.1f", (a - b) / n }')
 at5000=$(awk -v b="$rss_before" -v p="$per_conn" 'BEGIN { printf "%.0f", (b + p * 5000) / 1024 }')
 {
@@ -193,6 +224,17 @@ at5000=$(awk -v b="$rss_before" -v p="$per_conn" 'BEGIN { printf "%.0f", (b + p 
     echo "| idle sessions | RSS before | RSS with all open | RSS after close | peak (VmHWM) | per session | at 5,000 (extrapolated) | threads | fds |"
     echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     echo "| $IDLE | $(mib "$rss_before") MiB | $(mib "$rss_with") MiB | $(mib "$rss_after") MiB | $(mib "$hwm") MiB | $per_conn KiB | $at5000 MiB | $threads | $fds |"
+    if [ -n "$active_row" ]; then
+        echo
+        echo "## Active clients"
+        echo
+        echo "\`pgbench -S -n -c $ACTIVE -j 4 -T $ACTIVE_SECONDS\` through airlock (default rules, auditing on), each client its own agent session and upstream connection."
+        echo "pgbench lines with 'error' or 'aborted', its exit status, and WARN/ERROR lines airlock logged during the run are counted."
+        echo
+        echo "| clients | duration | TPS | transactions | failed | pgbench error lines | pgbench exit | airlock WARN/ERROR lines |"
+        echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+        echo "$active_row"
+    fi
 } >"$WORK/idle.md"
 mkdir -p "$(dirname "$RESULTS")"
 cp "$WORK/idle.md" "$RESULTS"
