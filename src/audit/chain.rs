@@ -210,15 +210,7 @@ fn visit_fields(
     };
     number(&mut field, Some(id));
     field(Some(&time.to_rfc3339_opts(SecondsFormat::Micros, true)));
-    for text in [
-        &rec.session_id,
-        &rec.agent,
-        &rec.client_addr,
-        &rec.application_name,
-        &rec.database,
-        &rec.upstream_user,
-        &rec.statement,
-    ] {
+    for text in rec.who_and_what() {
         field(Some(text));
     }
     number(&mut field, Some(i64::from(rec.params)));

@@ -108,3 +108,19 @@ pub struct AuditRecord {
     #[serde(skip)]
     pub journal: Option<journal::Mark>,
 }
+
+impl AuditRecord {
+    /// Who ran what: the text fields from `session_id` to `statement`, in the
+    /// order of the canonical encoding and the export's columns.
+    pub fn who_and_what(&self) -> [&str; 7] {
+        [
+            &self.session_id,
+            &self.agent,
+            &self.client_addr,
+            &self.application_name,
+            &self.database,
+            &self.upstream_user,
+            &self.statement,
+        ]
+    }
+}

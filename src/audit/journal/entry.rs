@@ -29,15 +29,7 @@ pub fn encode(buf: &mut Vec<u8>, seq: u64, rec: &AuditRecord) {
     buf.extend_from_slice(&rec.time.timestamp_micros().to_le_bytes());
     buf.extend_from_slice(&rec.params.to_le_bytes());
     buf.extend_from_slice(&rec.hold_id.unwrap_or(i64::MIN).to_le_bytes());
-    for s in [
-        &rec.session_id,
-        &rec.agent,
-        &rec.client_addr,
-        &rec.application_name,
-        &rec.database,
-        &rec.upstream_user,
-        &rec.statement,
-    ] {
+    for s in rec.who_and_what() {
         put_str(buf, s);
     }
     put_str(buf, rec.class.as_str());
