@@ -12,6 +12,8 @@
 #   ROUNDS [3]  DURATION [10] seconds per run  CLIENTS ["16 64"]
 #   MODES ["simple extended prepared"]  LATENCY [1]: also a 1-client run per mode
 #   TARGETS ["direct pgbouncer haproxy airlock"]  SCALE [10]  REINIT [0]
+#     (also: airlock1, the same build with one runtime worker thread,
+#     AIRLOCK_WORKER_THREADS=1, on AIRLOCK1_PORT [6436])
 #   PGHOST_DIRECT [127.0.0.1] PGPORT_DIRECT [5432] PGUSER_DIRECT [postgres]
 #   AIRLOCK_PORT [6432] PGBOUNCER_PORT [6433] HAPROXY_PORT [6434]
 #   MYSQL [0]: also sysbench against MariaDB (127.0.0.1:3306 as root), through
@@ -42,6 +44,7 @@ PG_HOST=${PGHOST_DIRECT:-127.0.0.1}
 PG_PORT=${PGPORT_DIRECT:-5432}
 PG_USER=${PGUSER_DIRECT:-postgres}
 AIRLOCK_PORT=${AIRLOCK_PORT:-6432}
+AIRLOCK1_PORT=${AIRLOCK1_PORT:-6436}
 PGBOUNCER_PORT=${PGBOUNCER_PORT:-6433}
 HAPROXY_PORT=${HAPROXY_PORT:-6434}
 HAPROXY_MYSQL_PORT=${HAPROXY_MYSQL_PORT:-3307}
@@ -147,11 +150,13 @@ build_airlock() {
     AIRLOCK=$REPO/target/release/airlock
 }
 
-start_airlock() {
-    mkdir -p "$WORK/airlock/rules"
+start_airlock() { # name port with-mysql(0/1) [VAR=value for its environment...]
+    local name=$1 port=$2 with_mysql=$3 dir=$WORK/$1
+    shift 3
+    mkdir -p "$dir/rules"
     case $AIRLOCK_RULES in
     everything)
-        cat >"$WORK/airlock/rules/00-everything.toml" <<'EOF'
+        cat >"$dir/rules/00-everything.toml" <<'EOF'
 # Load benchmark: every statement is still classified, decided and audited,
 # and then allowed.
 [[rule]]
@@ -159,13 +164,13 @@ name = "everything"
 action = "allow"
 EOF
         ;;
-    default) cp "$REPO/rules/default.toml" "$WORK/airlock/rules/" ;;
+    default) cp "$REPO/rules/default.toml" "$dir/rules/" ;;
     *) die "AIRLOCK_RULES must be everything or default" ;;
     esac
     local verifier native mysql_listener="" mysql_database=""
     verifier=$("$AIRLOCK" passwd --password "$AGENT_PASSWORD" | tail -n 1)
     native=$(printf '%s' "$AGENT_PASSWORD" | "$AIRLOCK" passwd --mysql | tail -n 1)
-    if [ "$MYSQL" = 1 ]; then
+    if [ "$with_mysql" = 1 ]; then
         mysql_listener="[mysql]
 listen = \"127.0.0.1:$AIRLOCK_MYSQL_PORT\""
         mysql_database="[databases.$MYSQL_ENTRY]
@@ -175,20 +180,23 @@ port = $MYSQL_PORT
 dbname = \"$BENCH_DB\"
 user = \"root\""
     fi
-    cat >"$WORK/airlock/airlock.toml" <<EOF
+    cat >"$dir/airlock.toml" <<EOF
 rules = "rules"
 
 [server]
-listen = "127.0.0.1:$AIRLOCK_PORT"
+listen = "127.0.0.1:$port"
 tls = "off"
-public_url = "http://127.0.0.1:8080"
+public_url = "http://127.0.0.1:1$port"
+
+[web]
+listen = "127.0.0.1:1$port"
 
 [log]
 format = "human"
 level = "warn"
 
 [store]
-url = "sqlite:$WORK/airlock/airlock.sqlite"
+url = "sqlite:$dir/airlock.sqlite"
 
 [databases.$BENCH_DB]
 host = "$PG_HOST"
@@ -206,9 +214,9 @@ scram = "$verifier"
 mysql_native = "$native"
 groups = ["bench"]
 EOF
-    "$AIRLOCK" serve --config "$WORK/airlock/airlock.toml" >"$WORK/airlock/log" 2>&1 &
-    PID[airlock]=$!
-    wait_port "$AIRLOCK_PORT" 30 || { cat "$WORK/airlock/log" >&2; die "airlock did not start"; }
+    env "$@" "$AIRLOCK" serve --config "$dir/airlock.toml" >"$dir/log" 2>&1 &
+    PID[$name]=$!
+    wait_port "$port" 30 || { cat "$dir/log" >&2; die "$name did not start"; }
 }
 
 start_pgbouncer() {
@@ -297,6 +305,7 @@ target_conn() {
     pgbouncer) echo "$PGBOUNCER_PORT $PG_USER" ;;
     haproxy) echo "$HAPROXY_PORT $PG_USER" ;;
     airlock) echo "$AIRLOCK_PORT $AGENT" ;;
+    airlock1) echo "$AIRLOCK1_PORT $AGENT" ;;
     *) die "unknown target $1" ;;
     esac
 }
@@ -327,7 +336,7 @@ run_pgbench() { # target mode clients round
     out=$WORK/pgbench-$target-$mode-$clients-$round.log
     wait_upstream_free
     [ -n "$pid" ] && before=$(cpu_ticks "$pid")
-    [ "$target" = airlock ] && audit_before=$(thread_ticks "$pid" airlock-audit)
+    [[ $target == airlock* ]] && audit_before=$(thread_ticks "$pid" airlock-audit)
     if ! PGPASSWORD=$AGENT_PASSWORD pgbench -S -n -T "$DURATION" -c "$clients" -j "$jobs" -M "$mode" \
         -h 127.0.0.1 -p "$port" -U "$user" "$BENCH_DB" >"$out" 2>&1; then
         log "pgbench failed: $target $mode c=$clients round $round (see below)"
@@ -336,7 +345,7 @@ run_pgbench() { # target mode clients round
         return
     fi
     [ -n "$pid" ] && after=$(cpu_ticks "$pid")
-    [ "$target" = airlock ] && audit_after=$(thread_ticks "$pid" airlock-audit)
+    [[ $target == airlock* ]] && audit_after=$(thread_ticks "$pid" airlock-audit)
     local tps lat tx
     tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | tail -n 1)
     lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$out")
@@ -443,7 +452,7 @@ table() { # raw-file reference-target second-reference first-column-title
         tpsl[t SUBSEP key] = tpsl[t SUBSEP key] " " $5
         latl[t SUBSEP key] = latl[t SUBSEP key] " " $6
         if ($7 > 0 && t != "direct") cpul[t SUBSEP key] = cpul[t SUBSEP key] " " ($8 * 1000000 / clk) / $7
-        if ($7 > 0 && t == "airlock" && $9 != "") auditl[t SUBSEP key] = auditl[t SUBSEP key] " " ($9 * 1000000 / clk) / $7
+        if ($7 > 0 && t ~ /^airlock/ && $9 != "") auditl[t SUBSEP key] = auditl[t SUBSEP key] " " ($9 * 1000000 / clk) / $7
     }
     END {
         print "| target | " title " | clients | TPS min | TPS median | TPS max | × direct | × " ref2 " | proxy CPU µs/tx | latency ms | + latency µs vs direct |"
@@ -486,18 +495,19 @@ classifier_label() {
 
 main() {
     install_missing
-    for p in $AIRLOCK_PORT $PGBOUNCER_PORT $HAPROXY_PORT; do
-        port_free "$p" || die "port $p is in use (set AIRLOCK_PORT / PGBOUNCER_PORT / HAPROXY_PORT)"
+    for p in $AIRLOCK_PORT $AIRLOCK1_PORT $PGBOUNCER_PORT $HAPROXY_PORT; do
+        port_free "$p" || die "port $p is in use (set AIRLOCK_PORT / AIRLOCK1_PORT / PGBOUNCER_PORT / HAPROXY_PORT)"
     done
     [ "$MYSQL" = 1 ] && for p in $HAPROXY_MYSQL_PORT $AIRLOCK_MYSQL_PORT; do
         port_free "$p" || die "port $p is in use (set HAPROXY_MYSQL_PORT / AIRLOCK_MYSQL_PORT)"
     done
     local t
     for t in $TARGETS; do target_conn "$t" >/dev/null; done
-    [[ " $TARGETS " == *" airlock "* ]] && build_airlock
+    [[ " $TARGETS " == *" airlock"[\ 1]* ]] && build_airlock
     init_pgbench
     [ "$MYSQL" = 1 ] && init_sysbench
-    [[ " $TARGETS " == *" airlock "* ]] && start_airlock
+    [[ " $TARGETS " == *" airlock "* ]] && start_airlock airlock "$AIRLOCK_PORT" "$MYSQL"
+    [[ " $TARGETS " == *" airlock1 "* ]] && start_airlock airlock1 "$AIRLOCK1_PORT" 0 AIRLOCK_WORKER_THREADS=1
     [[ " $TARGETS " == *" pgbouncer "* ]] && start_pgbouncer
     { [[ " $TARGETS " == *" haproxy "* ]] || [ "$MYSQL" = 1 ]; } && start_haproxy
 
