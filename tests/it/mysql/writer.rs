@@ -339,3 +339,47 @@ async fn ctrl_c_kills_a_long_read_as_the_reader_and_a_write_as_the_writer() {
         assert_eq!(kill.error, None, "{kill:?}");
     }
 }
+
+#[tokio::test]
+async fn long_data_of_a_prepared_write_reaches_the_writer() {
+    let u = users().await;
+    let a = start_as(&u, PERMISSIVE, &format!("pw-{}", u.writer)).await;
+    let t = stamped_table(0).await;
+    let (mut r, mut w) = raw_session(&a).await;
+    let mut prepare = vec![command::STMT_PREPARE];
+    prepare.extend_from_slice(format!("INSERT INTO {t} (id, note) VALUES (?, ?)").as_bytes());
+    w.write_all(&frame(0, &prepare).0).await.unwrap();
+    let ok = r.read_packet().await.unwrap().unwrap();
+    assert_eq!(ok.payload[0], 0, "{:?}", ok.payload);
+    let id: [u8; 4] = ok.payload[1..5].try_into().unwrap();
+    assert_eq!(
+        u16::from_le_bytes([ok.payload[7], ok.payload[8]]),
+        2,
+        "two parameters"
+    );
+    for _ in 0..3 {
+        r.read_packet().await.unwrap().unwrap(); // two parameter definitions, EOF
+    }
+    let mut long = vec![command::STMT_SEND_LONG_DATA];
+    long.extend_from_slice(&id);
+    long.extend_from_slice(&1u16.to_le_bytes());
+    long.extend_from_slice(b"sent as long data");
+    w.write_all(&frame(0, &long).0).await.unwrap();
+    let mut exec = vec![command::STMT_EXECUTE];
+    exec.extend_from_slice(&id);
+    // no cursor, one iteration, no NULLs, types bound: LONG, then VAR_STRING
+    exec.extend_from_slice(&[0, 1, 0, 0, 0, 0, 1, 0x03, 0, 0xfd, 0]);
+    exec.extend_from_slice(&9i32.to_le_bytes());
+    w.write_all(&frame(0, &exec).0).await.unwrap();
+    let answer = r.read_packet().await.unwrap().unwrap();
+    assert_eq!(
+        answer.payload[0],
+        0,
+        "{:?}",
+        String::from_utf8_lossy(&answer.payload)
+    );
+    assert_eq!(
+        row(&t, 9).await,
+        Some(("sent as long data".into(), Some(u.writer.clone())))
+    );
+}
