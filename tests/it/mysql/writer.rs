@@ -265,13 +265,20 @@ async fn the_sessions_state_is_carried_to_the_writer() {
         .unwrap();
     assert_eq!(there, 1, "the write ran in the agent's current database");
     c.query_drop("USE test").await.unwrap();
+    // Not carried: a SQL-level PREPARE of a write lived on the writer that ran it.
+    let prepare = format!("PREPARE s FROM 'UPDATE {t} SET note = ''p'' WHERE id = 1'");
+    c.query_drop(&prepare).await.unwrap();
+    let (code, _) = server_error(c.query_drop("EXECUTE s").await.unwrap_err());
+    assert_eq!(code, 1243, "unknown prepared statement");
+    c.query_drop(format!("{prepare}; EXECUTE s")).await.unwrap();
+    assert_eq!(row(&t, 1).await.unwrap().0, "p");
     // autocommit off: the write waits for the agent's COMMIT or ROLLBACK.
     c.query_drop("SET autocommit = 0").await.unwrap();
     c.query_drop(format!("UPDATE {t} SET note = 'uncommitted' WHERE id = 1"))
         .await
         .unwrap();
     c.query_drop("ROLLBACK").await.unwrap();
-    assert_eq!(row(&t, 1).await.unwrap().0, "n1");
+    assert_eq!(row(&t, 1).await.unwrap().0, "p");
 }
 
 #[tokio::test]
