@@ -177,6 +177,9 @@ impl Journal {
             .bytes
             .fetch_add(intents.buf.len() as u64, Ordering::Relaxed);
         intents.buf.clear();
+        // The next intent goes to the current segment; an idle session keeps
+        // no retired segment's file open.
+        intents.segment = None;
         Ok(())
     }
 

@@ -202,3 +202,16 @@ fn an_empty_or_missing_directory_recovers_nothing() {
     std::fs::write(dir.path().join("notes.txt"), b"not a segment").unwrap();
     assert_eq!(recover(dir.path(), &store).unwrap(), Recovery::default());
 }
+
+#[test]
+fn a_recovered_record_reads_as_unknown_in_ocsf() {
+    let mut rec = noted(5);
+    rec.error = Some(UNKNOWN_OUTCOME.into());
+    let event = crate::audit::ocsf::event(&rec);
+    assert_eq!(event["status_id"], 0);
+    assert_eq!(event["status"], "Unknown");
+    assert_eq!(event["status_code"], UNKNOWN_OUTCOME);
+    assert_eq!(event["disposition"], "Allowed", "the decision stands");
+    rec.error = Some("23505".into());
+    assert_eq!(crate::audit::ocsf::event(&rec)["status_id"], 2);
+}
