@@ -47,6 +47,11 @@ pub fn recover(dir: &Path, store: &dyn Store) -> Result<Recovery, StoreError> {
     for entry in entries {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') && name.ends_with(".new") {
+            // A segment created but not yet named when its process died: empty.
+            remove_if_unlocked(&path);
+            continue;
+        }
         if name.starts_with('.') || !name.ends_with(SEGMENT_SUFFIX) {
             continue;
         }
@@ -89,6 +94,14 @@ pub fn recover(dir: &Path, store: &dyn Store) -> Result<Recovery, StoreError> {
         }
     }
     Ok(report)
+}
+
+fn remove_if_unlocked(path: &Path) {
+    if let Ok(file) = File::open(path) {
+        if file.try_lock().is_ok() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 type Key = (String, i64, String);

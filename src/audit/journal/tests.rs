@@ -200,7 +200,14 @@ fn an_empty_or_missing_directory_recovers_nothing() {
     let none = recover(&dir.path().join("absent"), &store).unwrap();
     assert_eq!(none, Recovery::default());
     std::fs::write(dir.path().join("notes.txt"), b"not a segment").unwrap();
+    let unnamed = dir.path().join(".0-1-000000.journal.new");
+    std::fs::write(&unnamed, b"").unwrap();
     assert_eq!(recover(dir.path(), &store).unwrap(), Recovery::default());
+    assert!(
+        !unnamed.exists(),
+        "a dead process's unnamed segment is removed"
+    );
+    assert!(dir.path().join("notes.txt").exists());
 }
 
 #[test]
