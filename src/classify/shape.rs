@@ -61,45 +61,26 @@ pub(crate) fn scan(sql: &str, mut literal: impl FnMut(Range<usize>, u8)) -> Opti
         return None;
     }
     let mut key = Vec::with_capacity(b.len());
-    let mut at = 0;
+    // Bytes before `copied` are in `key`; ordinary bytes are copied in runs.
+    let (mut at, mut copied) = (0, 0);
     while at < b.len() {
-        let c = b[at];
-        match c {
+        let (end, marker) = match b[at] {
             b'\'' => {
                 if at > 0 && is_word(b[at - 1]) {
                     return None; // E'..', B'..', X'..', N'..': prefixed literals
                 }
-                let end = string_end(b, at)?;
-                literal(at..end, STRING);
-                at = end;
-                key.push(STRING);
-                continue;
+                (string_end(b, at)?, Some(STRING))
             }
             b'0'..=b'9' if at == 0 || !is_word(b[at - 1]) && b[at - 1] != b'.' => {
                 let end = number_end(b, at)?;
-                let number = &b[at..end];
-                let marker = if number.contains(&b'.') {
-                    DECIMAL
-                } else if number.len() <= SHORT_INTEGER {
-                    INTEGER
-                } else {
-                    key.extend_from_slice(number);
-                    at = end;
-                    continue;
-                };
-                literal(at..end, marker);
-                at = end;
-                key.push(marker);
-                continue;
+                (end, number_marker(&b[at..end]))
             }
             b'"' => {
                 let end = at + 1 + b[at + 1..].iter().position(|&q| q == b'"')?;
                 if b[at..end].iter().any(|&c| is_control(c)) {
                     return None;
                 }
-                key.extend_from_slice(&b[at..=end]);
-                at = end + 1;
-                continue;
+                (end + 1, None)
             }
             // `$1` is a parameter; any other `$` outside a word opens a dollar quote.
             b'$' if (at == 0 || !is_word(b[at - 1]))
@@ -112,12 +93,29 @@ pub(crate) fn scan(sql: &str, mut literal: impl FnMut(Range<usize>, u8)) -> Opti
             b'\\' => return None,
             b';' if !b[at + 1..].iter().all(u8::is_ascii_whitespace) => return None,
             c if is_control(c) => return None,
-            _ => {}
+            _ => (at + 1, None),
+        };
+        if let Some(marker) = marker {
+            literal(at..end, marker);
+            key.extend_from_slice(&b[copied..at]);
+            key.push(marker);
+            copied = end;
         }
-        key.push(c);
-        at += 1;
+        at = end;
     }
+    key.extend_from_slice(&b[copied..]);
     Some(key)
+}
+
+/// The marker of a number, or `None` for an integer too long to blank.
+fn number_marker(number: &[u8]) -> Option<u8> {
+    if number.contains(&b'.') {
+        Some(DECIMAL)
+    } else if number.len() <= SHORT_INTEGER {
+        Some(INTEGER)
+    } else {
+        None
+    }
 }
 
 /// `SELECT` or `WITH` as the first word.
@@ -202,6 +200,15 @@ mod tests {
         assert_eq!(
             key("select * from t where name = 'x' and total > 1.5"),
             key("select * from t where name = 'it''s' and total > 100.25")
+        );
+    }
+
+    #[test]
+    fn the_shape_is_the_text_with_markers_for_literals() {
+        assert_eq!(
+            key("SELECT \"n\", 1.5 FROM t WHERE id = 1 AND b = 'x''y' AND c = 1234567890;")
+                .unwrap(),
+            b"SELECT \"n\", \x03 FROM t WHERE id = \x02 AND b = \x01 AND c = 1234567890;"
         );
     }
 
