@@ -199,8 +199,8 @@ pub fn startup(params: &[(String, String)]) -> Bytes {
 
 /// Frames for running `sql` as an internal extended-protocol statement under a
 /// reserved name, so the client's unnamed statement and portal are left alone.
-/// Five responses follow: ParseComplete, BindComplete, CommandComplete, CloseComplete,
-/// ReadyForQuery (or an ErrorResponse and ReadyForQuery).
+/// Six responses follow: ParseComplete, BindComplete, CommandComplete, two
+/// CloseComplete, ReadyForQuery (or an ErrorResponse and ReadyForQuery).
 pub fn internal_statement(sql: &str) -> Bytes {
     const NAME: &[u8] = b"__airlock_internal";
     let mut buf = BytesMut::new();
@@ -220,13 +220,19 @@ pub fn internal_statement(sql: &str) -> Bytes {
     put_cstr(&mut buf, NAME);
     buf.put_i32(0);
     finish(&mut buf, at);
-    let at = begin(&mut buf, b'C');
-    buf.put_u8(b'S');
-    put_cstr(&mut buf, NAME);
-    finish(&mut buf, at);
+    // Both closed: inside a transaction block a portal outlives the Sync.
+    for kind in [b'P', b'S'] {
+        let at = begin(&mut buf, b'C');
+        buf.put_u8(kind);
+        put_cstr(&mut buf, NAME);
+        finish(&mut buf, at);
+    }
     buf.extend_from_slice(&SYNC);
     buf.freeze()
 }
+
+/// The answers [`internal_statement`] produces, in order.
+pub const INTERNAL_ANSWERS: usize = 6;
 
 pub const SYNC: [u8; 5] = [b'S', 0, 0, 0, 4];
 pub const FLUSH: [u8; 5] = [b'H', 0, 0, 0, 4];

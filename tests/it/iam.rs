@@ -196,6 +196,18 @@ mod through_rds_standin {
         crt: &std::path::Path,
         region: &str,
     ) -> Airlock {
+        airlock_with(dir, rds, sts, crt, region, PERMISSIVE, "").await
+    }
+
+    async fn airlock_with(
+        dir: &std::path::Path,
+        rds: &RdsStandIn,
+        sts: &StsStandIn,
+        crt: &std::path::Path,
+        region: &str,
+        rules: &str,
+        more: &str,
+    ) -> Airlock {
         let creds = dir.join("aws-credentials");
         std::fs::write(
             &creds,
@@ -207,13 +219,14 @@ mod through_rds_standin {
         let db = format!(
             "dbname = \"test\"\ntls = \"verify-full\"\nca_file = \"{}\"\ntls_server_name = \"localhost\"\ncredentials = \"iam\"\n\
              [databases.test.iam]\nregion = \"{region}\"\nrole_arn = \"{ROLE}\"\nsts_endpoint = \"{}\"\n\
-             profile = \"ci\"\ncredentials_file = \"{}\"\nsts_timeout = \"2s\"",
+             profile = \"ci\"\ncredentials_file = \"{}\"\nsts_timeout = \"2s\"\n{}",
             crt.display(),
             sts.endpoint(),
-            creds.display()
+            creds.display(),
+            more.replace("{sts}", &sts.endpoint()).replace("{creds}", &creds.display().to_string()),
         );
         Airlock::start_with(Options {
-            rules: PERMISSIVE,
+            rules,
             database_extra: &db,
             upstream_port: Some(rds.addr.port()),
             upstream_user: Some("postgres"),
@@ -290,5 +303,83 @@ mod through_rds_standin {
             msg(&e)
         );
         assert!(start.elapsed() < Duration::from_secs(6));
+    }
+
+    const WRITER_ROLE: &str = "arn:aws:iam::123456789012:role/airlock-writer";
+
+    /// The writer's role is assumed when an approved write runs, tagged with
+    /// the approval, never at session start and never reused.
+    #[tokio::test]
+    async fn iam_writer_role_is_assumed_at_approval_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let (crt, key) = self_signed(dir.path());
+        let rds = RdsStandIn::start(&crt, &key, "eu-west-1", 0).await;
+        let sts = StsStandIn::start(StsMode::Issue { ttl_secs: 3600 }).await;
+        let writer = format!(
+            "[databases.test.writer]\nuser = \"postgres\"\ncredentials = \"iam\"\n\
+             [databases.test.writer.iam]\nregion = \"eu-west-1\"\nrole_arn = \"{WRITER_ROLE}\"\n\
+             sts_endpoint = \"{{sts}}\"\nprofile = \"ci\"\ncredentials_file = \"{{creds}}\"\n"
+        );
+        let airlock = airlock_with(
+            dir.path(),
+            &rds,
+            &sts,
+            &crt,
+            "eu-west-1",
+            HOLD_WRITES,
+            &writer,
+        )
+        .await;
+        let t = unique("iam_writer");
+        crate::harness::direct()
+            .await
+            .batch_execute(&format!("CREATE TABLE {t} (x int)"))
+            .await
+            .unwrap();
+        let client = std::sync::Arc::new(airlock.connect().await);
+        let calls = sts.calls();
+        assert_eq!(calls.len(), 1, "only the reader's role at session start");
+        assert_eq!(calls[0].form["RoleArn"], ROLE);
+        let mut approvals = Vec::new();
+        for x in 0..2usize {
+            let c = client.clone();
+            let sql = format!("INSERT INTO {t} VALUES ({x})");
+            let run = tokio::spawn(async move { c.execute(sql.as_str(), &[]).await });
+            let id = airlock.next_pending().await;
+            let writer_calls = || {
+                sts.calls()
+                    .iter()
+                    .filter(|c| c.form["RoleArn"] == WRITER_ROLE)
+                    .count()
+            };
+            // (The reviewer's EXPLAIN preview runs as the reader.)
+            assert_eq!(
+                writer_calls(),
+                x,
+                "nothing assumed for the writer while held"
+            );
+            airlock.approve(id).await;
+            assert_eq!(run.await.unwrap().unwrap(), 1);
+            approvals.push(id);
+        }
+        let calls: Vec<_> = sts
+            .calls()
+            .into_iter()
+            .filter(|c| c.form["RoleArn"] == WRITER_ROLE)
+            .collect();
+        assert_eq!(calls.len(), 2, "one AssumeRole per approved write");
+        for (call, id) in calls.iter().zip(&approvals) {
+            assert_eq!(call.form["RoleArn"], WRITER_ROLE);
+            assert_eq!(call.form["SourceIdentity"], AGENT);
+            assert_eq!(call.form["Tags.member.2.Key"], "approval");
+            assert_eq!(call.form["Tags.member.2.Value"], id.to_string());
+        }
+        let audit = airlock.audit().await;
+        let writes: Vec<_> = audit.iter().filter(|r| r.hold_id.is_some()).collect();
+        assert_eq!(writes.len(), 2);
+        assert!(writes
+            .iter()
+            .all(|r| r.identity == Some(airlock::audit::Identity::Writer) && r.error.is_none()));
+        assert!(rds.refusals.lock().unwrap().is_empty());
     }
 }

@@ -21,5 +21,6 @@ mod pg_protocol;
 mod pg_readwrite;
 mod pg_tools;
 mod pg_upstream_auth;
+mod pg_writer;
 mod raw;
 mod shared_store;

@@ -1,5 +1,5 @@
-//! Defence in depth: the agent's session is read-only upstream; only allowed or
-//! approved statements run read-write, and read-write never outlives them.
+//! Defence in depth: the agent's session is read-only upstream and stays so;
+//! allowed or approved writes run on a separate writer connection.
 
 use crate::harness::*;
 
@@ -59,7 +59,7 @@ async fn a_select_that_writes_is_stopped_by_the_database() {
 }
 
 #[tokio::test]
-async fn read_write_is_switched_back_after_an_allowed_write() {
+async fn the_session_stays_read_only_around_allowed_writes() {
     let a = Airlock::start(RULES).await;
     let (t, f) = sneaky_setup().await;
     let c = a.connect().await;
@@ -100,7 +100,7 @@ async fn read_write_is_switched_back_after_an_allowed_write() {
 }
 
 #[tokio::test]
-async fn write_as_first_statement_of_a_block_makes_the_block_read_write() {
+async fn write_as_first_statement_of_a_block_moves_the_block_to_the_writer() {
     let a = Airlock::start(RULES).await;
     let (t, f) = sneaky_setup().await;
     let c = a.connect().await;
@@ -141,7 +141,7 @@ async fn write_after_a_read_in_a_block_is_refused_with_25006() {
 }
 
 #[tokio::test]
-async fn commit_followed_by_more_statements_is_refused_while_read_write() {
+async fn commit_followed_by_more_statements_is_refused_on_the_writer() {
     let a = Airlock::start(RULES).await;
     let (t, f) = sneaky_setup().await;
     let c = a.connect().await;
@@ -196,7 +196,7 @@ async fn extended_protocol_writes_inside_a_transaction() {
     }
     tx.commit().await.unwrap();
     assert_eq!(rows(&t).await, 3);
-    // a block made read-write early for a write may run nothing else before it
+    // a block that only prepared a write is still the reader's, read-only
     let tx = c.transaction().await.unwrap();
     let stmt = tx
         .prepare(&format!("INSERT INTO {t} VALUES ($1)"))
@@ -206,7 +206,7 @@ async fn extended_protocol_writes_inside_a_transaction() {
         .query(&format!("SELECT {f}()") as &str, &[])
         .await
         .unwrap_err();
-    assert_eq!(sqlstate(&e), "25000", "{e}");
+    assert_eq!(sqlstate(&e), "25006", "{e}");
     drop(stmt);
     tx.rollback().await.unwrap();
     assert_eq!(rows(&t).await, 3);

@@ -8,6 +8,7 @@
 //! Bind only remember what a later Execute will run.
 
 pub mod cache;
+mod extended;
 mod hold;
 pub mod pipeline;
 mod readwrite;
@@ -15,9 +16,11 @@ mod resolve;
 pub mod statements;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 pub use crate::approvals::binding;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -78,16 +81,12 @@ struct Pending {
 #[derive(Debug, Default)]
 struct Batch {
     messages: usize,
-    /// Bind frames sent in this batch, to re-bind after airlock ends the
-    /// batch's transaction to switch it read-write.
-    binds: Vec<Bytes>,
-    /// A COMMIT/ROLLBACK ran in this batch while read-write was on: nothing more
-    /// may run until Sync.
+    /// A COMMIT/ROLLBACK ran on the writer in this batch: nothing more may run
+    /// until Sync.
     must_sync: bool,
-    /// An approved statement made this batch's implicit transaction read-write:
-    /// until Sync, only statements decided as writes (or transaction and
-    /// session control) may run in it.
-    read_write: bool,
+    /// Whether the statements run in this batch left a transaction block open
+    /// (`None`: none began or ended one; the last ReadyForQuery tells).
+    block: Option<bool>,
 }
 
 /// The agent-facing half of a session.
@@ -107,16 +106,19 @@ pub struct Session<W> {
     batch: Batch,
     /// The open transaction block has run nothing but BEGIN.
     block_fresh: bool,
-    /// airlock made the open transaction block read-write.
-    block_rw: bool,
+    /// The text of the BEGIN that opened the block, replayed on the writer
+    /// when the block moves there.
+    begin_sql: Option<String>,
     /// A COPY FROM STDIN was sent and the agent has not yet ended its data.
     copy_in: bool,
-    /// airlock made the block read-write at a write's Parse or Bind, before its
-    /// Execute was decided: nothing else may run in the block until it does.
-    early_rw_pending: bool,
-    /// The session default is read-write for an approved statement and must be
-    /// switched back once the database is idle again.
-    restore_pending: bool,
+    /// The writer connection, while one is open: the active link.
+    writer: Option<writer::WriterLink>,
+    /// The agent's Parse frames by statement name, to prepare them again on
+    /// the writer.
+    parses: HashMap<String, Bytes>,
+    /// Parse and Close frames of named statements the agent sent while the
+    /// writer was active, replayed on the reader when the writer closes.
+    replay: Vec<(Sent, Bytes)>,
 }
 
 impl<W: AsyncWrite + Unpin> Session<W> {
@@ -139,10 +141,11 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             statements: Statements::default(),
             batch: Batch::default(),
             block_fresh: false,
-            block_rw: false,
+            begin_sql: None,
             copy_in: false,
-            early_rw_pending: false,
-            restore_pending: false,
+            writer: None,
+            parses: HashMap::new(),
+            replay: Vec::new(),
         }
     }
 
@@ -152,6 +155,11 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         client: &mut FrameReader<R>,
     ) -> Result<(), SessionError> {
         let result = self.dispatch_all(client).await;
+        if let Some(mut link) = self.writer.take() {
+            // A block still open on the writer is rolled back by the database.
+            let _ = link.upstream.write_all(&[b'X', 0, 0, 0, 4]).await;
+            let _ = link.upstream.shutdown().await;
+        }
         if let Err(e) = &result {
             let error = match e {
                 SessionError::Frame(FrameError::TooLarge { len, max }) => Some(PgError::fatal(
@@ -221,6 +229,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                     ),
                 };
                 self.statements.simple_query();
+                self.batch.block = None;
                 let pending = Pending {
                     sent: Sent::Query,
                     raw: frame.raw,
@@ -228,41 +237,16 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                     params: Vec::new(),
                     formats: Vec::new(),
                 };
-                self.statement(pending, client).await
+                let flow = self.statement(pending, client).await?;
+                self.writer_round().await?;
+                Ok(flow)
             }
             b'P' => {
-                let parse = message::parse_parse(frame.body()).map_err(malformed)?;
-                let prepared = match parse.query {
-                    Ok(sql) => self.state.parsed.get_or_classify(sql),
-                    Err(()) => Prepared::unknown("", "statement text is not valid UTF-8"),
-                };
-                self.statements.parse(parse.name, prepared.clone());
-                self.early_read_write(&prepared).await?;
-                self.extended(frame.raw, Sent::Parse);
+                self.parse(frame)?;
                 Ok(Flow::Continue)
             }
             b'B' => {
-                if self.batch.messages == 0
-                    && self.shared.pipeline.lock().unwrap().tx_status == b'I'
-                {
-                    // A new batch outside a block: earlier portals are gone upstream too.
-                    self.statements.clear_portals();
-                }
-                let bind = message::parse_bind(frame.body()).map_err(malformed)?;
-                let portal = Portal {
-                    prepared: self.statements.for_bind(bind.statement),
-                    params: bind
-                        .params
-                        .iter()
-                        .map(|p| p.map(Bytes::copy_from_slice))
-                        .collect(),
-                    formats: bind.formats.clone(),
-                };
-                let prepared = portal.prepared.clone();
-                self.statements.bind(bind.portal, portal);
-                self.early_read_write(&prepared).await?;
-                self.batch.binds.push(frame.raw.clone());
-                self.extended(frame.raw, Sent::Bind);
+                self.bind(frame)?;
                 Ok(Flow::Continue)
             }
             b'E' => {
@@ -274,6 +258,8 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                     ),
                     params: Vec::new(),
                     formats: Vec::new(),
+                    statement: String::new(),
+                    bind: Bytes::new(),
                 });
                 let pending = Pending {
                     sent: Sent::Execute,
@@ -287,15 +273,11 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 flow
             }
             b'D' => {
-                message::parse_target(frame.body(), "Describe").map_err(malformed)?;
-                self.extended(frame.raw, Sent::Describe);
+                self.describe(frame)?;
                 Ok(Flow::Continue)
             }
             b'C' => {
-                let (kind, name) =
-                    message::parse_target(frame.body(), "Close").map_err(malformed)?;
-                self.statements.close(kind, name);
-                self.extended(frame.raw, Sent::Close);
+                self.close(frame)?;
                 Ok(Flow::Continue)
             }
             b'S' => {
@@ -304,6 +286,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 self.send(&frame.raw, Some(sync));
                 self.unflushed = false;
                 self.batch = Batch::default();
+                self.writer_round().await?;
                 Ok(Flow::Continue)
             }
             b'H' => {
@@ -313,6 +296,8 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             }
             // COPY data from the agent belongs to a COPY FROM STDIN already decided.
             b'd' | b'c' | b'f' => {
+                // After CopyDone a writer closes at the agent's next message: in
+                // the extended protocol the ReadyForQuery waits for its Sync.
                 if frame.tag != b'd' {
                     self.copy_in = false;
                 }
@@ -345,32 +330,50 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         self.unflushed = true;
     }
 
-    /// Queues bytes for the database, with the answer they will produce.
+    /// The pipeline of the active link: the writer while one is open, else
+    /// the reader.
+    fn link(&self) -> &Shared {
+        match &self.writer {
+            Some(link) => &link.shared,
+            None => &self.shared,
+        }
+    }
+
+    /// Queues bytes for the active link, with the answer they will produce.
     fn send(&mut self, bytes: &[u8], expect: Option<Expect>) {
         if let Some(e) = expect {
-            self.shared.push(e);
+            self.link().push(e);
         }
         self.out.extend_from_slice(bytes);
     }
 
+    /// Writes what is queued to the active link.
     async fn write_out(&mut self) -> std::io::Result<()> {
         if !self.out.is_empty() {
             self.state.audit.write_intents(&mut self.intents)?;
-            self.upstream.write_all(&self.out).await?;
+            match self.writer.as_mut() {
+                Some(link) => {
+                    link.upstream.write_all(&self.out).await?;
+                    link.upstream.flush().await?;
+                }
+                None => {
+                    self.upstream.write_all(&self.out).await?;
+                    self.upstream.flush().await?;
+                }
+            }
             self.out.clear();
-            self.upstream.flush().await?;
         }
         Ok(())
     }
 
-    /// Waits until the database has answered everything sent so far.
+    /// Waits until the active link has answered everything sent so far.
     async fn drain(&mut self) -> Result<(u8, bool), SessionError> {
         if self.unflushed {
             self.send(&message::FLUSH, None);
             self.unflushed = false;
         }
         self.write_out().await?;
-        self.shared
+        self.link()
             .drained()
             .await
             .ok_or(SessionError::UpstreamClosed)
@@ -396,7 +399,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             self.refuse(pending.sent, err, record);
             return Ok(Flow::Continue);
         }
-        if let Some(err) = self.read_write_guard(&pending, &prepared) {
+        if let Some(err) = self.writer_guard(&pending, &prepared) {
             let mut record = self.record(&pending, &prepared, "(airlock)");
             record.decision = Decision::DeniedByRule;
             self.refuse(pending.sent, err, record);
@@ -425,7 +428,9 @@ impl<W: AsyncWrite + Unpin> Session<W> {
     /// Sends a refused statement's place-holder: the database answers it with an
     /// error that is replaced by `err`, so ordering and transaction state stay
     /// exactly as if the database itself had refused.
-    fn refuse(&mut self, sent: Sent, err: PgError, record: AuditRecord) {
+    fn refuse(&mut self, sent: Sent, err: PgError, mut record: AuditRecord) {
+        // It runs as no one.
+        record.identity = None;
         let poison = match sent {
             Sent::Execute => message::poison_execute(),
             _ => message::poison_query(),
@@ -451,23 +456,34 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         Ok(())
     }
 
+    /// Sends a decided statement to the active link.
     fn forward(&mut self, pending: Pending, prepared: &Prepared, mut record: AuditRecord) {
-        self.state.audit.intend(&mut self.intents, &mut record);
         if pending.sent == Sent::Execute {
             self.unflushed = true;
         }
         self.block_fresh = prepared.begins_block();
+        if self.block_fresh {
+            self.begin_sql = Some(prepared.sql.to_string());
+        }
         self.copy_in = prepared.copies_in();
-        if self.block_fresh || prepared.ends_block() {
-            self.block_rw = false;
-            self.early_rw_pending = false;
+        if prepared.reopens_block() {
+            self.batch.block = Some(true);
+        } else if prepared.ends_block() {
+            self.batch.block = Some(false);
         }
-        if needs_write(prepared.class()) {
-            self.early_rw_pending = false;
+        if let Some(link) = &self.writer {
+            record.identity = Some(crate::audit::Identity::Writer);
+            record.upstream_user = link.user.clone();
+            if pending.sent == Sent::Execute && prepared.ends_block() {
+                self.batch.must_sync = true;
+            }
         }
-        if pending.sent == Sent::Execute && self.restore_pending && prepared.ends_block() {
-            self.batch.must_sync = true;
+        self.state.audit.intend(&mut self.intents, &mut record);
+        if pending.sent == Sent::Execute {
+            let portal = message::parse_execute(&pending.raw[5..]).unwrap_or_default();
+            self.ensure_portal(portal);
         }
+        self.ensure_sql_prepared(prepared);
         self.send(&pending.raw, Some(Expect::audited(pending.sent, record)));
     }
 }

@@ -52,6 +52,8 @@ pub struct Expect {
     /// the server ignores Sync in copy-in mode, so no answer comes if it was.
     pub during_copy: bool,
     error: Option<String>,
+    /// Collects the DataRow frames of an internal statement airlock reads itself.
+    pub capture: Option<std::sync::Arc<Mutex<Vec<Bytes>>>>,
 }
 
 impl Expect {
@@ -67,6 +69,7 @@ impl Expect {
             completed: false,
             during_copy: false,
             error: None,
+            capture: None,
         }
     }
 
@@ -227,7 +230,7 @@ where
             biased;
             msg = inbox.recv(), if inbox_open => match msg {
                 Some(ToClient::Message(m)) if client_open => {
-                    client_open = client.write_all(&m).await.is_ok();
+                    client_open = client.write_all(&m).await.is_ok() && client.flush().await.is_ok();
                 }
                 Some(ToClient::Close(m)) if client_open => {
                     let _ = client.write_all(&m).await;
@@ -351,6 +354,9 @@ impl Pipeline {
         match tag {
             b'D' => {
                 front.data_rows += 1;
+                if let Some(rows) = &front.capture {
+                    rows.lock().unwrap().push(Bytes::copy_from_slice(frame));
+                }
                 route(Route::Forward)
             }
             b'N' => route(Route::Forward),

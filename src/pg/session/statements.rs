@@ -104,6 +104,10 @@ pub struct Portal {
     pub prepared: Arc<Prepared>,
     pub params: Vec<Option<Bytes>>,
     pub formats: Vec<i16>,
+    /// The statement name the Bind named.
+    pub statement: String,
+    /// The Bind frame as the agent sent it, to bind the portal again on the writer.
+    pub bind: Bytes,
 }
 
 /// The session's statements (protocol-level and SQL-level) and portals.
