@@ -197,6 +197,10 @@ pub fn startup(params: &[(String, String)]) -> Bytes {
     buf.freeze()
 }
 
+/// How every statement airlock runs on its own begins, so a DBA (or a test)
+/// reading the server's statement log can tell them from the agent's.
+pub const INTERNAL_MARK: &str = "/* airlock */ ";
+
 /// Frames for running `sql` as an internal extended-protocol statement under a
 /// reserved name, so the client's unnamed statement and portal are left alone.
 /// Six responses follow: ParseComplete, BindComplete, CommandComplete, two
@@ -206,7 +210,7 @@ pub fn internal_statement(sql: &str) -> Bytes {
     let mut buf = BytesMut::new();
     let at = begin(&mut buf, b'P');
     put_cstr(&mut buf, NAME);
-    put_cstr(&mut buf, sql.as_bytes());
+    put_cstr(&mut buf, format!("{INTERNAL_MARK}{sql}").as_bytes());
     buf.put_i16(0);
     finish(&mut buf, at);
     let at = begin(&mut buf, b'B');

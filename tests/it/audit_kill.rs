@@ -17,14 +17,10 @@ use crate::harness::{binary, free_port, output_ok, AGENT, PASSWORD};
 /// statements are not airlock's.
 const OWN_APP: &str = "airlock-test-direct";
 const MARKER: &str = "SELECT pg_sleep(60) AS airlock_kill_marker";
-/// What airlock itself runs on an agent's upstream connection (src/pg/session/readwrite.rs)
-/// and the place-holder of a refused statement (src/pg/message.rs).
-const AIRLOCK_OWN: [&str; 4] = [
-    "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
-    "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
-    "SET TRANSACTION READ WRITE",
-    "__airlock_refused__",
-];
+/// The place-holder of a refused statement (src/pg/message.rs); what airlock
+/// itself runs upstream (src/pg/session/readwrite.rs, writer.rs) starts with
+/// [`airlock::pg::message::INTERNAL_MARK`].
+const AIRLOCK_OWN: [&str; 1] = ["__airlock_refused__"];
 
 /// Writes permissive rules and `airlock.toml` in `dir`: the store in
 /// `data/`, a web listener, and `rest` (listeners, databases, agents).
@@ -326,7 +322,8 @@ fn airlock_statement(row: Vec<String>) -> Option<String> {
     } else {
         return None;
     };
-    (!AIRLOCK_OWN.contains(&text)).then(|| text.to_string())
+    let own = AIRLOCK_OWN.contains(&text) || text.starts_with(airlock::pg::message::INTERNAL_MARK);
+    (!own).then(|| text.to_string())
 }
 
 /// CSV rows (quoted fields may hold commas, quotes and newlines).

@@ -463,7 +463,9 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         }
         self.block_fresh = prepared.begins_block();
         if self.block_fresh {
-            self.begin_sql = Some(prepared.sql.to_string());
+            // Replayed through Parse, which takes one statement only.
+            let one = prepared.classified.statements.len() == 1;
+            self.begin_sql = one.then(|| prepared.sql.to_string());
         }
         self.copy_in = prepared.copies_in();
         if prepared.reopens_block() {

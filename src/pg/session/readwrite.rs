@@ -139,6 +139,17 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         if in_block {
             let begin = self.begin_sql.clone().unwrap_or_else(|| "BEGIN".into());
             self.internal(&begin);
+            let (status, _) = self.drain().await?;
+            if status != b'T' {
+                // Never run the write outside the block the agent opened.
+                self.close_writer().await?;
+                let err = PgError::error(
+                    "25000",
+                    "airlock: could not begin the transaction block on the writer connection",
+                );
+                self.refuse(pending.sent, err, record);
+                return Ok(());
+            }
             self.writer.as_mut().expect("just opened").block = true;
         }
         let sent = pending.sent;
