@@ -148,8 +148,13 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             user,
             region,
         } => {
-            use airlock::credentials::{rds_token, BaseCredentials};
-            let creds = BaseCredentials::Chain.load()?;
+            use airlock::credentials::{rds_token, AwsEnv, BaseCredentials};
+            let http = reqwest::Client::new();
+            let chain = BaseCredentials::Chain(AwsEnv::from_process());
+            let creds = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(chain.load(&http, std::time::Duration::from_secs(5)))?;
             let req = rds_token::TokenRequest {
                 host: &host,
                 port,

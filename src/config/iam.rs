@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::raw::RawIam;
 use super::{parse_duration, relative};
 use crate::credentials::{
-    sts, BaseCredentials, IamSettings, IamSource, RoleSettings, UpstreamCredentials,
+    sts, AwsEnv, BaseCredentials, IamSettings, IamSource, RoleSettings, UpstreamCredentials,
 };
 
 /// `at`: where the table is (`databases.NAME.iam` or `databases.NAME.writer.iam`).
@@ -58,7 +58,7 @@ pub(super) fn validate(base: &Path, at: &str, iam: RawIam) -> Result<UpstreamCre
         None => None,
     };
     let base_creds = match (iam.profile, iam.credentials_file) {
-        (None, None) => BaseCredentials::Chain,
+        (None, None) => BaseCredentials::Chain(AwsEnv::from_process()),
         (profile, file) => BaseCredentials::Profile {
             file: file.map(|f| relative(base, &f)),
             profile: profile.unwrap_or_else(|| "default".into()),

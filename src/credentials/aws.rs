@@ -1,14 +1,19 @@
 //! Base AWS credentials: an access key pair (and session token), from the
-//! environment or a shared credentials file profile.
+//! standard chain or a shared credentials file profile.
 //!
-//! Supported sources, in order: `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`
-//! / `AWS_SESSION_TOKEN`, then the profile (`AWS_PROFILE`, default `default`)
-//! of the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, default
-//! `~/.aws/credentials`). Web identity and instance metadata are not supported
-//! yet: they need the network and aws-config.
+//! The chain, in order: `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
+//! `AWS_SESSION_TOKEN`; the profile (`AWS_PROFILE`, default `default`) of the
+//! shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, default
+//! `~/.aws/credentials`) when it has one; web identity
+//! (`AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`, EKS IRSA); EC2 instance
+//! metadata (IMDSv2; `AWS_EC2_METADATA_SERVICE_ENDPOINT`,
+//! `AWS_EC2_METADATA_DISABLED`). The environment is an [`AwsEnv`] taken from
+//! the process when the config is loaded, so tests pass their own.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -38,11 +43,50 @@ impl fmt::Debug for AwsCredentials {
     }
 }
 
+/// The environment variables the chain reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsEnv(BTreeMap<String, String>);
+
+impl AwsEnv {
+    /// The process's `AWS_*` variables and `HOME`.
+    pub fn from_process() -> AwsEnv {
+        AwsEnv(
+            std::env::vars()
+                .filter(|(k, _)| k.starts_with("AWS_") || k == "HOME")
+                .collect(),
+        )
+    }
+
+    /// Exactly these variables (tests).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> AwsEnv {
+        AwsEnv(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    /// A variable, when set and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`.
+    pub fn region(&self) -> Option<&str> {
+        self.get("AWS_REGION")
+            .or_else(|| self.get("AWS_DEFAULT_REGION"))
+    }
+}
+
 /// Where base credentials come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BaseCredentials {
-    /// The environment, then the default profile file.
-    Chain,
+    /// The standard chain over this environment.
+    Chain(AwsEnv),
     /// A named profile of a shared credentials file (`None`: the default file).
     Profile {
         file: Option<PathBuf>,
@@ -53,52 +97,73 @@ pub enum BaseCredentials {
 }
 
 impl BaseCredentials {
-    pub fn load(&self) -> Result<AwsCredentials, CredentialsError> {
+    /// The credentials now; network sources (web identity, instance
+    /// metadata) are each bounded by `timeout`.
+    pub async fn load(
+        &self,
+        http: &reqwest::Client,
+        timeout: Duration,
+    ) -> Result<AwsCredentials, CredentialsError> {
         match self {
             BaseCredentials::Fixed(c) => Ok(c.clone()),
             BaseCredentials::Profile { file, profile } => {
-                let path = file.clone().map(Ok).unwrap_or_else(default_file)?;
+                let path = match file {
+                    Some(f) => f.clone(),
+                    None => default_file(&AwsEnv::from_process())?,
+                };
                 from_file(&path, profile)
             }
-            BaseCredentials::Chain => {
-                if let Some(c) = from_env() {
-                    return Ok(c);
-                }
-                let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
-                from_file(&default_file()?, &profile).map_err(|e| {
-                    CredentialsError::NoCredentials(format!(
-                        "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set, and {e}"
-                    ))
-                })
-            }
+            BaseCredentials::Chain(env) => chain(env, http, timeout).await,
         }
     }
 }
 
-fn from_env() -> Option<AwsCredentials> {
-    let id = std::env::var("AWS_ACCESS_KEY_ID")
-        .ok()
-        .filter(|s| !s.is_empty())?;
-    let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
-        .ok()
-        .filter(|s| !s.is_empty())?;
+async fn chain(
+    env: &AwsEnv,
+    http: &reqwest::Client,
+    timeout: Duration,
+) -> Result<AwsCredentials, CredentialsError> {
+    if let Some(c) = from_env(env) {
+        return Ok(c);
+    }
+    let profile = env.get("AWS_PROFILE").unwrap_or("default");
+    let file = default_file(env);
+    let profile_error = match file.map(|f| from_file(&f, profile)) {
+        Ok(Ok(c)) => return Ok(c),
+        Ok(Err(e)) | Err(e) => e.to_string(),
+    };
+    if let Some(result) = super::chain::web_identity(env, http, timeout).await {
+        return result;
+    }
+    match super::chain::instance_metadata(env, http, timeout).await {
+        Some(result) => result.map_err(|e| {
+            CredentialsError::NoCredentials(format!(
+                "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set, {profile_error}, no web identity (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN), and {e}"
+            ))
+        }),
+        None => Err(CredentialsError::NoCredentials(format!(
+            "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set, {profile_error}, no web identity (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN), and instance metadata is disabled"
+        ))),
+    }
+}
+
+fn from_env(env: &AwsEnv) -> Option<AwsCredentials> {
     Some(AwsCredentials {
-        access_key_id: id,
-        secret_access_key: secret,
-        session_token: std::env::var("AWS_SESSION_TOKEN")
-            .ok()
-            .filter(|s| !s.is_empty()),
+        access_key_id: env.get("AWS_ACCESS_KEY_ID")?.to_string(),
+        secret_access_key: env.get("AWS_SECRET_ACCESS_KEY")?.to_string(),
+        session_token: env.get("AWS_SESSION_TOKEN").map(String::from),
         expiration: None,
     })
 }
 
-fn default_file() -> Result<PathBuf, CredentialsError> {
-    if let Ok(p) = std::env::var("AWS_SHARED_CREDENTIALS_FILE") {
+fn default_file(env: &AwsEnv) -> Result<PathBuf, CredentialsError> {
+    if let Some(p) = env.get("AWS_SHARED_CREDENTIALS_FILE") {
         return Ok(PathBuf::from(p));
     }
-    let home = std::env::var("HOME")
-        .map_err(|_| CredentialsError::NoCredentials("HOME is not set".into()))?;
-    Ok(Path::new(&home).join(".aws/credentials"))
+    let home = env
+        .get("HOME")
+        .ok_or_else(|| CredentialsError::NoCredentials("HOME is not set".into()))?;
+    Ok(Path::new(home).join(".aws/credentials"))
 }
 
 /// Reads `[profile]` of an INI-style shared credentials file.

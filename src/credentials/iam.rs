@@ -43,6 +43,9 @@ pub struct IamSource {
     settings: IamSettings,
     http: reqwest::Client,
     assumed: tokio::sync::Mutex<HashMap<CacheKey, AwsCredentials>>,
+    /// Temporary base credentials (web identity, instance metadata) while
+    /// fresh; static ones are read again each time.
+    base: tokio::sync::Mutex<Option<AwsCredentials>>,
 }
 
 impl std::fmt::Debug for IamSource {
@@ -63,6 +66,7 @@ impl IamSource {
             settings,
             http,
             assumed: Default::default(),
+            base: Default::default(),
         }
     }
 
@@ -79,7 +83,7 @@ impl IamSource {
         who: &Requester<'_>,
         cached: bool,
     ) -> Result<AwsCredentials, CredentialsError> {
-        let base = self.settings.base.load()?;
+        let base = self.base().await?;
         let Some(role) = &self.settings.role else {
             return Ok(base);
         };
@@ -100,6 +104,26 @@ impl IamSource {
         cache.retain(|_, c| c.expiration.is_some_and(|e| e > now));
         cache.insert(key, assumed.clone());
         Ok(assumed)
+    }
+
+    /// The base credentials: temporary ones from the cache while they have
+    /// more than [`REFRESH_MARGIN`] left.
+    async fn base(&self) -> Result<AwsCredentials, CredentialsError> {
+        let mut cached = self.base.lock().await;
+        let margin = chrono::Duration::from_std(REFRESH_MARGIN).unwrap();
+        if let Some(c) = cached
+            .as_ref()
+            .filter(|c| c.expiration.is_some_and(|e| e - Utc::now() > margin))
+        {
+            return Ok(c.clone());
+        }
+        let fresh = self
+            .settings
+            .base
+            .load(&self.http, self.settings.timeout)
+            .await?;
+        *cached = fresh.expiration.is_some().then(|| fresh.clone());
+        Ok(fresh)
     }
 
     /// One STS AssumeRole for `who`: session name and source identity are the

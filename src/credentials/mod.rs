@@ -3,6 +3,7 @@
 //! connection, signed with credentials assumed through STS for the agent).
 
 pub mod aws;
+pub mod chain;
 pub mod iam;
 pub mod rds_token;
 pub mod sigv4;
@@ -10,7 +11,7 @@ pub mod sts;
 
 use std::sync::Arc;
 
-pub use aws::{AwsCredentials, BaseCredentials};
+pub use aws::{AwsCredentials, AwsEnv, BaseCredentials};
 pub use iam::{IamSettings, IamSource, RoleSettings};
 
 #[derive(Debug, Clone, thiserror::Error)]

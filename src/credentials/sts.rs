@@ -112,10 +112,9 @@ pub async fn assume_role(
         }
         Ok(Ok(x)) => x,
     };
-    if let Some(code) = tag(&text, "Code").filter(|_| text.contains("<Error>")) {
-        let message = tag(&text, "Message").unwrap_or_default();
+    if let Some(code) = error_code(&text) {
         return Err(CredentialsError::Sts(format!(
-            "AssumeRole {}: {code}: {message} (HTTP {})",
+            "AssumeRole {}: {code} (HTTP {})",
             call.role_arn,
             status.as_u16()
         )));
@@ -149,7 +148,16 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// The `<Credentials>` of an AssumeRoleResponse.
+/// `Code: Message` of an STS error answer.
+pub fn error_code(xml: &str) -> Option<String> {
+    let code = tag(xml, "Code").filter(|_| xml.contains("<Error>"))?;
+    Some(format!(
+        "{code}: {}",
+        tag(xml, "Message").unwrap_or_default()
+    ))
+}
+
+/// The `<Credentials>` of an AssumeRoleResponse (or AssumeRoleWithWebIdentityResponse).
 pub fn parse_credentials(xml: &str) -> Result<AwsCredentials, CredentialsError> {
     let creds = tag(xml, "Credentials")
         .ok_or_else(|| CredentialsError::Sts("AssumeRole answer has no <Credentials>".into()))?;

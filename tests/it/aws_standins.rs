@@ -156,6 +156,9 @@ async fn assume_role(
     body: Bytes,
 ) -> axum::response::Response {
     let form: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    if form.get("Action").map(String::as_str) == Some("AssumeRoleWithWebIdentity") {
+        return with_web_identity(&s, form);
+    }
     let region = verify(&headers, &body);
     s.calls.lock().unwrap().push(StsCall {
         form: form.clone(),
@@ -211,6 +214,44 @@ async fn assume_role(
             (StatusCode::OK, [("content-type", "text/xml")], xml).into_response()
         }
     }
+}
+
+/// The OIDC token the web identity stand-in accepts.
+pub const WEB_IDENTITY_TOKEN: &str = "standin-oidc-token";
+
+/// AssumeRoleWithWebIdentity: unsigned; the token in the form is the proof.
+fn with_web_identity(s: &Shared, form: BTreeMap<String, String>) -> axum::response::Response {
+    s.calls.lock().unwrap().push(StsCall {
+        form: form.clone(),
+        signature_ok: false,
+        region: String::new(),
+    });
+    if form.get("WebIdentityToken").map(String::as_str) != Some(WEB_IDENTITY_TOKEN) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidIdentityToken",
+            "The web identity token that was passed could not be validated.",
+        );
+    }
+    let n = {
+        let mut i = s.issued.lock().unwrap();
+        *i += 1;
+        *i
+    };
+    let expiration = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    let xml = format!(
+        r#"<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <Credentials>
+      <AccessKeyId>ASIASTANDIN{n}</AccessKeyId>
+      <SecretAccessKey>assumed-secret-{n}</SecretAccessKey>
+      <SessionToken>session-token-{n}</SessionToken>
+      <Expiration>{expiration}</Expiration>
+    </Credentials>
+  </AssumeRoleWithWebIdentityResult>
+</AssumeRoleWithWebIdentityResponse>"#
+    );
+    (StatusCode::OK, [("content-type", "text/xml")], xml).into_response()
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> axum::response::Response {

@@ -6,6 +6,7 @@
 mod audit_download;
 mod audit_kill;
 mod audit_kill_mysql;
+mod aws_chain;
 mod aws_standins;
 mod browser;
 mod cluster;
