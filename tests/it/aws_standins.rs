@@ -199,15 +199,11 @@ async fn assume_role(
       <Arn>arn:aws:sts::123456789012:assumed-role/standin/{session}</Arn>
       <AssumedRoleId>AROASTANDIN:{session}</AssumedRoleId>
     </AssumedRoleUser>
-    <Credentials>
-      <AccessKeyId>ASIASTANDIN{n}</AccessKeyId>
-      <SecretAccessKey>assumed-secret-{n}</SecretAccessKey>
-      <SessionToken>session-token-{n}</SessionToken>
-      <Expiration>{expiration}</Expiration>
-    </Credentials>
+{credentials}
   </AssumeRoleResult>
   <ResponseMetadata><RequestId>standin-{n}</RequestId></ResponseMetadata>
 </AssumeRoleResponse>"#,
+                credentials = issued_credentials(n, expiration),
                 source = form.get("SourceIdentity").cloned().unwrap_or_default(),
                 session = form.get("RoleSessionName").cloned().unwrap_or_default(),
             );
@@ -242,16 +238,24 @@ fn with_web_identity(s: &Shared, form: BTreeMap<String, String>) -> axum::respon
     let xml = format!(
         r#"<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleWithWebIdentityResult>
-    <Credentials>
+{credentials}
+  </AssumeRoleWithWebIdentityResult>
+</AssumeRoleWithWebIdentityResponse>"#,
+        credentials = issued_credentials(n, expiration)
+    );
+    (StatusCode::OK, [("content-type", "text/xml")], xml).into_response()
+}
+
+/// The `<Credentials>` element of credentials number `n` (see [`secret_of`]).
+fn issued_credentials(n: u32, expiration: impl std::fmt::Display) -> String {
+    format!(
+        "    <Credentials>
       <AccessKeyId>ASIASTANDIN{n}</AccessKeyId>
       <SecretAccessKey>assumed-secret-{n}</SecretAccessKey>
       <SessionToken>session-token-{n}</SessionToken>
       <Expiration>{expiration}</Expiration>
-    </Credentials>
-  </AssumeRoleWithWebIdentityResult>
-</AssumeRoleWithWebIdentityResponse>"#
-    );
-    (StatusCode::OK, [("content-type", "text/xml")], xml).into_response()
+    </Credentials>"
+    )
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> axum::response::Response {
