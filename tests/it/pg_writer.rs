@@ -95,16 +95,17 @@ async fn who(t: &str) -> Vec<(i32, String)> {
         .collect()
 }
 
-/// Sessions of `user` other than ours, polled until there are none (the
-/// server takes a moment to remove a closed backend).
-async fn sessions_of(user: &str) -> i64 {
+/// Writer sessions of the agent connection named `app` (tests run side by
+/// side, so each names its connection), polled until there are none: the
+/// server takes a moment to remove a closed backend.
+async fn writer_sessions(app: &str) -> i64 {
     let db = direct().await;
     let mut n = 0;
     for _ in 0..100 {
         n = db
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
-                &[&user],
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND application_name = $2",
+                &[&WRITER, &app],
             )
             .await
             .unwrap()
@@ -115,6 +116,16 @@ async fn sessions_of(user: &str) -> i64 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     n
+}
+
+/// An agent connection whose application_name (carried to its writer
+/// connections) is `app`.
+async fn connect(a: &Airlock, app: &str) -> tokio_postgres::Client {
+    let c = a.connect().await;
+    c.batch_execute(&format!("SET application_name = '{app}'"))
+        .await
+        .unwrap();
+    c
 }
 
 async fn current_user(c: &tokio_postgres::Client) -> String {
@@ -128,7 +139,7 @@ async fn current_user(c: &tokio_postgres::Client) -> String {
 async fn an_approved_write_runs_as_the_writer_and_reads_stay_on_the_reader() {
     let t = table("held_w").await;
     let a = start(WRITER).await;
-    let c = a.connect().await;
+    let c = connect(&a, &t).await;
     // The reader itself cannot write: the database refuses it.
     let e = direct()
         .await
@@ -150,7 +161,7 @@ async fn an_approved_write_runs_as_the_writer_and_reads_stay_on_the_reader() {
     assert_eq!(who(&t).await, vec![(1, WRITER.to_string())]);
     assert_eq!(current_user(&c).await, READER);
     assert_eq!(
-        sessions_of(WRITER).await,
+        writer_sessions(&t).await,
         0,
         "the writer connection is gone"
     );
@@ -171,8 +182,8 @@ async fn an_approved_write_runs_as_the_writer_and_reads_stay_on_the_reader() {
 async fn a_block_opened_by_a_write_moves_to_the_writer_with_the_sessions_settings() {
     let t = table("wr_block").await;
     let a = start(WRITER).await;
-    let c = a.connect().await;
-    c.batch_execute("SET application_name = 'moved-block'; SET search_path = pg_catalog, public")
+    let c = connect(&a, &t).await;
+    c.batch_execute("SET search_path = pg_catalog, public")
         .await
         .unwrap();
     c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
@@ -191,7 +202,7 @@ async fn a_block_opened_by_a_write_moves_to_the_writer_with_the_sessions_setting
         .unwrap();
     assert_eq!(row.get::<_, String>(0), WRITER);
     assert_eq!(row.get::<_, String>(1), "repeatable read");
-    assert_eq!(row.get::<_, String>(2), "moved-block");
+    assert_eq!(row.get::<_, String>(2), t);
     assert_eq!(row.get::<_, String>(3), "pg_catalog, public");
     // Not committed yet: nobody else sees the row.
     assert!(who(&t).await.is_empty());
@@ -201,7 +212,7 @@ async fn a_block_opened_by_a_write_moves_to_the_writer_with_the_sessions_setting
     c.batch_execute("COMMIT").await.unwrap();
     assert_eq!(who(&t).await, vec![(2, WRITER.to_string())]);
     assert_eq!(current_user(&c).await, READER);
-    assert_eq!(sessions_of(WRITER).await, 0);
+    assert_eq!(writer_sessions(&t).await, 0);
     // A rolled-back block leaves nothing.
     c.batch_execute(&format!("BEGIN; INSERT INTO {t} (x) VALUES (3)"))
         .await
@@ -228,7 +239,7 @@ async fn a_block_opened_by_a_write_moves_to_the_writer_with_the_sessions_setting
 async fn extended_protocol_writes_run_on_the_writer() {
     let t = table("wr_ext").await;
     let a = start(WRITER).await;
-    let mut c = a.connect().await;
+    let mut c = connect(&a, &t).await;
     let insert = format!("INSERT INTO {t} (x) VALUES ($1) RETURNING who");
     let row = c.query_one(insert.as_str(), &[&1i32]).await.unwrap();
     assert_eq!(row.get::<_, String>(0), WRITER);
@@ -259,14 +270,14 @@ async fn extended_protocol_writes_run_on_the_writer() {
     // The statement prepared before is still usable on the reader.
     assert_eq!(current_user(&c).await, READER);
     c.query_one(&stmt, &[&30i32]).await.unwrap();
-    assert_eq!(sessions_of(WRITER).await, 0);
+    assert_eq!(writer_sessions(&t).await, 0);
 }
 
 #[tokio::test]
 async fn a_failed_write_on_the_writer_is_an_error_and_the_session_goes_on() {
     let t = table("wr_fail").await;
     let a = start(WRITER).await;
-    let c = a.connect().await;
+    let c = connect(&a, &t).await;
     // The writer may not touch this table (no grant): the database refuses it.
     let other = unique("wr_nogrant");
     direct()
@@ -305,7 +316,7 @@ async fn a_failed_write_on_the_writer_is_an_error_and_the_session_goes_on() {
 async fn a_writer_that_cannot_log_in_is_a_clear_error() {
     let t = table("wr_nologin").await;
     let a = start("airlock_it_no_such_role").await;
-    let c = a.connect().await;
+    let c = connect(&a, &t).await;
     let e = c
         .batch_execute(&format!("INSERT INTO {t} (x) VALUES (1)"))
         .await
@@ -377,7 +388,7 @@ async fn psql_writes_through_the_writer() {
 async fn sql_level_prepare_stays_on_the_reader_and_execute_runs_on_the_writer() {
     let t = table("wr_sqlprep").await;
     let a = start(WRITER).await;
-    let c = a.connect().await;
+    let c = connect(&a, &t).await;
     c.batch_execute(&format!(
         "PREPARE ins (int) AS INSERT INTO {t} (x) VALUES ($1)"
     ))
@@ -395,4 +406,30 @@ async fn sql_level_prepare_stays_on_the_reader_and_execute_runs_on_the_writer() 
         .find(|r| r.statement.starts_with("PREPARE"))
         .unwrap();
     assert_eq!(prepare.identity, Some(Identity::Reader));
+}
+
+#[tokio::test]
+async fn a_writer_connection_that_dies_mid_block_ends_the_session_with_an_error() {
+    let t = table("wr_dies").await;
+    let a = start(WRITER).await;
+    let c = connect(&a, &t).await;
+    c.batch_execute(&format!("BEGIN; INSERT INTO {t} (x) VALUES (1)"))
+        .await
+        .unwrap();
+    let killed: bool = direct()
+        .await
+        .query_one(
+            "SELECT bool_and(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE usename = $1 AND application_name = $2",
+            &[&WRITER, &t],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed);
+    let next = tokio::time::timeout(Duration::from_secs(5), c.batch_execute("SELECT 1"))
+        .await
+        .expect("an answer, not a hang");
+    assert!(next.is_err(), "{next:?}");
+    assert!(who(&t).await.is_empty(), "the open block was rolled back");
 }

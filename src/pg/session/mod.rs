@@ -172,6 +172,11 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 SessionError::Io(io) if crate::audit::JournalFailed::is(io) => {
                     Some(PgError::fatal("58030", io.to_string()))
                 }
+                // The reader's or a writer's connection went away.
+                SessionError::UpstreamClosed => Some(PgError::fatal(
+                    "08006",
+                    format!("airlock: {e}; the session cannot go on"),
+                )),
                 _ => None,
             };
             if let Some(err) = error {
