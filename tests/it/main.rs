@@ -23,5 +23,6 @@ mod pg_readwrite;
 mod pg_tools;
 mod pg_upstream_auth;
 mod pg_writer;
+mod pg_writer_tools;
 mod raw;
 mod shared_store;

@@ -3,7 +3,6 @@
 //! connection of their own that is gone after them, and the audit names who
 //! ran each statement.
 
-use std::process::Command;
 use std::time::Duration;
 
 use airlock::audit::Identity;
@@ -11,8 +10,8 @@ use tokio::sync::OnceCell;
 
 use crate::harness::*;
 
-const READER: &str = "airlock_it_reader";
-const WRITER: &str = "airlock_it_writer";
+pub(crate) const READER: &str = "airlock_it_reader";
+pub(crate) const WRITER: &str = "airlock_it_writer";
 
 /// Reads pass, writes to `wr_*` tables are allowed, the rest is held.
 const RULES: &str = r#"
@@ -34,7 +33,7 @@ timeout = "10s"
 "#;
 
 /// The two roles, created once (PostgreSQL here trusts local logins).
-async fn roles() {
+pub(crate) async fn roles() {
     static ONCE: OnceCell<()> = OnceCell::const_new();
     ONCE.get_or_init(|| async {
         let db = direct().await;
@@ -58,7 +57,7 @@ async fn roles() {
 
 /// A table the reader may only read and the writer may change; `who` records
 /// the database user that inserted each row.
-async fn table(prefix: &str) -> String {
+pub(crate) async fn table(prefix: &str) -> String {
     roles().await;
     let t = unique(prefix);
     direct()
@@ -73,7 +72,7 @@ async fn table(prefix: &str) -> String {
     t
 }
 
-async fn start(writer: &str) -> Airlock {
+pub(crate) async fn start(writer: &str) -> Airlock {
     let extra = format!("[databases.test.writer]\nuser = \"{writer}\"");
     Airlock::start_with(Options {
         rules: RULES,
@@ -84,7 +83,7 @@ async fn start(writer: &str) -> Airlock {
     .await
 }
 
-async fn who(t: &str) -> Vec<(i32, String)> {
+pub(crate) async fn who(t: &str) -> Vec<(i32, String)> {
     direct()
         .await
         .query(&format!("SELECT x, who FROM {t} ORDER BY x"), &[])
@@ -348,40 +347,6 @@ async fn a_writer_that_cannot_log_in_is_a_clear_error() {
         .iter()
         .filter(|r| r.statement.starts_with("INSERT"))
         .all(|r| r.error.as_deref() == Some("28000") && r.identity.is_none()));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn psql_writes_through_the_writer() {
-    let t = table("wr_psql").await;
-    let a = start(WRITER).await;
-    let out = Command::new("psql")
-        .args([
-            &a.url(),
-            "-X",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-Atq",
-            "-c",
-            &format!("INSERT INTO {t} (x) VALUES (1)"),
-            "-c",
-            &format!("BEGIN; INSERT INTO {t} (x) VALUES (2); SELECT current_user; COMMIT;"),
-            "-c",
-            "SELECT current_user",
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines, [WRITER, READER], "{text}");
-    assert_eq!(
-        who(&t).await,
-        vec![(1, WRITER.to_string()), (2, WRITER.to_string())]
-    );
 }
 
 #[tokio::test]
