@@ -336,3 +336,37 @@ pub fn output_ok(cmd: &mut std::process::Command) -> std::process::Output {
     );
     out
 }
+
+/// `pgbench -M mode [script]` as the agent through airlock on `port`, with
+/// `clients` clients of `transactions` transactions each (no vacuum).
+pub fn pgbench_through(
+    port: &str,
+    mode: &str,
+    script: &str,
+    clients: &str,
+    transactions: &str,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new("pgbench");
+    cmd.env("PGPASSWORD", PASSWORD).args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        port,
+        "-U",
+        AGENT,
+        "-M",
+        mode,
+        "-c",
+        clients,
+        "-j",
+        "2",
+        "-t",
+        transactions,
+        "-n",
+    ]);
+    if !script.is_empty() {
+        cmd.arg(script);
+    }
+    cmd.arg("test");
+    cmd
+}

@@ -117,29 +117,7 @@ async fn pgbench_runs_in_every_mode_and_every_statement_is_audited() {
     ] {
         let port = port.clone();
         let (ok, out, err) = tokio::task::spawn_blocking(move || {
-            let mut cmd = Command::new("pgbench");
-            cmd.env("PGPASSWORD", PASSWORD).args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-U",
-                AGENT,
-                "-M",
-                mode,
-                "-c",
-                "4",
-                "-j",
-                "2",
-                "-t",
-                "50",
-                "-n",
-            ]);
-            if !script.is_empty() {
-                cmd.arg(script);
-            }
-            cmd.arg("test");
-            run(&mut cmd)
+            run(&mut pgbench_through(&port, mode, script, "4", "50"))
         })
         .await
         .unwrap();

@@ -105,26 +105,9 @@ async fn pgbench_tpcb_writes_as_the_writer_in_every_mode() {
     for (mode, script) in [("simple", "-N"), ("extended", ""), ("prepared", "")] {
         let port = port.clone();
         let out = tokio::task::spawn_blocking(move || {
-            let mut cmd = Command::new("pgbench");
-            cmd.env("PGPASSWORD", PASSWORD).args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-U",
-                AGENT,
-                "-M",
-                mode,
-                "-c",
-                "2",
-                "-t",
-                "20",
-                "-n",
-            ]);
-            if !script.is_empty() {
-                cmd.arg(script);
-            }
-            cmd.arg("test").output().unwrap()
+            pgbench_through(&port, mode, script, "2", "20")
+                .output()
+                .unwrap()
         })
         .await
         .unwrap();
