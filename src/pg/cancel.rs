@@ -1,5 +1,6 @@
 //! CancelRequest routing: each agent session gets airlock's own key; the key maps
-//! to the upstream backend it stands for.
+//! to the upstream backend it stands for: the agent's reader session, or the
+//! writer connection while one runs the agent's statements.
 
 use std::net::SocketAddr;
 
@@ -16,10 +17,18 @@ pub struct CancelTarget {
     pub secret: i32,
 }
 
+/// Where a session's cancel requests go.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    reader: CancelTarget,
+    /// The writer connection, while one is open: the agent's statements run there.
+    writer: Option<CancelTarget>,
+}
+
 /// Live sessions' cancel keys.
 #[derive(Default)]
 pub struct CancelKeys {
-    keys: DashMap<(i32, i32), CancelTarget>,
+    keys: DashMap<(i32, i32), Route>,
 }
 
 impl CancelKeys {
@@ -29,9 +38,20 @@ impl CancelKeys {
         loop {
             let key = (rng.gen_range(1..i32::MAX), rng.gen());
             if let dashmap::Entry::Vacant(v) = self.keys.entry(key) {
-                v.insert(target);
+                v.insert(Route {
+                    reader: target,
+                    writer: None,
+                });
                 return key;
             }
+        }
+    }
+
+    /// Sends the session's cancel requests to its writer connection while
+    /// `writer` is set, and back to its reader session after.
+    pub fn route_writer(&self, key: (i32, i32), writer: Option<CancelTarget>) {
+        if let Some(mut route) = self.keys.get_mut(&key) {
+            route.writer = writer;
         }
     }
 
@@ -42,7 +62,11 @@ impl CancelKeys {
     /// Sends the upstream's own CancelRequest for a client key. Unknown keys are
     /// ignored, as PostgreSQL does.
     pub async fn cancel(&self, pid: i32, secret: i32) {
-        let Some(target) = self.keys.get(&(pid, secret)).map(|t| *t) else {
+        let Some(target) = self
+            .keys
+            .get(&(pid, secret))
+            .map(|r| r.writer.unwrap_or(r.reader))
+        else {
             tracing::debug!(pid, "cancel request with an unknown key ignored");
             return;
         };

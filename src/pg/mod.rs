@@ -125,6 +125,7 @@ async fn run(
         database,
         client_addr: peer.to_string(),
         application_name: opened.application_name,
+        cancel_key: key,
     });
     let shared = Arc::new(Shared::new());
     let (to_client, inbox) = mpsc::unbounded_channel();

@@ -398,3 +398,53 @@ async fn a_writer_connection_that_dies_mid_block_ends_the_session_with_an_error(
     assert!(next.is_err(), "{next:?}");
     assert!(who(&t).await.is_empty(), "the open block was rolled back");
 }
+
+#[tokio::test]
+async fn a_cancel_request_reaches_the_writer_running_the_agents_statement() {
+    let t = table("wr_cancel").await;
+    let a = start(WRITER).await;
+    let c = connect(&a, &t).await;
+    c.batch_execute(&format!("INSERT INTO {t} (x) VALUES (1)"))
+        .await
+        .unwrap();
+    // Another session holds the row, so the agent's UPDATE waits on the writer.
+    let mut holder = direct().await;
+    let lock = holder.transaction().await.unwrap();
+    lock.batch_execute(&format!("SELECT * FROM {t} FOR UPDATE"))
+        .await
+        .unwrap();
+    let token = c.cancel_token();
+    let sql = format!("UPDATE {t} SET x = 2");
+    let run = tokio::spawn(async move {
+        let r = c.batch_execute(&sql).await;
+        (c, r)
+    });
+    let db = direct().await;
+    let mut waiting = 0i64;
+    for _ in 0..500 {
+        waiting = db
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND application_name = $2 AND wait_event_type = 'Lock'",
+                &[&WRITER, &t],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(waiting, 1, "the writer never waited on the lock");
+    token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+    // Without the cancel the UPDATE waits for as long as the lock is held.
+    let (c, r) = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("the cancel request did not reach the writer")
+        .unwrap();
+    let e = r.unwrap_err();
+    assert_eq!(sqlstate(&e), "57014", "{e}");
+    lock.rollback().await.unwrap();
+    assert_eq!(current_user(&c).await, READER);
+    assert_eq!(who(&t).await, vec![(1, WRITER.to_string())]);
+}

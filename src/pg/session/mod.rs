@@ -46,6 +46,8 @@ pub struct Identity {
     /// The agent's address, as text (it goes into every audit record).
     pub client_addr: String,
     pub application_name: String,
+    /// The key the agent was given for its cancel requests.
+    pub cancel_key: (i32, i32),
 }
 
 /// Why a session ended.

@@ -24,6 +24,7 @@ use super::statements::Prepared;
 use super::{Session, SessionError};
 use crate::classify::Effect;
 use crate::credentials::{Identity, Requester};
+use crate::pg::cancel::CancelTarget;
 use crate::pg::message::{self, PgError};
 use crate::pg::tls::Stream;
 use crate::pg::upstream::{self, UpstreamError};
@@ -165,6 +166,14 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             }
         };
         tracing::debug!(db = %db.name, user = %db.writer.user, "writer connection opened");
+        let target = CancelTarget {
+            upstream: up.addr,
+            pid: up.backend_key.0,
+            secret: up.backend_key.1,
+        };
+        self.state
+            .cancel
+            .route_writer(self.who.cancel_key, Some(target));
         let shared = Arc::new(Shared::new());
         let (reader, buffered) = up.reader.into_parts();
         let to_agent = ToAgent(self.to_client.clone());
@@ -197,6 +206,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         let Some(mut link) = self.writer.take() else {
             return Ok(());
         };
+        self.state.cancel.route_writer(self.who.cancel_key, None);
         let _ = link.upstream.write_all(&[b'X', 0, 0, 0, 4]).await;
         let _ = link.upstream.shutdown().await;
         let _ = link.task.await;
