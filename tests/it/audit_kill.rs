@@ -179,7 +179,19 @@ async fn sigkill_mid_pgbench_loses_no_executed_statement() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Let the workload run long enough to matter, however loaded the machine:
+    // until PostgreSQL has logged a good many statements (or 15 s passed; pgbench runs 30 s).
+    let log = cluster.dir.join("pglog/statements.csv");
+    let running = Instant::now();
+    while running.elapsed() < Duration::from_secs(15) {
+        let lines = std::fs::read(&log)
+            .map(|t| t.iter().filter(|&&b| b == b'\n').count())
+            .unwrap_or(0);
+        if lines > 2000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     airlock.kill().unwrap(); // SIGKILL
     airlock.wait().unwrap();
     for mut b in benches {

@@ -9,7 +9,7 @@ use crate::approvals::notify::{ChannelStats, DeliveryPolicy, HoldEvent, Notifier
 
 fn quick() -> DeliveryPolicy {
     DeliveryPolicy {
-        timeout: Duration::from_millis(300),
+        timeout: Duration::from_secs(3),
         attempts: 3,
         backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(100),
@@ -48,15 +48,13 @@ async fn a_channel_that_is_down_is_retried_logged_and_never_blocks() {
         quick(),
     );
 
-    let started = Instant::now();
     for id in 1..=20 {
         notifier.notify(HoldEvent::Created(pending(id, "DELETE FROM orders")));
     }
-    assert!(
-        started.elapsed() < Duration::from_millis(100),
-        "notify() waited {:?}",
-        started.elapsed()
-    );
+    // The test runtime has one thread: had notify() waited for a delivery,
+    // the senders would have run; they have not started yet.
+    assert_eq!(stats_of(&notifier, "dba-slack").attempts, 0);
+    assert_eq!(stats_of(&notifier, "audit-hook").attempts, 0);
     notifier.flush().await;
 
     assert_eq!(
@@ -137,6 +135,7 @@ async fn a_slow_channel_times_out() {
     let slow = Receiver::start(vec![Reply::after(Duration::from_secs(5))]).await;
     let policy = DeliveryPolicy {
         attempts: 2,
+        timeout: Duration::from_millis(300),
         ..quick()
     };
     let notifier = Notifier::start_with(
@@ -145,10 +144,12 @@ async fn a_slow_channel_times_out() {
     );
     let started = Instant::now();
     notifier.notify(HoldEvent::Created(pending(9, "TRUNCATE orders")));
-    assert!(started.elapsed() < Duration::from_millis(50));
+    assert_eq!(stats_of(&notifier, "slow-hook").attempts, 0);
     notifier.flush().await;
+    // The receiver answers after 5 s: one attempt that was not cut off at
+    // 300 ms would alone take longer than this.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_millis(4500),
         "two 300 ms attempts took {:?}",
         started.elapsed()
     );
@@ -175,11 +176,10 @@ async fn a_full_queue_drops_notifications_with_an_error_and_returns_at_once() {
     };
     let notifier =
         Notifier::start_with(&config(&channel("slack", "slack", &slow.url("/w"))), policy);
-    let started = Instant::now();
     for id in 1..=10 {
         notifier.notify(HoldEvent::Created(pending(id, "DELETE FROM t")));
     }
-    assert!(started.elapsed() < Duration::from_millis(50));
+    assert_eq!(stats_of(&notifier, "slack").attempts, 0);
     let dropped = stats_of(&notifier, "slack").dropped;
     assert!((7..=8).contains(&dropped), "dropped {dropped}");
     notifier.flush().await;
