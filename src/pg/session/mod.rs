@@ -337,42 +337,6 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         self.unflushed = true;
     }
 
-    /// The pipeline of the active link: the writer while one is open, else
-    /// the reader.
-    fn link(&self) -> &Shared {
-        match &self.writer {
-            Some(link) => &link.shared,
-            None => &self.shared,
-        }
-    }
-
-    /// Queues bytes for the active link, with the answer they will produce.
-    fn send(&mut self, bytes: &[u8], expect: Option<Expect>) {
-        if let Some(e) = expect {
-            self.link().push(e);
-        }
-        self.out.extend_from_slice(bytes);
-    }
-
-    /// Writes what is queued to the active link.
-    async fn write_out(&mut self) -> std::io::Result<()> {
-        if !self.out.is_empty() {
-            self.state.audit.write_intents(&mut self.intents)?;
-            match self.writer.as_mut() {
-                Some(link) => {
-                    link.upstream.write_all(&self.out).await?;
-                    link.upstream.flush().await?;
-                }
-                None => {
-                    self.upstream.write_all(&self.out).await?;
-                    self.upstream.flush().await?;
-                }
-            }
-            self.out.clear();
-        }
-        Ok(())
-    }
-
     /// Waits until the active link has answered everything sent so far.
     async fn drain(&mut self) -> Result<(u8, bool), SessionError> {
         if self.unflushed {

@@ -109,6 +109,42 @@ fn connect_error(e: &UpstreamError) -> PgError {
 }
 
 impl<W: AsyncWrite + Unpin> Session<W> {
+    /// The pipeline of the active link: the writer while one is open, else
+    /// the reader.
+    pub(super) fn link(&self) -> &Shared {
+        match &self.writer {
+            Some(link) => &link.shared,
+            None => &self.shared,
+        }
+    }
+
+    /// Queues bytes for the active link, with the answer they will produce.
+    pub(super) fn send(&mut self, bytes: &[u8], expect: Option<Expect>) {
+        if let Some(e) = expect {
+            self.link().push(e);
+        }
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// Writes what is queued to the active link.
+    pub(super) async fn write_out(&mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            self.state.audit.write_intents(&mut self.intents)?;
+            match self.writer.as_mut() {
+                Some(link) => {
+                    link.upstream.write_all(&self.out).await?;
+                    link.upstream.flush().await?;
+                }
+                None => {
+                    self.upstream.write_all(&self.out).await?;
+                    self.upstream.flush().await?;
+                }
+            }
+            self.out.clear();
+        }
+        Ok(())
+    }
+
     /// Reads [`CARRIED`] from the reader, which must be drained and not in a
     /// failed batch. Inside an extended-protocol batch no Sync is sent, so the
     /// agent's batch is left as it was.
