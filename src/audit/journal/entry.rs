@@ -1,5 +1,7 @@
 //! One intent entry on disk: self-delimiting and checksummed, so a torn last
-//! entry (a crash in the middle of a write) is recognised and ignored.
+//! entry (a crash in the middle of a copy) is recognised and ignored. A
+//! segment is a run of entries from its first byte; in a preallocated
+//! segment zeros follow the last entry (a zero length ends the data).
 //!
 //! ```text
 //! entry   = len:u32le crc:u32le payload      (crc = CRC-32/IEEE of payload, len = its byte count)
@@ -70,12 +72,17 @@ pub struct Intent {
 #[derive(Debug, Default)]
 pub struct Decoded {
     pub intents: Vec<Intent>,
-    /// Bytes at the end that are not a whole, intact entry (a torn write).
+    /// Where the whole, intact entries end.
+    pub end: usize,
+    /// Bytes after the last whole, intact entry that are not the zero-filled
+    /// tail of a preallocated segment: a torn (or corrupt) last entry.
     pub torn_bytes: usize,
 }
 
-/// Decodes every whole, intact entry from the start; stops at the first that
-/// is cut short or fails its checksum.
+/// Decodes every whole, intact entry from the start; stops at the end of the
+/// data (a zero length: the preallocated tail of a segment, or the end of a
+/// file that earlier airlock versions wrote with `write(2)`) or at the first entry
+/// that is cut short or fails its checksum.
 pub fn decode_all(bytes: &[u8]) -> Decoded {
     let mut out = Decoded::default();
     let mut at = 0;
@@ -88,7 +95,12 @@ pub fn decode_all(bytes: &[u8]) -> Decoded {
             None => break,
         }
     }
-    out.torn_bytes = bytes.len() - at;
+    out.end = at;
+    let rest = &bytes[at..];
+    out.torn_bytes = rest
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
     out
 }
 

@@ -1,43 +1,54 @@
 //! The intent journal: before a statement is forwarded to the database, its
-//! audit record as known so far is appended to a local file with one write(2).
+//! audit record as known so far is copied into a segment file mapped shared
+//! (`mmap`), with no system call: a store to a shared file mapping lands in
+//! the page cache, which survives the death of the process like a write(2).
 //! A statement that ran is then either in the store (its completed record) or
 //! in the journal, even when airlock is killed with SIGKILL right after
-//! forwarding it: data written to the page cache survives the process.
-//! Power loss needs `journal_sync = true` (fdatasync after every write).
+//! forwarding it. Power loss needs `journal_sync = true` (fdatasync after
+//! every append).
 //!
-//! The journal is a directory of segment files. Each running airlock appends
-//! to its own current segment, locked (`flock`) for as long as the process
-//! lives; every few seconds (or megabytes) the writer thread rotates to a new
-//! segment and deletes retired ones once every intent in them has its
-//! completed record committed (a per-segment count of outstanding intents,
-//! raised under the read lock that rotation takes exclusively, so no intent
-//! can slip into a segment that is being deleted). On start, [`recover`] turns
-//! every intent of a dead process's segment that has no record in the store
-//! into a record with the outcome [`UNKNOWN_OUTCOME`].
+//! The journal is a directory of segment files of a fixed size (see
+//! [`segment`]). Each running airlock appends to its own current segment,
+//! locked (`flock`) for as long as the process lives; appends copy their
+//! entries one after the other under a short lock, so a crash can tear only
+//! the last entry of a segment. A full segment is replaced by a spare the
+//! audit writer thread prepared (created, preallocated and prefaulted off the
+//! statement path); every few seconds the writer also rotates a segment in
+//! use, and deletes retired ones once every intent in them has its completed
+//! record committed (a per-segment count of outstanding intents, raised under
+//! the append lock, so no intent can land in a retired segment). On start,
+//! [`recover`] turns every intent of a dead process's segment that has no
+//! record in the store into a record with the outcome [`UNKNOWN_OUTCOME`].
 
 mod entry;
 mod recover;
+#[cfg(test)]
+mod recover_tests;
+mod segment;
 #[cfg(test)]
 mod tests;
 
 pub use entry::{decode_all, encode, Decoded, Intent};
 pub use recover::{recover, Recovery, UNKNOWN_OUTCOME};
+pub use segment::MIN_SEGMENT;
 
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use super::AuditRecord;
+use segment::{Segment, Writable};
 
 /// Segment files end with this; anything else in the directory is ignored.
 pub const SEGMENT_SUFFIX: &str = ".journal";
 
-/// When the writer rotates to a new segment.
+/// Segment size and age: a full segment is replaced at once, and the writer
+/// rotates one in use after `age`, so covered segments can be deleted.
 #[derive(Debug, Clone, Copy)]
 pub struct Rotation {
+    /// Size of a segment file (rounded up to [`MIN_SEGMENT`]); a batch of
+    /// intents larger than this gets a segment of its own.
     pub bytes: u64,
     pub age: Duration,
 }
@@ -51,25 +62,23 @@ impl Default for Rotation {
     }
 }
 
-/// One segment file of this process.
-pub struct Segment {
-    path: PathBuf,
-    file: File,
-    /// Intents noted in this segment whose records are not yet committed.
-    pending: AtomicI64,
-    bytes: AtomicU64,
-    opened: Instant,
-}
+/// Where a session's batch of intents landed: set once, when the batch is
+/// appended, and shared by the batch's records.
+#[derive(Default)]
+struct Landing(OnceLock<Arc<Segment>>);
 
 /// An audit record's link to the segment holding its intent: the writer
 /// lowers the segment's outstanding count once the record is committed.
 /// Bookkeeping only: marks always compare equal and are never stored.
 #[derive(Clone)]
-pub struct Mark(Arc<Segment>);
+pub struct Mark(Arc<Landing>);
 
 impl std::fmt::Debug for Mark {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Mark({})", self.0.path.display())
+        match self.0 .0.get() {
+            Some(s) => write!(f, "Mark({})", s.path.display()),
+            None => write!(f, "Mark(not appended)"),
+        }
     }
 }
 
@@ -79,12 +88,19 @@ impl PartialEq for Mark {
     }
 }
 
-/// A session's intents not yet written: one buffer, reused, written with one
-/// write(2) just before the session's bytes go to the database.
+/// A session's intents not yet appended: one buffer, reused, copied into the
+/// journal just before the session's bytes go to the database.
 #[derive(Default)]
 pub struct Intents {
     buf: Vec<u8>,
-    segment: Option<Arc<Segment>>,
+    count: i64,
+    landing: Option<Arc<Landing>>,
+}
+
+/// The segment being filled, and the next one, ready.
+struct Active {
+    current: Writable,
+    spare: Option<Writable>,
 }
 
 /// The journal of one running airlock.
@@ -96,7 +112,9 @@ pub struct Journal {
     prefix: String,
     next_segment: AtomicU64,
     seq: AtomicU64,
-    current: RwLock<Arc<Segment>>,
+    /// Held for the copy of one batch of entries (and to swap segments):
+    /// entries are written in file order, one at a time.
+    active: Mutex<Active>,
     retired: Mutex<Vec<Arc<Segment>>>,
 }
 
@@ -112,7 +130,8 @@ impl Journal {
         std::fs::create_dir_all(dir)?;
         let micros = chrono::Utc::now().timestamp_micros();
         let prefix = format!("{micros:016x}-{}", std::process::id());
-        let first = new_segment(dir, &prefix, 0)?;
+        let size = segment_size(rotation);
+        let current = Writable::create(dir, &prefix, 0, size)?;
         Ok(Journal {
             dir: dir.to_path_buf(),
             sync,
@@ -120,7 +139,10 @@ impl Journal {
             prefix,
             next_segment: AtomicU64::new(1),
             seq: AtomicU64::new(1),
-            current: RwLock::new(Arc::new(first)),
+            active: Mutex::new(Active {
+                current,
+                spare: None,
+            }),
             retired: Mutex::new(Vec::new()),
         })
     }
@@ -129,89 +151,156 @@ impl Journal {
         &self.dir
     }
 
-    /// Adds `rec`'s intent to the session's buffer and marks `rec` with its
-    /// segment. No I/O: [`write`](Self::write) sends the buffer.
+    /// Adds `rec`'s intent to the session's buffer and marks `rec` with
+    /// where it will land. No I/O: [`write`](Self::write) appends the buffer.
     pub fn note(&self, intents: &mut Intents, rec: &mut AuditRecord) {
-        let segment = match &intents.segment {
-            // Buffered intents keep their (possibly retired) segment alive:
-            // its count is above zero until they are written and committed.
-            Some(s) if !intents.buf.is_empty() => {
-                s.pending.fetch_add(1, Ordering::SeqCst);
-                Arc::clone(s)
-            }
-            _ => {
-                let current = self.current.read().unwrap();
-                current.pending.fetch_add(1, Ordering::SeqCst);
-                let s = Arc::clone(&current);
-                intents.segment = Some(Arc::clone(&s));
-                s
-            }
-        };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         encode(&mut intents.buf, seq, rec);
-        rec.journal = Some(Mark(segment));
+        intents.count += 1;
+        let landing = intents.landing.get_or_insert_with(Default::default);
+        rec.journal = Some(Mark(Arc::clone(landing)));
     }
 
-    /// Writes the session's buffered intents with one write(2) (and
-    /// fdatasync with `journal_sync`). Call before forwarding the statements.
+    /// Appends the session's buffered intents to the journal: one copy into
+    /// the mapped segment, no system call (fdatasync with `journal_sync`).
+    /// Call before forwarding the statements, and forward nothing on error.
     pub fn write(&self, intents: &mut Intents) -> std::io::Result<()> {
         if intents.buf.is_empty() {
             return Ok(());
         }
-        let segment = intents
-            .segment
-            .as_ref()
-            .expect("buffered intents have a segment");
-        let written = (&segment.file)
-            .write_all(&intents.buf)
-            .and_then(|()| match self.sync {
-                true => segment.file.sync_data(),
-                false => Ok(()),
-            });
-        if let Err(e) = written {
-            // These statements are not forwarded; their records still commit.
-            intents.buf.clear();
-            return Err(e);
-        }
-        segment
-            .bytes
-            .fetch_add(intents.buf.len() as u64, Ordering::Relaxed);
+        let count = std::mem::take(&mut intents.count);
+        let landing = intents
+            .landing
+            .take()
+            .expect("buffered intents have a landing");
+        let appended = self.append(&intents.buf, count);
+        // On error these statements are not forwarded; their records still
+        // commit, and lower no segment's count.
         intents.buf.clear();
-        // The next intent goes to the current segment; an idle session keeps
-        // no retired segment's file open.
-        intents.segment = None;
+        let segment = appended?;
+        let _ = landing.0.set(Arc::clone(&segment));
+        if self.sync {
+            segment.file.sync_data()?;
+        }
         Ok(())
+    }
+
+    /// Copies `bytes` (`count` whole entries) into the current segment, or
+    /// into the spare when they do not fit, and counts them outstanding there.
+    fn append(&self, bytes: &[u8], count: i64) -> std::io::Result<Arc<Segment>> {
+        let size = segment_size(self.rotation);
+        if bytes.len() > size {
+            return self.append_alone(bytes, count);
+        }
+        loop {
+            let mut active = self.active();
+            if active.current.append(bytes) {
+                let segment = &active.current.segment;
+                segment.pending.fetch_add(count, Ordering::SeqCst);
+                return Ok(Arc::clone(segment));
+            }
+            if let Some(spare) = active.spare.take() {
+                let full = self.install(&mut active, spare);
+                drop(active);
+                drop(full); // unmapped outside the lock
+                continue;
+            }
+            drop(active);
+            // The writer has not prepared a spare yet: make one here.
+            let fresh = self.create(size)?;
+            self.offer_spare(fresh);
+        }
+    }
+
+    /// A batch larger than a segment: a segment of its own, retired at once.
+    fn append_alone(&self, bytes: &[u8], count: i64) -> std::io::Result<Arc<Segment>> {
+        let mut alone = self.create(bytes.len())?;
+        assert!(
+            alone.append(bytes),
+            "a segment sized for the batch holds it"
+        );
+        let segment = Arc::clone(&alone.segment);
+        segment.pending.store(count, Ordering::SeqCst);
+        self.retired.lock().unwrap().push(Arc::clone(&segment));
+        Ok(segment)
+    }
+
+    /// The segment being filled. Nothing under this lock can panic between
+    /// starting and finishing a copy, so a poisoned lock is still consistent.
+    fn active(&self) -> MutexGuard<'_, Active> {
+        self.active.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn create(&self, size: usize) -> std::io::Result<Writable> {
+        let n = self.next_segment.fetch_add(1, Ordering::SeqCst);
+        Writable::create(&self.dir, &self.prefix, n, size)
+    }
+
+    /// Makes `next` the current segment; returns the old one (retired), to
+    /// be unmapped once the lock is released.
+    fn install(&self, active: &mut Active, mut next: Writable) -> Writable {
+        next.opened = std::time::Instant::now();
+        let old = std::mem::replace(&mut active.current, next);
+        self.retired.lock().unwrap().push(Arc::clone(&old.segment));
+        old
+    }
+
+    /// Keeps `fresh` as the spare, or deletes it when there already is one.
+    fn offer_spare(&self, fresh: Writable) {
+        let mut active = self.active();
+        if active.spare.is_none() {
+            active.spare = Some(fresh);
+            return;
+        }
+        drop(active);
+        fresh.discard();
     }
 
     /// The writer committed these records: their intents are covered.
     pub fn committed(&self, records: &[AuditRecord]) {
         for mark in records.iter().filter_map(|r| r.journal.as_ref()) {
-            mark.0.pending.fetch_sub(1, Ordering::SeqCst);
+            if let Some(segment) = mark.0 .0.get() {
+                segment.pending.fetch_sub(1, Ordering::SeqCst);
+            }
         }
     }
 
-    /// Rotates when the current segment is due, and deletes retired segments
-    /// whose intents are all committed. Called by the writer after each batch.
+    /// Rotates when the current segment is due, prepares a spare segment,
+    /// and deletes retired segments whose intents are all committed. Called
+    /// by the writer after each batch, off the statement path.
     pub fn maintain(&self) -> std::io::Result<()> {
-        let due = {
-            let current = self.current.read().unwrap();
-            let bytes = current.bytes.load(Ordering::Relaxed);
-            bytes >= self.rotation.bytes
-                || (bytes > 0 && current.opened.elapsed() >= self.rotation.age)
+        let (due, spare) = {
+            let active = self.active();
+            let current = &active.current;
+            let due = current.used() > 0 && current.opened.elapsed() >= self.rotation.age;
+            (due, active.spare.is_some())
         };
         if due {
             self.rotate()?;
+        } else if !spare {
+            let fresh = self.create(segment_size(self.rotation))?;
+            self.offer_spare(fresh);
         }
         self.delete_covered();
         Ok(())
     }
 
-    /// Starts a new segment; the old one is retired.
+    /// Starts a new segment (the spare, if one is ready); the old one is
+    /// retired. Then prepares the next spare.
     pub fn rotate(&self) -> std::io::Result<()> {
-        let n = self.next_segment.fetch_add(1, Ordering::SeqCst);
-        let fresh = Arc::new(new_segment(&self.dir, &self.prefix, n)?);
-        let old = std::mem::replace(&mut *self.current.write().unwrap(), fresh);
-        self.retired.lock().unwrap().push(old);
+        let size = segment_size(self.rotation);
+        let spare = self.active().spare.take();
+        let next = match spare {
+            Some(s) => s,
+            None => self.create(size)?,
+        };
+        let old = {
+            let mut active = self.active();
+            self.install(&mut active, next)
+        };
+        drop(old);
+        let fresh = self.create(size)?;
+        self.offer_spare(fresh);
         Ok(())
     }
 
@@ -231,40 +320,25 @@ impl Journal {
     /// every segment whose intents are all committed (the rest stay for the
     /// next start's recovery).
     pub fn close(&self) {
-        if let Err(error) = self.rotate() {
-            tracing::warn!(%error, "journal: could not rotate at shutdown");
-        }
         self.delete_covered();
-        let current = self.current.read().unwrap();
+        let mut active = self.active();
+        if let Some(spare) = active.spare.take() {
+            spare.discard();
+        }
+        let current = &active.current.segment;
         if current.pending.load(Ordering::SeqCst) == 0 {
             let _ = std::fs::remove_file(&current.path);
         }
     }
 
-    /// Segment files this process has not deleted yet (for tests and logs).
+    /// Segment files this process holds intents in and has not deleted yet:
+    /// the current one and the retired ones (for tests and logs).
     pub fn segments(&self) -> usize {
         self.retired.lock().unwrap().len() + 1
     }
 }
 
-/// Creates a segment under a temporary name, locks it, then gives it its
-/// final name, so a recovering process never sees it unlocked.
-fn new_segment(dir: &Path, prefix: &str, n: u64) -> std::io::Result<Segment> {
-    let name = format!("{prefix}-{n:06}{SEGMENT_SUFFIX}");
-    let tmp = dir.join(format!(".{name}.new"));
-    let file = std::fs::OpenOptions::new()
-        .create_new(true)
-        .append(true)
-        .open(&tmp)?;
-    file.try_lock()
-        .map_err(|e| std::io::Error::other(format!("locking {}: {e}", tmp.display())))?;
-    let path = dir.join(name);
-    std::fs::rename(&tmp, &path)?;
-    Ok(Segment {
-        path,
-        file,
-        pending: AtomicI64::new(0),
-        bytes: AtomicU64::new(0),
-        opened: Instant::now(),
-    })
+fn segment_size(rotation: Rotation) -> usize {
+    let bytes = usize::try_from(rotation.bytes).unwrap_or(usize::MAX);
+    bytes.clamp(MIN_SEGMENT, 1 << 30)
 }

@@ -1,18 +1,17 @@
-//! Journal tests: the entry codec (torn and corrupt tails), rotation and
-//! deletion of covered segments, and recovery (locked segments skipped,
-//! idempotent when run again).
+//! Journal tests: the entry codec (torn and corrupt tails, zero-filled
+//! tails), appends into mapped segments (visible to other readers at once,
+//! concurrent appends intact), rotation of full segments, batches larger
+//! than a segment, deletion of covered segments, and a journal that cannot
+//! make a new segment. Recovery: `recover_tests.rs`.
 
-use std::io::Write;
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
 use super::*;
-use crate::audit::verify::verify;
-use crate::store::testing::{all_records, record};
-use crate::store::SqliteStore;
-use crate::store::Store;
+use crate::store::testing::record;
 
-fn segment_files(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn segment_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -23,7 +22,7 @@ fn segment_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A record with the microsecond time and no result, as sessions note it.
-fn noted(n: i64) -> AuditRecord {
+pub(super) fn noted(n: i64) -> AuditRecord {
     let mut rec = record(n);
     rec.rows = None;
     rec.duration_us = 0;
@@ -31,10 +30,10 @@ fn noted(n: i64) -> AuditRecord {
     rec
 }
 
-fn never_rotate() -> Rotation {
+pub(super) fn never_rotate() -> Rotation {
     Rotation {
-        bytes: u64::MAX,
         age: Duration::from_secs(3600),
+        ..Rotation::default()
     }
 }
 
@@ -56,10 +55,18 @@ fn entries_round_trip_and_a_torn_or_corrupt_tail_is_ignored() {
     expect.time = chrono::SubsecRound::trunc_subsecs(expect.time, 6);
     assert_eq!(whole.intents[0].record, expect);
     let last = whole_len(&buf);
+    let first = buf.len() - last;
     for cut in 1..last {
-        let torn = decode_all(&buf[..buf.len() - cut]);
-        assert_eq!(torn.intents.len(), 1, "cut {cut}");
-        assert_eq!(torn.torn_bytes, last - cut);
+        let kept = &buf[..buf.len() - cut];
+        let nonzero = kept.iter().rposition(|&b| b != 0).unwrap() + 1;
+        // The same, cut short inside a preallocated (zero-filled) segment.
+        let mut mapped = kept.to_vec();
+        mapped.resize(4096, 0);
+        for torn in [decode_all(kept), decode_all(&mapped)] {
+            assert_eq!(torn.intents.len(), 1, "cut {cut}");
+            assert_eq!(torn.end, first);
+            assert_eq!(torn.torn_bytes, nonzero - first, "cut {cut}");
+        }
     }
     let mut corrupt = buf.clone();
     let last = corrupt.len() - 3;
@@ -67,6 +74,14 @@ fn entries_round_trip_and_a_torn_or_corrupt_tail_is_ignored() {
     let decoded = decode_all(&corrupt);
     assert_eq!(decoded.intents.len(), 1);
     assert_eq!(decoded.torn_bytes, whole_len(&buf));
+    // A preallocated segment: the zeros after the last entry end the data.
+    let mut mapped = buf.clone();
+    mapped.resize(8192, 0);
+    let decoded = decode_all(&mapped);
+    assert_eq!(
+        (decoded.intents.len(), decoded.end, decoded.torn_bytes),
+        (2, buf.len(), 0)
+    );
 }
 
 /// Length of the second (last) entry in a two-entry buffer.
@@ -75,33 +90,85 @@ fn whole_len(buf: &[u8]) -> usize {
     buf.len() - first
 }
 
-#[test]
-fn covered_segments_are_deleted_after_rotation_and_pending_ones_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let rotation = Rotation {
-        bytes: 1,
+/// Segments of `size` bytes, rotated only when full.
+fn sized(size: u64) -> Rotation {
+    Rotation {
+        bytes: size,
         age: Duration::from_secs(3600),
-    };
-    let journal = Journal::open(dir.path(), false, rotation).unwrap();
+    }
+}
+
+/// Every intent in the segment files of `dir`, checking each file is whole.
+fn intents_on_disk(dir: &Path) -> Vec<Intent> {
+    let mut all = Vec::new();
+    for file in segment_files(dir) {
+        let decoded = decode_all(&std::fs::read(&file).unwrap());
+        assert_eq!(decoded.torn_bytes, 0, "{}", file.display());
+        all.extend(decoded.intents);
+    }
+    all
+}
+
+/// Notes `recs` and appends them as one batch.
+fn append(journal: &Journal, recs: &mut [AuditRecord]) {
     let mut intents = Intents::default();
-    let (mut a, mut b) = (noted(1), noted(2));
-    journal.note(&mut intents, &mut a);
-    journal.note(&mut intents, &mut b);
+    for rec in recs.iter_mut() {
+        journal.note(&mut intents, rec);
+    }
     journal.write(&mut intents).unwrap();
-    assert_eq!(segment_files(dir.path()).len(), 1);
-    journal.maintain().unwrap();
-    // Rotated; the old segment still has two outstanding intents.
-    assert_eq!(segment_files(dir.path()).len(), 2);
-    journal.committed(std::slice::from_ref(&a));
-    journal.maintain().unwrap();
-    assert_eq!(segment_files(dir.path()).len(), 2);
-    journal.committed(std::slice::from_ref(&b));
-    journal.maintain().unwrap();
+}
+
+#[test]
+fn an_appended_intent_is_in_the_file_at_once_and_the_rest_reads_as_zeros() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path(), false, never_rotate()).unwrap();
+    let file = segment_files(dir.path()).remove(0);
+    let preallocated = std::fs::metadata(&file).unwrap().len();
+    assert_eq!(preallocated, Rotation::default().bytes);
+    let mut recs = vec![noted(1), noted(2)];
+    append(&journal, &mut recs);
+    // Another reader of the file (recovery after a SIGKILL) sees the entries
+    // through the page cache: nothing was flushed or written with write(2).
+    let bytes = std::fs::read(&file).unwrap();
     assert_eq!(
-        segment_files(dir.path()).len(),
-        1,
-        "covered segment deleted"
+        bytes.len() as u64,
+        preallocated,
+        "no write extended the file"
     );
+    let decoded = decode_all(&bytes);
+    assert_eq!(decoded.torn_bytes, 0);
+    let statements: Vec<_> = decoded
+        .intents
+        .iter()
+        .map(|i| i.record.statement.clone())
+        .collect();
+    assert_eq!(statements, ["SELECT 1", "SELECT 2"]);
+    assert!(bytes[decoded.end..].iter().all(|&b| b == 0));
+}
+
+#[test]
+fn full_segments_rotate_and_are_deleted_once_covered() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path(), false, sized(MIN_SEGMENT as u64)).unwrap();
+    let mut recs: Vec<AuditRecord> = (1..=60).map(noted).collect();
+    for rec in recs.chunks_mut(3) {
+        append(&journal, rec);
+    }
+    let on_disk = intents_on_disk(dir.path());
+    assert_eq!(on_disk.len(), 60, "every intent, whole, in some segment");
+    let files = segment_files(dir.path()).len();
+    assert!(files >= 3, "{files} segments of one page for 60 intents");
+    assert_eq!(journal.segments(), files);
+    // All committed but the first: only its segment and the current one stay
+    // (with a spare the writer prepares).
+    journal.committed(&recs[1..]);
+    journal.maintain().unwrap();
+    assert_eq!(journal.segments(), 2);
+    let kept = intents_on_disk(dir.path());
+    assert!(kept.iter().any(|i| i.record.statement == "SELECT 1"));
+    assert_eq!(segment_files(dir.path()).len(), 3);
+    journal.committed(&recs[..1]);
+    journal.maintain().unwrap();
     assert_eq!(journal.segments(), 1);
     journal.close();
     assert!(
@@ -111,114 +178,118 @@ fn covered_segments_are_deleted_after_rotation_and_pending_ones_kept() {
 }
 
 #[test]
-fn intents_buffered_across_a_rotation_stay_in_their_segment() {
+fn the_writer_rotates_a_segment_in_use_after_its_age() {
     let dir = tempfile::tempdir().unwrap();
-    let journal = Journal::open(dir.path(), false, never_rotate()).unwrap();
-    let mut intents = Intents::default();
-    let mut a = noted(1);
-    journal.note(&mut intents, &mut a);
-    journal.rotate().unwrap();
-    let mut b = noted(2);
-    journal.note(&mut intents, &mut b);
-    journal.write(&mut intents).unwrap();
-    let files = segment_files(dir.path());
-    assert_eq!(files.len(), 2);
-    let first = decode_all(&std::fs::read(&files[0]).unwrap());
-    assert_eq!(first.intents.len(), 2, "one write, one segment");
-    journal.committed(&[a, b]);
-    journal.maintain().unwrap();
-    assert_eq!(segment_files(dir.path()).len(), 1);
-}
-
-#[test]
-fn recovery_records_unrecorded_intents_once_and_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open_in_memory().unwrap();
-    let journal = Journal::open(dir.path(), false, never_rotate()).unwrap();
-    let mut intents = Intents::default();
-    let mut recs: Vec<AuditRecord> = (1..=4).map(noted).collect();
-    for rec in &mut recs {
-        journal.note(&mut intents, rec);
-    }
-    // A torn write after them: never forwarded, so never recovered.
-    let torn = {
-        let mut b = Vec::new();
-        encode(&mut b, 99, &noted(9));
-        b.truncate(b.len() - 5);
-        b
+    let rotation = Rotation {
+        bytes: 1 << 20,
+        age: Duration::ZERO,
     };
-    journal.write(&mut intents).unwrap();
-    let file = segment_files(dir.path()).remove(0);
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&file)
-        .unwrap()
-        .write_all(&torn)
-        .unwrap();
-    // Records 1 and 3 completed and were committed; then the process died.
-    let mut done = vec![recs[0].clone(), recs[2].clone()];
-    done.iter_mut().for_each(|r| r.rows = Some(1));
-    store.append_audit(&done).unwrap();
-    let live = recover(dir.path(), &store).unwrap();
+    let journal = Journal::open(dir.path(), false, rotation).unwrap();
+    journal.maintain().unwrap();
+    assert_eq!(journal.segments(), 1, "an unused segment is not rotated");
+    let mut a = [noted(1)];
+    append(&journal, &mut a);
+    journal.maintain().unwrap();
     assert_eq!(
-        (live.locked, live.recovered),
-        (1, 0),
-        "a live process's segment is left alone"
+        journal.segments(),
+        2,
+        "rotated; the old one is not covered yet"
     );
-    let copy = std::fs::read(&file).unwrap();
-    // The process dies: its segment's lock goes with the last open handle.
-    drop((journal, recs, intents, done));
-
-    let first = recover(dir.path(), &store).unwrap();
-    assert_eq!((first.segments, first.intents, first.recovered), (1, 4, 2));
-    assert!(first.torn_bytes > 0);
-    assert!(segment_files(dir.path()).is_empty());
-    let stored = all_records(&store);
-    assert_eq!(stored.len(), 4);
-    let unknown: Vec<&str> = stored
-        .iter()
-        .filter(|r| r.error.as_deref() == Some(UNKNOWN_OUTCOME))
-        .map(|r| r.statement.as_str())
-        .collect();
-    assert_eq!(unknown, ["SELECT 2", "SELECT 4"]);
-    assert!(stored
-        .iter()
-        .all(|r| r.rows.is_none() == (r.error.is_some())));
-
-    // Killed after appending but before deleting: the segment comes back.
-    std::fs::write(&file, &copy).unwrap();
-    let again = recover(dir.path(), &store).unwrap();
-    assert_eq!((again.segments, again.intents, again.recovered), (1, 4, 0));
-    assert_eq!(all_records(&store).len(), 4, "recovery is idempotent");
-    assert!(verify(&store, None, None).unwrap().intact());
+    journal.committed(&a);
+    journal.maintain().unwrap();
+    assert_eq!(journal.segments(), 1);
+    assert!(intents_on_disk(dir.path()).is_empty());
 }
 
 #[test]
-fn an_empty_or_missing_directory_recovers_nothing() {
-    let store = SqliteStore::open_in_memory().unwrap();
+fn a_batch_larger_than_a_segment_gets_a_segment_of_its_own() {
     let dir = tempfile::tempdir().unwrap();
-    let none = recover(&dir.path().join("absent"), &store).unwrap();
-    assert_eq!(none, Recovery::default());
-    std::fs::write(dir.path().join("notes.txt"), b"not a segment").unwrap();
-    let unnamed = dir.path().join(".0-1-000000.journal.new");
-    std::fs::write(&unnamed, b"").unwrap();
-    assert_eq!(recover(dir.path(), &store).unwrap(), Recovery::default());
-    assert!(
-        !unnamed.exists(),
-        "a dead process's unnamed segment is removed"
+    let journal = Journal::open(dir.path(), false, sized(MIN_SEGMENT as u64)).unwrap();
+    let mut small = [noted(1)];
+    append(&journal, &mut small);
+    let mut big = noted(2);
+    big.statement = format!("SELECT '{}'", "x".repeat(3 * MIN_SEGMENT));
+    let mut batch = [big, noted(3)];
+    append(&journal, &mut batch);
+    let mut after = [noted(4)];
+    append(&journal, &mut after);
+    let on_disk = intents_on_disk(dir.path());
+    assert_eq!(on_disk.len(), 4);
+    assert!(on_disk
+        .iter()
+        .any(|i| i.record.statement == batch[0].statement));
+    assert_eq!(journal.segments(), 2, "the current one and the big batch's");
+    journal.committed(&batch);
+    journal.maintain().unwrap();
+    assert_eq!(
+        journal.segments(),
+        1,
+        "the big batch's segment is deleted once covered"
     );
-    assert!(dir.path().join("notes.txt").exists());
+    let left: HashSet<String> = intents_on_disk(dir.path())
+        .into_iter()
+        .map(|i| i.record.statement)
+        .collect();
+    assert_eq!(left, HashSet::from(["SELECT 1".into(), "SELECT 4".into()]));
 }
 
 #[test]
-fn a_recovered_record_reads_as_unknown_in_ocsf() {
-    let mut rec = noted(5);
-    rec.error = Some(UNKNOWN_OUTCOME.into());
-    let event = crate::audit::ocsf::event(&rec);
-    assert_eq!(event["status_id"], 0);
-    assert_eq!(event["status"], "Unknown");
-    assert_eq!(event["status_code"], UNKNOWN_OUTCOME);
-    assert_eq!(event["disposition"], "Allowed", "the decision stands");
-    rec.error = Some("23505".into());
-    assert_eq!(crate::audit::ocsf::event(&rec)["status_id"], 2);
+fn concurrent_appends_are_all_whole_and_in_some_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path(), false, sized(16 << 10)).unwrap();
+    let threads = 6;
+    let per_thread = 300;
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let journal = &journal;
+            s.spawn(move || {
+                for i in 0..per_thread {
+                    let mut rec = noted(t * 1_000 + i);
+                    append(journal, std::slice::from_mut(&mut rec));
+                    if i % 50 == 0 {
+                        journal.maintain().unwrap();
+                    }
+                }
+            });
+        }
+    });
+    let on_disk = intents_on_disk(dir.path());
+    let seqs: HashSet<u64> = on_disk.iter().map(|i| i.seq).collect();
+    assert_eq!(on_disk.len() as i64, threads * per_thread);
+    assert_eq!(
+        seqs.len(),
+        on_disk.len(),
+        "no entry written twice or over another"
+    );
+}
+
+#[test]
+fn a_journal_that_cannot_make_a_segment_refuses_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("j");
+    let journal = Journal::open(&root, false, sized(MIN_SEGMENT as u64)).unwrap();
+    // The directory is gone: the current segment (still mapped) takes
+    // intents until it is full; then no new segment can be made.
+    std::fs::remove_dir_all(&root).unwrap();
+    let mut intents = Intents::default();
+    let mut failed = None;
+    for n in 1..=40 {
+        let mut rec = noted(n);
+        journal.note(&mut intents, &mut rec);
+        if let Err(e) = journal.write(&mut intents) {
+            failed = Some((n, rec));
+            assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+            break;
+        }
+    }
+    let (n, rec) = failed.expect("a full segment with no directory fails the append");
+    assert!(n > 1, "the current segment took intents until full");
+    // Its record commits without lowering any segment's count.
+    journal.committed(std::slice::from_ref(&rec));
+    let mut again = noted(99);
+    journal.note(&mut intents, &mut again);
+    assert!(
+        journal.write(&mut intents).is_err(),
+        "it keeps failing closed"
+    );
 }
