@@ -22,14 +22,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use airlock::audit::{AuditLog, AuditRecord, AuditWriterHandle, Decision};
-use airlock::classify::Class;
+use airlock::audit::{AuditLog, AuditWriterHandle};
 use airlock::pg::frame::frame_len;
 use airlock::pg::session::pipeline::{self, Expect, Sent, Shared};
 use bytes::{Bytes, BytesMut};
+use common::record;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
+
+mod common;
 
 const ROWS: usize = 1000;
 const ANSWERS: usize = 1000;
@@ -154,32 +156,6 @@ impl AsyncRead for Chunks {
 /// Splits `data` into reads of at most `size` bytes.
 fn reads_of(data: &[u8], size: usize) -> Vec<Bytes> {
     data.chunks(size).map(Bytes::copy_from_slice).collect()
-}
-
-fn record() -> AuditRecord {
-    AuditRecord {
-        id: 0,
-        time: chrono::Utc::now(),
-        session_id: "bench-1".into(),
-        agent: "agent-7".into(),
-        client_addr: "127.0.0.1:50000".into(),
-        application_name: "pgbench".into(),
-        database: "airlock_bench".into(),
-        upstream_user: "postgres".into(),
-        statement: "SELECT abalance FROM pgbench_accounts WHERE aid = 4711;".into(),
-        params: 0,
-        class: Class::Read,
-        rule: "default.toml:reads pass".into(),
-        decision: Decision::Allowed,
-        hold_id: None,
-        approver: None,
-        comment: None,
-        rows: None,
-        duration_us: 0,
-        error: None,
-        identity: None,
-        journal: None,
-    }
 }
 
 /// Runs [`pipeline::respond`] over `reads`, expecting the answers to `sent`.

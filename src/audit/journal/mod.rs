@@ -257,11 +257,26 @@ impl Journal {
     }
 
     /// The writer committed these records: their intents are covered.
+    /// One atomic update per run of records in the same segment: the
+    /// count's cache line is the one sessions' appends update.
     pub fn committed(&self, records: &[AuditRecord]) {
-        for mark in records.iter().filter_map(|r| r.journal.as_ref()) {
-            if let Some(segment) = mark.0 .0.get() {
-                segment.pending.fetch_sub(1, Ordering::SeqCst);
+        let mut run: Option<(&Arc<Segment>, i64)> = None;
+        let landed = records
+            .iter()
+            .filter_map(|r| r.journal.as_ref())
+            .filter_map(|mark| mark.0 .0.get());
+        for segment in landed {
+            match &mut run {
+                Some((s, n)) if Arc::ptr_eq(s, segment) => *n += 1,
+                _ => {
+                    if let Some((s, n)) = run.replace((segment, 1)) {
+                        s.pending.fetch_sub(n, Ordering::SeqCst);
+                    }
+                }
             }
+        }
+        if let Some((s, n)) = run {
+            s.pending.fetch_sub(n, Ordering::SeqCst);
         }
     }
 
@@ -304,16 +319,22 @@ impl Journal {
         Ok(())
     }
 
+    /// Deletes retired segments whose intents are all committed (unlinked
+    /// outside the lock: an append that rotates takes it too).
     fn delete_covered(&self) {
-        self.retired.lock().unwrap().retain(|s| {
-            if s.pending.load(Ordering::SeqCst) > 0 {
-                return true;
-            }
+        let covered: Vec<Arc<Segment>> = {
+            let mut retired = self.retired.lock().unwrap();
+            let (covered, kept) = std::mem::take(&mut *retired)
+                .into_iter()
+                .partition(|s| s.pending.load(Ordering::SeqCst) <= 0);
+            *retired = kept;
+            covered
+        };
+        for s in covered {
             if let Err(error) = std::fs::remove_file(&s.path) {
                 tracing::warn!(%error, path = %s.path.display(), "journal: could not delete a covered segment");
             }
-            false
-        });
+        }
     }
 
     /// At a clean stop, after the writer has committed everything: deletes
