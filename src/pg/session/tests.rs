@@ -1,12 +1,15 @@
 //! Sessions against the real PostgreSQL with a store that fails on purpose:
-//! while the audit log cannot be written, statements are refused (fail closed).
+//! while the audit log cannot be written, statements are refused (fail
+//! closed); and with an intent journal that cannot take a statement's
+//! intent: the statement is not forwarded.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::approvals::Approvals;
-use crate::audit::AuditLog;
+use crate::audit::journal::{Journal, Rotation, MIN_SEGMENT};
+use crate::audit::{AuditLog, WriterOptions};
 use crate::config::Config;
 use crate::policy::Rules;
 use crate::state::State;
@@ -14,6 +17,13 @@ use crate::store::testing::FlakyStore;
 use crate::store::{SqliteStore, Store};
 
 async fn start(on_failure: &str) -> (Arc<State>, Arc<FlakyStore>, String) {
+    start_with(on_failure, WriterOptions::default()).await
+}
+
+async fn start_with(
+    on_failure: &str,
+    options: WriterOptions,
+) -> (Arc<State>, Arc<FlakyStore>, String) {
     let verifier = crate::pg::scram::ScramVerifier::generate("pw");
     let text = format!(
         "[databases.test]\nhost = \"127.0.0.1\"\nuser = \"postgres\"\n[agents.a]\nscram = \"{verifier}\"\n[audit]\non_failure = \"{on_failure}\"\n"
@@ -22,7 +32,7 @@ async fn start(on_failure: &str) -> (Arc<State>, Arc<FlakyStore>, String) {
     let inner: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
     let flaky = Arc::new(FlakyStore::new(inner, 0));
     let store: Arc<dyn Store> = flaky.clone();
-    let (audit, writer) = AuditLog::start(store.clone());
+    let (audit, writer) = AuditLog::start_with(store.clone(), options);
     std::mem::forget(writer);
     let state = Arc::new(State {
         config: Arc::new(config),
@@ -103,4 +113,62 @@ async fn on_failure_continue_keeps_serving() {
     wait_until(|| state.audit.is_failing()).await;
     client.simple_query("SELECT 2").await.unwrap();
     flaky.failures.store(0, Ordering::SeqCst);
+}
+
+#[tokio::test]
+async fn a_statement_whose_intent_the_journal_cannot_take_is_not_forwarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("journal");
+    let rotation = Rotation {
+        bytes: MIN_SEGMENT as u64,
+        age: Duration::from_secs(3600),
+    };
+    let journal = Arc::new(Journal::open(&root, false, rotation).unwrap());
+    let options = WriterOptions {
+        journal: Some(journal),
+        ..Default::default()
+    };
+    let (_state, _flaky, conninfo) = start_with("refuse", options).await;
+    let (client, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client.simple_query("SELECT 1").await.unwrap();
+    // A lock the statement would wait for, were it forwarded.
+    let (direct, conn) = tokio_postgres::connect(
+        "host=127.0.0.1 user=postgres dbname=test",
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    direct
+        .simple_query("SELECT pg_advisory_lock(7342)")
+        .await
+        .unwrap();
+    // No new segment can be made; this statement's intent needs one (it is
+    // larger than a segment).
+    std::fs::remove_dir_all(&root).unwrap();
+    let sql = format!(
+        "SELECT pg_advisory_lock(7342) /* {} */",
+        "x".repeat(2 * MIN_SEGMENT)
+    );
+    let e = tokio::time::timeout(Duration::from_secs(5), client.simple_query(&sql))
+        .await
+        .expect("answered at once, not waiting for the lock upstream")
+        .unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("58030"), "{e:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiting = direct
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 7342 AND NOT granted",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        waiting.get::<_, i64>(0),
+        0,
+        "the statement reached the database"
+    );
 }
