@@ -6,7 +6,7 @@
 //! certificate); the HandshakeResponse then comes over TLS.
 
 use rand::RngCore;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -15,7 +15,7 @@ use super::codec::{caps, status, MyError, Reader, DEFAULT_COLLATION};
 use super::handshake::{auth_switch, Greeting, Response, SSL_REQUEST_LEN};
 use super::packet::{frame, Packet, PacketError, PacketReader};
 use crate::config::{Agent, ClientTls, Database, DatabaseKind};
-use crate::pg::tls::Stream;
+use crate::pg::tls::{ReadHalf, Stream, WriteHalf};
 use crate::state::State;
 
 /// What the greeting says airlock is. Clients read the version for features;
@@ -35,8 +35,8 @@ pub struct Opened {
     pub response: Response,
     /// Sequence id of the packet that ends the connection phase (OK or ERR).
     pub next_seq: u8,
-    pub reader: PacketReader<ReadHalf<Stream>>,
-    pub writer: WriteHalf<Stream>,
+    pub reader: PacketReader<ReadHalf>,
+    pub writer: WriteHalf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +114,7 @@ pub async fn open(
         }
         (false, _) => {}
     }
-    let (r, mut writer) = tokio::io::split(stream);
+    let (r, mut writer) = stream.split();
     let mut reader = PacketReader::new(r, state.config.server.max_message_bytes);
     if let Some(err) = refusal {
         let _ = writer

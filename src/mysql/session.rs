@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::AsyncWriteExt;
 
 use super::codec::{command, MyError};
 use super::packet::{PacketError, PacketReader};
@@ -26,7 +26,7 @@ use super::statement::{Prepared, Statements};
 use super::upstream::{Asked, Upstream, UpstreamError};
 use crate::audit::{AuditRecord, Decision, Identity as Runs};
 use crate::config::{Agent, Database};
-use crate::pg::tls::Stream;
+use crate::pg::tls::{ReadHalf, WriteHalf};
 use crate::policy::{Action, Request};
 use crate::state::State;
 
@@ -114,8 +114,8 @@ pub(super) struct Pending {
 pub struct Session {
     pub(super) who: Arc<Identity>,
     pub(super) state: Arc<State>,
-    pub(super) client: PacketReader<ReadHalf<Stream>>,
-    pub(super) to_client: WriteHalf<Stream>,
+    pub(super) client: PacketReader<ReadHalf>,
+    pub(super) to_client: WriteHalf,
     pub(super) up: Upstream,
     pub(super) statements: Statements,
     /// What the agent asked for in its handshake (the writer asks the same).
@@ -135,8 +135,8 @@ impl Session {
     pub fn new(
         who: Arc<Identity>,
         state: Arc<State>,
-        client: PacketReader<ReadHalf<Stream>>,
-        to_client: WriteHalf<Stream>,
+        client: PacketReader<ReadHalf>,
+        to_client: WriteHalf,
         up: Upstream,
         asked: Asked,
     ) -> Session {

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::auth;
@@ -16,7 +16,7 @@ use super::handshake::{Greeting, Response};
 use super::packet::{frame, PacketError, PacketReader};
 use crate::config::{Database, UpstreamTls};
 use crate::credentials::{Identity, Requester};
-use crate::pg::tls::{self, Stream};
+use crate::pg::tls::{self, ReadHalf, Stream, WriteHalf};
 
 pub const READ_ONLY: &str = "SET SESSION TRANSACTION READ ONLY";
 
@@ -51,8 +51,8 @@ pub enum UpstreamError {
 
 /// An authenticated, read-only upstream connection.
 pub struct Upstream {
-    pub reader: PacketReader<ReadHalf<Stream>>,
-    pub writer: WriteHalf<Stream>,
+    pub reader: PacketReader<ReadHalf>,
+    pub writer: WriteHalf,
     pub greeting: Greeting,
 }
 
@@ -143,7 +143,7 @@ async fn open(
         seq = seq.wrapping_add(1);
     }
     let tls = stream.is_tls();
-    let (r, w) = tokio::io::split(stream);
+    let (r, w) = stream.split();
     let mut up = Upstream {
         reader: PacketReader::new(r, 1 << 30),
         writer: w,

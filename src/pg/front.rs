@@ -13,7 +13,7 @@ use crate::config::{Agent, ClientTls};
 use crate::pg::frame::{Body, FrameError, FrameReader};
 use crate::pg::message::{self, PgError};
 use crate::pg::scram::{ScramVerifier, ServerExchange};
-use crate::pg::tls::Stream;
+use crate::pg::tls::{ReadHalf, Stream, WriteHalf};
 use crate::state::State;
 
 const SSL_REQUEST: i32 = 80877103;
@@ -80,7 +80,7 @@ pub enum Opened<R> {
 /// An authenticated agent, its connection, and what it asked for.
 pub struct Startup<R> {
     pub reader: FrameReader<R>,
-    pub writer: tokio::io::WriteHalf<Stream>,
+    pub writer: WriteHalf,
     pub agent: Agent,
     pub database: String,
     pub passed: Vec<(String, String)>,
@@ -106,7 +106,7 @@ pub async fn open(
     tls: Option<&tokio_rustls::TlsAcceptor>,
     tcp: TcpStream,
     peer: SocketAddr,
-) -> Result<Opened<tokio::io::ReadHalf<Stream>>, FrontError> {
+) -> Result<Opened<ReadHalf>, FrontError> {
     let mut stream = Stream::Plain(tcp);
     let body = loop {
         let mut plain = FrameReader::new(&mut stream, STARTUP_MAX);
@@ -165,7 +165,7 @@ pub async fn open(
         Ok(p) => p,
         Err(err) => return Err(tell(&mut stream, err).await),
     };
-    let (read, mut writer) = tokio::io::split(stream);
+    let (read, mut writer) = stream.split();
     let mut reader = FrameReader::new(read, STARTUP_MAX);
     if let Some(options) = protocol_options(&body, &params) {
         writer
@@ -238,7 +238,7 @@ fn protocol_options(body: &[u8], params: &BTreeMap<String, String>) -> Option<Ve
 async fn admit<R: AsyncRead + Unpin>(
     state: &Arc<State>,
     reader: &mut FrameReader<R>,
-    writer: &mut tokio::io::WriteHalf<Stream>,
+    writer: &mut WriteHalf,
     params: &BTreeMap<String, String>,
     peer: SocketAddr,
 ) -> Result<(Agent, String, Vec<(String, String)>), FrontError> {
@@ -315,7 +315,7 @@ fn passed_parameters(params: &BTreeMap<String, String>) -> Result<Vec<(String, S
 /// The SCRAM-SHA-256 exchange. `Ok(Err(reason))` is a failed login.
 async fn scram<R: AsyncRead + Unpin>(
     reader: &mut FrameReader<R>,
-    writer: &mut tokio::io::WriteHalf<Stream>,
+    writer: &mut WriteHalf,
     verifier: ScramVerifier,
 ) -> Result<Result<(), String>, FrontError> {
     writer

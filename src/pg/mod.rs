@@ -71,7 +71,7 @@ async fn connection(
 
 async fn run(
     state: Arc<State>,
-    mut opened: Startup<tokio::io::ReadHalf<tls::Stream>>,
+    mut opened: Startup<tls::ReadHalf>,
     session_id: String,
     peer: SocketAddr,
 ) -> Result<(), session::SessionError> {
@@ -132,23 +132,21 @@ async fn run(
     let mut client_reader = opened.reader;
     client_reader.set_max(state.config.server.max_message_bytes);
     let session = Session::new(who, state.clone(), shared.clone(), up.writer, to_client);
-    let audit = state.audit.clone();
     let (upstream_reader, buffered) = up.reader.into_parts();
-    let responder = tokio::spawn(async move {
-        pipeline::respond(
-            upstream_reader,
-            buffered,
-            opened.writer,
-            &shared,
-            inbox,
-            &audit,
-        )
-        .await
-    });
-    let result = session.run(&mut client_reader).await;
+    // Both halves of the session run in this one task, concurrently but never
+    // in parallel: an answer from the database and the agent's next message
+    // wake the same task, on one worker, with nothing handed across threads.
     // The responder ends once the database closes the connection (after our
     // Terminate) or the agent's socket fails.
-    let _ = responder.await;
+    let responder = pipeline::respond(
+        upstream_reader,
+        buffered,
+        opened.writer,
+        &shared,
+        inbox,
+        &state.audit,
+    );
+    let (result, _) = tokio::join!(session.run(&mut client_reader), responder);
     state.cancel.forget(key);
     result
 }

@@ -16,12 +16,12 @@ use crate::credentials::{CredentialsError, Identity, Requester};
 use crate::pg::frame::{FrameError, FrameReader};
 use crate::pg::message::{self, error_fields};
 use crate::pg::scram::ClientExchange;
-use crate::pg::tls::{self, Stream};
+use crate::pg::tls::{self, ReadHalf, Stream, WriteHalf};
 
 /// An authenticated upstream connection, ready for queries.
 pub struct Upstream {
-    pub reader: FrameReader<tokio::io::ReadHalf<Stream>>,
-    pub writer: tokio::io::WriteHalf<Stream>,
+    pub reader: FrameReader<ReadHalf>,
+    pub writer: WriteHalf,
     pub addr: SocketAddr,
     /// ParameterStatus frames as the server sent them, for the agent.
     pub parameters: Vec<Bytes>,
@@ -106,7 +106,7 @@ pub async fn connect(
     if identity == Identity::Reader {
         startup.push((READ_ONLY_PARAMETER.0.into(), READ_ONLY_PARAMETER.1.into()));
     }
-    let (read, mut writer) = tokio::io::split(stream);
+    let (read, mut writer) = stream.split();
     let mut reader = FrameReader::new(read, 1 << 30);
     writer.write_all(&message::startup(&startup)).await?;
     let tls = !matches!(db.tls, UpstreamTls::Disable);
@@ -159,8 +159,8 @@ async fn negotiate_tls(mut tcp: TcpStream, mode: &UpstreamTls) -> Result<Stream,
 type Login = (Vec<Bytes>, (i32, i32));
 
 async fn login(
-    reader: &mut FrameReader<tokio::io::ReadHalf<Stream>>,
-    writer: &mut tokio::io::WriteHalf<Stream>,
+    reader: &mut FrameReader<ReadHalf>,
+    writer: &mut WriteHalf,
     auth: &Auth<'_>,
 ) -> Result<Login, UpstreamError> {
     let mut parameters = Vec::new();

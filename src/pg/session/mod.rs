@@ -36,7 +36,7 @@ use crate::policy::Action;
 use crate::state::State;
 
 use pipeline::{Expect, Sent, Shared, ToClient};
-use statements::{Portal, Prepared, Statements};
+use statements::{Prepared, Statements};
 
 /// Who is talking, for audit and holds.
 pub struct Identity {
@@ -258,22 +258,32 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             }
             b'E' => {
                 let name = message::parse_execute(frame.body()).map_err(malformed)?;
-                let portal = self.statements.portal(name).cloned().unwrap_or(Portal {
-                    prepared: Prepared::unknown(
-                        &format!("-- execute of unknown portal {name:?}"),
-                        "portal not bound through airlock",
-                    ),
-                    params: Vec::new(),
-                    formats: Vec::new(),
-                    statement: String::new(),
-                    bind: Bytes::new(),
+                // Only what runs is taken from the portal (it stays bound).
+                let found = self.statements.portal(name).map(|portal| {
+                    (
+                        portal.prepared.clone(),
+                        portal.params.clone(),
+                        portal.formats.clone(),
+                    )
                 });
-                let pending = Pending {
-                    sent: Sent::Execute,
-                    raw: frame.raw,
-                    prepared: portal.prepared,
-                    params: portal.params,
-                    formats: portal.formats,
+                let pending = match found {
+                    Some((prepared, params, formats)) => Pending {
+                        sent: Sent::Execute,
+                        raw: frame.raw,
+                        prepared,
+                        params,
+                        formats,
+                    },
+                    None => Pending {
+                        sent: Sent::Execute,
+                        raw: frame.raw.clone(),
+                        prepared: Prepared::unknown(
+                            &format!("-- execute of unknown portal {name:?}"),
+                            "portal not bound through airlock",
+                        ),
+                        params: Vec::new(),
+                        formats: Vec::new(),
+                    },
                 };
                 let flow = self.statement(pending, client).await;
                 self.batch.messages += 1;
@@ -361,7 +371,12 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             // Fail closed: nothing runs that could not be audited. The record is
             // queued for when the store comes back.
             tracing::error!("audit store failing: refusing a statement");
-            let mut record = self.record(&pending, &prepared, "(airlock: audit unavailable)");
+            let mut record = self.record(
+                &pending,
+                &prepared,
+                "(airlock: audit unavailable)".into(),
+                chrono::Utc::now(),
+            );
             record.decision = Decision::DeniedByRule;
             let err = PgError::error(
                 "58030",
@@ -371,13 +386,16 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             return Ok(Flow::Continue);
         }
         if let Some(err) = self.writer_guard(&pending, &prepared) {
-            let mut record = self.record(&pending, &prepared, "(airlock)");
+            let mut record =
+                self.record(&pending, &prepared, "(airlock)".into(), chrono::Utc::now());
             record.decision = Decision::DeniedByRule;
             self.refuse(pending.sent, err, record);
             return Ok(Flow::Continue);
         }
-        let verdict = self.verdict(&prepared);
-        let mut record = self.record(&pending, &prepared, &verdict.rule);
+        // One clock reading: the time the rules saw is the time audited.
+        let now = chrono::Utc::now();
+        let verdict = self.verdict(&prepared, now);
+        let mut record = self.record(&pending, &prepared, verdict.rule, now);
         match verdict.action {
             Action::Allow => {
                 record.decision = Decision::Allowed;
@@ -386,7 +404,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             Action::Deny { message } => {
                 record.decision = Decision::DeniedByRule;
                 let err = PgError::error("42501", format!("airlock: {message}"))
-                    .with_detail(format!("denied by rule {}", verdict.rule));
+                    .with_detail(format!("denied by rule {}", record.rule));
                 self.refuse(pending.sent, err, record);
             }
             Action::Hold(terms) => {

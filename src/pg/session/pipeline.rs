@@ -195,6 +195,8 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut finished: Vec<AuditRecord> = Vec::new();
+    // The pieces of one read to write to the agent (kept for its allocation).
+    let mut out: Vec<Bytes> = Vec::new();
     let mut inbox_open = true;
     // Once the agent's socket fails or is closed by us, answers are still read
     // (for the audit) but no longer written.
@@ -202,13 +204,10 @@ where
     let mut result = Ok(());
     loop {
         if !buf.is_empty() {
-            let out = match route_frames(&mut buf, shared, &mut finished) {
-                Ok(out) => out,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
+            if let Err(e) = route_frames(&mut buf, shared, &mut finished, &mut out) {
+                result = Err(e);
+                break;
+            }
             // Audit records are queued before the agent sees the answers they
             // describe: whatever the agent saw complete is already in the log's queue.
             for record in finished.drain(..) {
@@ -222,6 +221,8 @@ where
                     client_open = false;
                 }
             }
+            // Lets go of the read buffer's frames, so it can be reused in place.
+            out.clear();
         }
         if buf.capacity() - buf.len() < 8192 {
             buf.reserve(64 * 1024);
@@ -284,13 +285,14 @@ async fn close(shared: &Shared, audit: &AuditLog) {
     }
 }
 
-/// Walks the whole frames in `buf`, decides each one's route and returns the
-/// pieces to write to the agent.
+/// Walks the whole frames in `buf`, decides each one's route and appends the
+/// pieces to write to the agent to `out`.
 fn route_frames(
     buf: &mut BytesMut,
     shared: &Shared,
     finished: &mut Vec<AuditRecord>,
-) -> Result<Vec<Bytes>, FrameError> {
+    out: &mut Vec<Bytes>,
+) -> Result<(), FrameError> {
     let mut end = 0;
     while let Some(len) = frame_len(&buf[end..], usize::MAX)? {
         if buf.len() - end < len {
@@ -298,8 +300,10 @@ fn route_frames(
         }
         end += len;
     }
+    if end == 0 {
+        return Ok(());
+    }
     let chunk = buf.split_to(end).freeze();
-    let mut out = Vec::new();
     let mut run_start = 0;
     let mut at = 0;
     let mut p = shared.pipeline.lock().unwrap();
@@ -326,10 +330,12 @@ fn route_frames(
     if notify {
         shared.changed.notify_waiters();
     }
-    if run_start < chunk.len() {
+    if run_start == 0 {
+        out.push(chunk);
+    } else if run_start < chunk.len() {
         out.push(chunk.slice(run_start..));
     }
-    Ok(out)
+    Ok(())
 }
 
 impl Pipeline {

@@ -14,7 +14,11 @@ use crate::policy::Request;
 
 impl<W: AsyncWrite + Unpin> Session<W> {
     /// What the rules say about a statement now.
-    pub(super) fn verdict(&self, prepared: &Prepared) -> crate::policy::Verdict {
+    pub(super) fn verdict(
+        &self,
+        prepared: &Prepared,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> crate::policy::Verdict {
         self.state.rules.evaluate(&Request {
             agent: &self.who.agent.name,
             groups: &self.who.agent.groups,
@@ -22,7 +26,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             class: prepared.class(),
             tables: &prepared.classified.tables,
             default_schema: "public",
-            at: chrono::Utc::now(),
+            at,
         })
     }
 
@@ -86,10 +90,16 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         })
     }
 
-    pub(super) fn record(&self, p: &Pending, prepared: &Prepared, rule: &str) -> AuditRecord {
+    pub(super) fn record(
+        &self,
+        p: &Pending,
+        prepared: &Prepared,
+        rule: String,
+        time: chrono::DateTime<chrono::Utc>,
+    ) -> AuditRecord {
         AuditRecord {
             id: 0,
-            time: chrono::Utc::now(),
+            time,
             session_id: self.who.session_id.clone(),
             agent: self.who.agent.name.clone(),
             client_addr: self.who.client_addr.clone(),
@@ -99,7 +109,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             statement: prepared.sql.to_string(),
             params: p.params.len() as u32,
             class: prepared.class(),
-            rule: rule.to_string(),
+            rule,
             decision: Decision::Allowed,
             hold_id: None,
             approver: None,

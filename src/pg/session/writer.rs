@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use tokio::io::{AsyncWrite, AsyncWriteExt, WriteHalf};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::pipeline::{self, Expect, Sent, Shared, ToClient};
@@ -26,7 +26,7 @@ use crate::classify::Effect;
 use crate::credentials::{Identity, Requester};
 use crate::pg::cancel::CancelTarget;
 use crate::pg::message::{self, PgError};
-use crate::pg::tls::Stream;
+use crate::pg::tls::WriteHalf;
 use crate::pg::upstream::{self, UpstreamError};
 
 /// Settings read from the reader and given to the writer at login: what
@@ -49,7 +49,7 @@ const CARRIED: &[&str] = &[
 /// An open writer connection.
 pub(super) struct WriterLink {
     pub shared: Arc<Shared>,
-    pub upstream: WriteHalf<Stream>,
+    pub upstream: WriteHalf,
     task: tokio::task::JoinHandle<()>,
     /// The writer's database user, for the audit.
     pub user: String,
@@ -320,9 +320,6 @@ impl<W: AsyncWrite + Unpin> Session<W> {
 
     /// Binds portal `name` on the writer as the agent bound it on the reader.
     pub(super) fn ensure_portal(&mut self, name: &str) {
-        let Some(portal) = self.statements.portal(name).cloned() else {
-            return;
-        };
         if self
             .writer
             .as_ref()
@@ -330,6 +327,9 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         {
             return;
         }
+        let Some(portal) = self.statements.portal(name).cloned() else {
+            return;
+        };
         // Only the text the portal was decided for: the agent may have replaced
         // the statement since it bound the portal.
         let same_text = self.parses.get(&portal.statement).is_some_and(|f| {
