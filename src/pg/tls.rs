@@ -54,6 +54,22 @@ pub enum WriteHalf {
     Tls(tokio::io::WriteHalf<Stream>),
 }
 
+impl ReadHalf {
+    /// The stream again, from both halves of one [`Stream::split`].
+    ///
+    /// # Panics
+    /// When the halves come from different streams.
+    pub fn unsplit(self, w: WriteHalf) -> Stream {
+        match (self, w) {
+            (ReadHalf::Plain(r), WriteHalf::Plain(w)) => {
+                Stream::Plain(r.reunite(w).expect("halves of one stream"))
+            }
+            (ReadHalf::Tls(r), WriteHalf::Tls(w)) => r.unsplit(w),
+            _ => panic!("halves of one stream"),
+        }
+    }
+}
+
 impl AsyncRead for ReadHalf {
     fn poll_read(
         self: Pin<&mut Self>,
