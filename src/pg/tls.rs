@@ -267,3 +267,33 @@ pub fn connector(ca_file: &Path) -> Result<tokio_rustls::TlsConnector, TlsError>
         .with_no_client_auth();
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn a_plain_stream_splits_into_owned_halves_and_back() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (mut peer, _) = accepted.unwrap();
+        let (mut r, mut w) = Stream::Plain(client.unwrap()).split();
+        // No lock between the halves: each is the socket's own half.
+        assert!(matches!(r, ReadHalf::Plain(_)) && matches!(w, WriteHalf::Plain(_)));
+        w.write_all(b"ping").await.unwrap();
+        let mut got = [0u8; 4];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"ping");
+        peer.write_all(b"pong").await.unwrap();
+        r.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"pong");
+        let mut again = r.unsplit(w);
+        assert!(!again.is_tls());
+        again.write_all(b"!").await.unwrap();
+        let mut one = [0u8; 1];
+        peer.read_exact(&mut one).await.unwrap();
+        assert_eq!(&one, b"!");
+    }
+}

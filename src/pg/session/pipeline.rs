@@ -1,5 +1,6 @@
 //! The responses airlock is waiting for, in the order it sent the messages that
-//! produce them, and the task that reads them back from the database.
+//! produce them, and the half of the session that reads them back from the
+//! database.
 //!
 //! Every message airlock writes upstream that the server answers pushes an
 //! [`Expect`] first; the response reader pops them as the answers arrive. That is
