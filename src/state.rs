@@ -70,6 +70,7 @@ impl State {
             checkpoint_every: config.audit.checkpoint_every,
             signer: config.audit.signer.clone(),
             retention: config.audit.retention,
+            linger: config.audit.linger,
             journal,
             ..Default::default()
         };

@@ -143,48 +143,70 @@ impl Checkpoint {
 
 /// The record's hash given the previous record's (both hex).
 pub fn record_hash(prev_hash: &str, rec: &AuditRecord) -> String {
-    hash_fields(prev_hash, rec, rec.id, &rec.time)
+    let time = time_text(&rec.time);
+    hex_hash(&link_hash(&prev_bytes(prev_hash), rec, rec.id, &time))
 }
 
 /// The hash `rec` gets when stored as record `id`: its time to the
 /// microsecond, as stored. The same as [`record_hash`] of the record read
 /// back, without copying it first.
 pub fn stored_hash(prev_hash: &str, rec: &AuditRecord, id: i64) -> String {
-    use chrono::SubsecRound;
-    hash_fields(prev_hash, rec, id, &rec.time.trunc_subsecs(6))
+    let time = time_text(&rec.time);
+    hex_hash(&link_hash(&prev_bytes(prev_hash), rec, id, &time))
 }
 
-fn hash_fields(prev_hash: &str, rec: &AuditRecord, id: i64, time: &DateTime<Utc>) -> String {
+/// A time as stored and hashed: RFC 3339 UTC with exactly six fractional
+/// digits and `Z` (nanoseconds beyond the microsecond are dropped).
+pub fn time_text(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A stored hash as 32 raw bytes. A malformed one (an edited row) becomes
+/// the SHA-256 of its text, so whatever chains from it simply fails to match.
+pub fn prev_bytes(prev_hash: &str) -> [u8; 32] {
     let mut prev = [0u8; 32];
-    // A malformed stored prev_hash hashes as given, so it simply fails to match.
     if hex::decode_to_slice(prev_hash, &mut prev).is_err() {
-        let mut h = Sha256::new();
-        h.update(prev_hash.as_bytes());
-        prev = h.finalize().into();
+        prev = Sha256::digest(prev_hash.as_bytes()).into();
     }
-    let mut h = Sha256::new();
-    h.update(prev);
-    h.update(if rec.identity.is_some() {
+    prev
+}
+
+/// 64 lowercase hex digits, as hashes are stored.
+pub fn hex_hash(hash: &[u8; 32]) -> String {
+    let mut text = [0u8; 64];
+    hex::encode_to_slice(hash, &mut text).expect("64 digits for 32 bytes");
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// The raw hash of `rec` stored as record `id` at `time` (its [`time_text`])
+/// after a record whose raw hash is `prev`: what appenders chain a batch
+/// with, without hex round trips or formatting the time twice.
+pub fn link_hash(prev: &[u8; 32], rec: &AuditRecord, id: i64, time: &str) -> [u8; 32] {
+    let tag = if rec.identity.is_some() {
         RECORD_TAG_V2
     } else {
         RECORD_TAG
-    });
+    };
+    // The whole encoding in one buffer, hashed with one update.
+    let mut bytes = Vec::with_capacity(512);
+    bytes.extend_from_slice(prev);
+    bytes.extend_from_slice(tag);
     visit_fields(rec, id, time, |field| match field {
-        None => h.update([0u8]),
+        None => bytes.push(0),
         Some(text) => {
-            h.update([1u8]);
-            h.update((text.len() as u64).to_be_bytes());
-            h.update(text.as_bytes());
+            bytes.push(1);
+            bytes.extend_from_slice(&(text.len() as u64).to_be_bytes());
+            bytes.extend_from_slice(text.as_bytes());
         }
     });
-    hex::encode(h.finalize())
+    Sha256::digest(&bytes).into()
 }
 
 /// The fields of the canonical encoding, in order: 19 (version 1), or 20
 /// when the record names its identity (version 2).
 pub fn canonical_fields(rec: &AuditRecord) -> Vec<Option<String>> {
     let mut fields = Vec::with_capacity(20);
-    visit_fields(rec, rec.id, &rec.time, |f| {
+    visit_fields(rec, rec.id, &time_text(&rec.time), |f| {
         fields.push(f.map(str::to_owned))
     });
     fields
@@ -192,12 +214,7 @@ pub fn canonical_fields(rec: &AuditRecord) -> Vec<Option<String>> {
 
 /// Hands each canonical field to `field`, in order, without allocating one
 /// string per field.
-fn visit_fields(
-    rec: &AuditRecord,
-    id: i64,
-    time: &DateTime<Utc>,
-    mut field: impl FnMut(Option<&str>),
-) {
+fn visit_fields(rec: &AuditRecord, id: i64, time: &str, mut field: impl FnMut(Option<&str>)) {
     use std::fmt::Write;
     let mut digits = String::with_capacity(24);
     let mut number = |field: &mut dyn FnMut(Option<&str>), n: Option<i64>| match n {
@@ -209,7 +226,7 @@ fn visit_fields(
         None => field(None),
     };
     number(&mut field, Some(id));
-    field(Some(&time.to_rfc3339_opts(SecondsFormat::Micros, true)));
+    field(Some(time));
     for text in rec.who_and_what() {
         field(Some(text));
     }

@@ -48,6 +48,44 @@ async fn writer_batches_and_keeps_order() {
     assert_eq!(handle.shutdown().unwrap(), 10_000);
 }
 
+/// Group commit: records gather for the whole linger into one transaction,
+/// and a flush (or a shutdown) ends the linger at once.
+#[tokio::test]
+async fn linger_gathers_one_batch_and_flush_ends_it() {
+    let (_dir, store) = file_store();
+    let counting = Arc::new(FlakyStore::new(Arc::clone(&store), 0));
+    let options = WriterOptions {
+        linger: Duration::from_secs(30),
+        ..WriterOptions::default()
+    };
+    let (log, handle) = AuditLog::start_with(counting.clone(), options);
+    for n in 0..100 {
+        log.record(record(n)).await.unwrap();
+    }
+    let started = std::time::Instant::now();
+    log.flush().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "flush waited out the linger"
+    );
+    assert_eq!(
+        counting.appends.load(Ordering::SeqCst),
+        1,
+        "one transaction"
+    );
+    assert_eq!(all_records(store.as_ref()).len(), 100);
+    log.record(record(100)).await.unwrap();
+    let started = std::time::Instant::now();
+    let written = tokio::task::spawn_blocking(move || handle.shutdown().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown waited out the linger"
+    );
+    assert_eq!(written, 101);
+}
+
 #[tokio::test]
 async fn writer_keeps_order_across_tasks() {
     let (_dir, store) = file_store();

@@ -30,7 +30,9 @@ pub struct WriterOptions {
     /// How long the writer lets records gather after the first of a batch
     /// arrives (group commit): a busy server then pays one wake-up, one
     /// transaction and one fsync per batch instead of per statement. Records
-    /// wait in memory that long before they are stored; nothing is dropped.
+    /// wait in memory that long before they are stored (the intent journal
+    /// covers forwarded statements meanwhile); nothing is dropped. A
+    /// [`flush`](AuditLog::flush), a shutdown or a full batch ends it early.
     pub linger: Duration,
     /// First pause after a failed write; doubles up to `retry_max`.
     pub retry_first: Duration,
@@ -47,12 +49,15 @@ pub struct WriterOptions {
     pub journal: Option<Arc<Journal>>,
 }
 
+/// The default [`WriterOptions::linger`] (`[audit] linger`).
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(20);
+
 impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
             capacity: 65_536,
             batch: 1_000,
-            linger: Duration::from_millis(2),
+            linger: DEFAULT_LINGER,
             retry_first: Duration::from_millis(100),
             retry_max: Duration::from_secs(5),
             checkpoint_every: 1_000,
@@ -93,6 +98,8 @@ struct Shared {
     give_up: AtomicBool,
     /// The last write failed and the store has not taken a batch since.
     failing: AtomicBool,
+    /// A flush or stop is queued: the writer ends its linger early.
+    hurry: AtomicBool,
 }
 
 /// A cheap-to-clone handle that queues audit records for the writer.
@@ -101,6 +108,8 @@ pub struct AuditLog {
     tx: mpsc::Sender<Message>,
     shared: Arc<Shared>,
     journal: Option<Arc<Journal>>,
+    /// The writer thread, unparked to cut its linger short.
+    writer: std::thread::Thread,
 }
 
 /// Owns the writer thread: shut it down to write everything queued and join it.
@@ -145,6 +154,7 @@ impl AuditLog {
             tx: tx.clone(),
             shared: Arc::clone(&shared),
             journal,
+            writer: thread.thread().clone(),
         };
         let handle = AuditWriterHandle {
             tx,
@@ -208,6 +218,7 @@ impl AuditLog {
             .send(Message::Flush(tx))
             .await
             .map_err(|_| AuditError::Stopped)?;
+        hurry(&self.shared, &self.writer);
         rx.await.map_err(|_| AuditError::Stopped)
     }
 
@@ -233,6 +244,12 @@ impl JournalFailed {
     pub fn is(e: &std::io::Error) -> bool {
         e.get_ref().is_some_and(|inner| inner.is::<JournalFailed>())
     }
+}
+
+/// Wakes a lingering writer: what is queued should be written now.
+fn hurry(shared: &Shared, writer: &std::thread::Thread) {
+    shared.hurry.store(true, Ordering::SeqCst);
+    writer.unpark();
 }
 
 fn not_stored(message: Message) -> AuditError {
@@ -277,6 +294,7 @@ impl AuditWriterHandle {
         self.shared.stop.store(true, Ordering::SeqCst);
         // When the queue is full the writer is busy and sees the flag after this batch.
         let _ = self.tx.try_send(Message::Stop);
+        hurry(&self.shared, self.thread.thread());
     }
 
     fn join(self) -> Result<u64, AuditError> {
@@ -367,15 +385,27 @@ impl Writer {
         }
     }
 
-    /// Lets a batch gather, unless a full one is already queued or the
-    /// writer is stopping. While it sleeps, queuing a record wakes nobody.
+    /// Lets a batch gather, unless a full one is already queued, the writer
+    /// is stopping or someone waits on a flush (then [`hurry`] wakes it).
+    /// While it sleeps, queuing a record wakes nobody.
     fn linger(&self) {
         let linger = self.options.linger;
-        if !linger.is_zero()
-            && self.rx.len() + 1 < self.options.batch
-            && !self.shared.stop.load(Ordering::SeqCst)
-        {
-            std::thread::sleep(linger);
+        if linger.is_zero() {
+            return;
+        }
+        let until = std::time::Instant::now() + linger;
+        loop {
+            if self.shared.hurry.swap(false, Ordering::SeqCst)
+                || self.rx.len() + 1 >= self.options.batch
+                || self.shared.stop.load(Ordering::SeqCst)
+            {
+                return;
+            }
+            let now = std::time::Instant::now();
+            if now >= until {
+                return;
+            }
+            std::thread::park_timeout(until - now);
         }
     }
 
@@ -431,8 +461,10 @@ impl Writer {
                     .fetch_add(batch.len() as u64, Ordering::SeqCst);
                 return false;
             }
+            let started = std::time::Instant::now();
             match self.append(batch) {
                 Ok(()) => {
+                    tracing::trace!(records = batch.len(), took = ?started.elapsed(), "audit batch stored");
                     self.shared.failing.store(false, Ordering::SeqCst);
                     if attempt > 1 {
                         tracing::info!(records = batch.len(), attempt, "audit write succeeded");

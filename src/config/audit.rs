@@ -2,9 +2,11 @@
 //! checkpoint, and how long to keep records.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::raw::RawAudit;
 use crate::audit::signing::AuditSigner;
+use crate::audit::writer::DEFAULT_LINGER;
 
 /// The validated `[audit]` section.
 #[derive(Debug, Clone)]
@@ -23,7 +25,12 @@ pub struct AuditConfig {
     pub journal: Option<PathBuf>,
     /// fdatasync after every journal write.
     pub journal_sync: bool,
+    /// How long the audit writer gathers records into one transaction.
+    pub linger: Duration,
 }
+
+/// The longest `[audit] linger` accepted.
+const MAX_LINGER: Duration = Duration::from_secs(1);
 
 impl Default for AuditConfig {
     fn default() -> Self {
@@ -34,6 +41,7 @@ impl Default for AuditConfig {
             refuse_unaudited: true,
             journal: None,
             journal_sync: false,
+            linger: DEFAULT_LINGER,
         }
     }
 }
@@ -113,6 +121,16 @@ pub(super) fn validate(base: &Path, store_url: &str, raw: RawAudit) -> Result<Au
             ))
         }
     };
+    let linger = match raw.linger {
+        None => DEFAULT_LINGER,
+        Some(text) => {
+            let d = super::parse_duration(&text).map_err(|e| format!("audit.linger: {e}"))?;
+            if d > MAX_LINGER {
+                return Err(format!("audit.linger: at most 1s, got {text:?}"));
+            }
+            d
+        }
+    };
     Ok(AuditConfig {
         signer,
         checkpoint_every: raw.checkpoint_every.unwrap_or(1_000),
@@ -120,6 +138,7 @@ pub(super) fn validate(base: &Path, store_url: &str, raw: RawAudit) -> Result<Au
         refuse_unaudited,
         journal,
         journal_sync: raw.journal_sync.unwrap_or(false),
+        linger,
     })
 }
 
@@ -139,13 +158,25 @@ mod tests {
         let c = parse("").unwrap();
         assert!(c.audit.signer.is_none());
         assert_eq!((c.audit.checkpoint_every, c.audit.retention), (1000, None));
-        let c = parse("checkpoint_every = 50\nretention = \"365d\"").unwrap();
+        assert_eq!(c.audit.linger, Duration::from_millis(20));
+        let c = parse("checkpoint_every = 50\nretention = \"365d\"\nlinger = \"5ms\"").unwrap();
         assert_eq!(c.audit.checkpoint_every, 50);
         assert_eq!(c.audit.retention, Some(chrono::Duration::days(365)));
+        assert_eq!(c.audit.linger, Duration::from_millis(5));
+        assert_eq!(
+            parse("linger = \"0ms\"").unwrap().audit.linger,
+            Duration::ZERO
+        );
     }
 
     #[test]
     fn mistakes_are_errors() {
+        assert!(parse("linger = \"2s\"")
+            .unwrap_err()
+            .contains("audit.linger"));
+        assert!(parse("linger = \"soon\"")
+            .unwrap_err()
+            .contains("audit.linger"));
         assert!(parse("retention = \"a year\"")
             .unwrap_err()
             .contains("audit.retention"));

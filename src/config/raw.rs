@@ -60,6 +60,8 @@ pub struct RawAudit {
     pub journal: Option<String>,
     /// fdatasync the journal after every write (survives power loss; slower).
     pub journal_sync: Option<bool>,
+    /// How long the audit writer gathers records into one transaction, e.g. "20ms".
+    pub linger: Option<String>,
 }
 
 fn default_rules() -> String {

@@ -6,7 +6,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use super::rows;
 use crate::audit::chain::{
-    record_hash, stored_hash, ChainLink, Checkpoint, CheckpointReason, GENESIS,
+    hex_hash, link_hash, prev_bytes, record_hash, time_text, ChainLink, Checkpoint,
+    CheckpointReason, GENESIS,
 };
 use crate::audit::AuditRecord;
 use crate::store::StoreError;
@@ -47,17 +48,21 @@ pub(super) fn append(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()
         None => (0, GENESIS.to_owned()),
     };
     let first = next_id(tx, last_id)?;
+    let mut prev_raw = prev_bytes(&prev);
     let mut stmt = tx.prepare_cached(rows::INSERT_AUDIT)?;
     for (id, rec) in (first..).zip(records) {
-        // Stored as record `id`, its time to the microsecond (`time_text`).
-        let hash = stored_hash(&prev, rec, id);
+        // Stored as record `id`, its time to the microsecond: formatted once,
+        // hashed and stored as the same text.
+        let time = time_text(&rec.time);
+        let raw = link_hash(&prev_raw, rec, id, &time);
         let link = ChainLink {
             id,
             prev_hash: prev,
-            hash,
+            hash: hex_hash(&raw),
         };
-        rows::insert_audit(&mut stmt, rec, &link)?;
+        rows::insert_audit(&mut stmt, rec, &time, &link)?;
         prev = link.hash;
+        prev_raw = raw;
     }
     Ok(())
 }

@@ -133,6 +133,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE hold ADD COLUMN dialect TEXT NOT NULL DEFAULT 'postgres';
     "#,
+    // 6: `audit_hold` indexes only the records of held statements: nearly
+    // every record has no hold and now costs no entry in it. A query on
+    // `hold_id = ?` implies `hold_id IS NOT NULL`, so SQLite still uses it.
+    // The data is unchanged.
+    r#"
+    DROP INDEX audit_hold;
+    CREATE INDEX audit_hold ON audit (hold_id) WHERE hold_id IS NOT NULL;
+    "#,
 ];
 
 /// Rust steps run after a version's SQL, inside its transaction.
@@ -199,5 +207,88 @@ mod tests {
         assert!(hold.request.approver_groups.is_empty());
         assert_eq!(hold.request.owner, None);
         assert_eq!(hold.request.upstream_user, "");
+    }
+
+    /// A store written before step 6 (every record in `audit_hold`) opens,
+    /// upgrades, still verifies, and its hold index then holds only records
+    /// with a hold, which the export by hold still uses.
+    #[test]
+    fn version_5_files_upgrade_to_a_partial_hold_index() {
+        use std::sync::Arc;
+
+        use crate::audit::verify::verify;
+        use crate::store::testing::record;
+        use crate::store::{AuditFilter, SqliteStore, Store};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.db");
+        let records: Vec<_> = (1..=6)
+            .map(|n| {
+                let mut rec = record(n);
+                rec.hold_id = (n % 3 == 0).then_some(n * 10);
+                rec
+            })
+            .collect();
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            for step in &MIGRATIONS[..5] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            let tx = conn.transaction().unwrap();
+            super::super::chain::append(&tx, &records).unwrap();
+            tx.commit().unwrap();
+            assert!(!hold_index_is_partial(&conn), "before: every record");
+        }
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let report = verify(store.as_ref(), None, None).unwrap();
+        assert!(report.intact(), "{report}");
+        assert_eq!(report.records, 6);
+        store.append_audit(&[record(7)]).unwrap();
+        let conn = store.lock();
+        assert!(
+            hold_index_is_partial(&conn),
+            "after: records with a hold only"
+        );
+        let (sql, _) = crate::store::sqlite::audit_query(&AuditFilter {
+            hold_id: Some(30),
+            ..AuditFilter::default()
+        });
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(["30"], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|step| step.contains("INDEX audit_hold")),
+            "{plan:?}"
+        );
+        drop(conn);
+        let mut held = Vec::new();
+        let filter = AuditFilter {
+            hold_id: Some(30),
+            ..AuditFilter::default()
+        };
+        store
+            .export_audit(&filter, &mut |rec| {
+                held.push(rec.statement.clone());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(held, ["SELECT 3"]);
+        assert!(verify(store.as_ref(), None, None).unwrap().intact());
+    }
+
+    /// Whether `audit_hold` is a partial index.
+    fn hold_index_is_partial(conn: &Connection) -> bool {
+        conn.query_row(
+            "SELECT partial FROM pragma_index_list('audit') WHERE name = 'audit_hold'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
     }
 }

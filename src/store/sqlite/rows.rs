@@ -1,6 +1,6 @@
 //! Conversions between SQLite rows and holds / audit records.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::Row;
 
 use crate::audit::chain::ChainLink;
@@ -11,7 +11,7 @@ use crate::store::{Hold, HoldState, NewHold};
 /// A time as stored: RFC 3339, UTC, exactly six fractional digits (sortable as text).
 /// Nanoseconds beyond the microsecond are dropped.
 pub(super) fn time_text(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+    crate::audit::chain::time_text(t)
 }
 
 pub(super) fn parse_time(row: &Row<'_>, column: &str) -> rusqlite::Result<DateTime<Utc>> {
@@ -132,7 +132,8 @@ pub(super) const AUDIT_COLUMNS: &str = r#"id, time, session_id, agent, client_ad
     application_name, "database", upstream_user, statement, params, class, rule,
     decision, hold_id, approver, comment, "rows", duration_us, error, identity"#;
 
-/// Inserts a chained record: its id is given (the chain covers it), with its links.
+/// Inserts a chained record: its id is given (the chain covers it), with its
+/// links; `time` is its [`time_text`], as hashed.
 pub(super) const INSERT_AUDIT: &str = r#"INSERT INTO audit (time, session_id, agent,
     client_addr, application_name, "database", upstream_user, statement, params,
     class, rule, decision, hold_id, approver, comment, "rows", duration_us, error,
@@ -143,10 +144,11 @@ pub(super) const INSERT_AUDIT: &str = r#"INSERT INTO audit (time, session_id, ag
 pub(super) fn insert_audit(
     stmt: &mut rusqlite::Statement<'_>,
     rec: &AuditRecord,
+    time: &str,
     link: &ChainLink,
 ) -> rusqlite::Result<usize> {
     stmt.execute(rusqlite::params![
-        time_text(&rec.time),
+        time,
         rec.session_id,
         rec.agent,
         rec.client_addr,
