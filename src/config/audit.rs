@@ -145,6 +145,7 @@ pub(super) fn validate(base: &Path, store_url: &str, raw: RawAudit) -> Result<Au
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+    use std::time::Duration;
 
     use crate::config::Config;
 
