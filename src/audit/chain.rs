@@ -143,8 +143,7 @@ impl Checkpoint {
 
 /// The record's hash given the previous record's (both hex).
 pub fn record_hash(prev_hash: &str, rec: &AuditRecord) -> String {
-    let time = time_text(&rec.time);
-    hex_hash(&link_hash(&prev_bytes(prev_hash), rec, rec.id, &time))
+    stored_hash(prev_hash, rec, rec.id)
 }
 
 /// The hash `rec` gets when stored as record `id`: its time to the

@@ -8,11 +8,9 @@ use crate::audit::{AuditRecord, Decision, Identity};
 use crate::classify::{Class, Dialect};
 use crate::store::{Hold, HoldState, NewHold};
 
-/// A time as stored: RFC 3339, UTC, exactly six fractional digits (sortable as text).
-/// Nanoseconds beyond the microsecond are dropped.
-pub(super) fn time_text(t: &DateTime<Utc>) -> String {
-    crate::audit::chain::time_text(t)
-}
+/// A time as stored (and hashed): RFC 3339, UTC, exactly six fractional
+/// digits (sortable as text).
+pub(super) use crate::audit::chain::time_text;
 
 pub(super) fn parse_time(row: &Row<'_>, column: &str) -> rusqlite::Result<DateTime<Utc>> {
     let text: String = row.get(column)?;
