@@ -53,6 +53,11 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
         &self.buf
     }
 
+    /// Drops the first `n` bytes received (passed on by the caller).
+    pub fn consume(&mut self, n: usize) {
+        self.buf.advance(n);
+    }
+
     /// The socket back, with what was received and not yet read.
     pub fn into_parts(self) -> (R, BytesMut) {
         (self.io, self.buf)
