@@ -57,8 +57,9 @@ pub enum RelayError {
 }
 
 /// Judged bytes are written to the agent once the answer is complete, or
-/// once this many wait (a large result streams through).
-const FLUSH_AT: usize = 64 * 1024;
+/// once this many wait: a large result streams through, and the reader's
+/// buffer (kept for the session) stays near this size.
+const FLUSH_AT: usize = 16 * 1024;
 
 /// Relays one answer from `up` to `client`.
 ///
@@ -67,7 +68,7 @@ const FLUSH_AT: usize = 64 * 1024;
 /// packets that say something (OK, ERR, EOF, the column count, the prepare
 /// OK) and judges a row or a column definition by its first byte, so a row is
 /// never copied or allocated, and a row larger than the buffer streams
-/// through. One write per answer (per 64 KiB of a larger one).
+/// through. One write per answer (per 16 KiB of a larger one).
 pub async fn relay<R, W>(
     up: &mut PacketReader<R>,
     client: &mut W,
