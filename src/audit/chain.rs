@@ -157,7 +157,28 @@ pub fn stored_hash(prev_hash: &str, rec: &AuditRecord, id: i64) -> String {
 /// A time as stored and hashed: RFC 3339 UTC with exactly six fractional
 /// digits and `Z` (nanoseconds beyond the microsecond are dropped).
 pub fn time_text(time: &DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+    use chrono::{Datelike, Timelike};
+    let (year, nanos) = (time.year(), time.nanosecond());
+    // The writer formats one per record: digits by hand, chrono's formatter
+    // only where it prints something else (years past 9999, leap seconds).
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return time.to_rfc3339_opts(SecondsFormat::Micros, true);
+    }
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |at: usize, width: usize, mut n: u32| {
+        for digit in text[at..at + width].iter_mut().rev() {
+            *digit = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, year as u32);
+    put(5, 2, time.month());
+    put(8, 2, time.day());
+    put(11, 2, time.hour());
+    put(14, 2, time.minute());
+    put(17, 2, time.second());
+    put(20, 6, nanos / 1_000);
+    String::from_utf8(text.to_vec()).expect("ASCII digits")
 }
 
 /// A stored hash as 32 raw bytes. A malformed one (an edited row) becomes
@@ -174,7 +195,7 @@ pub fn prev_bytes(prev_hash: &str) -> [u8; 32] {
 pub fn hex_hash(hash: &[u8; 32]) -> String {
     let mut text = [0u8; 64];
     hex::encode_to_slice(hash, &mut text).expect("64 digits for 32 bytes");
-    String::from_utf8_lossy(&text).into_owned()
+    String::from_utf8(text.to_vec()).expect("hex digits")
 }
 
 /// The raw hash of `rec` stored as record `id` at `time` (its [`time_text`])
@@ -214,14 +235,9 @@ pub fn canonical_fields(rec: &AuditRecord) -> Vec<Option<String>> {
 /// Hands each canonical field to `field`, in order, without allocating one
 /// string per field.
 fn visit_fields(rec: &AuditRecord, id: i64, time: &str, mut field: impl FnMut(Option<&str>)) {
-    use std::fmt::Write;
-    let mut digits = String::with_capacity(24);
+    let mut digits = itoa::Buffer::new();
     let mut number = |field: &mut dyn FnMut(Option<&str>), n: Option<i64>| match n {
-        Some(n) => {
-            digits.clear();
-            let _ = write!(digits, "{n}");
-            field(Some(&digits));
-        }
+        Some(n) => field(Some(digits.format(n))),
         None => field(None),
     };
     number(&mut field, Some(id));

@@ -497,3 +497,39 @@ fn sub_microsecond_times_hash_as_stored() {
     f.store.append_audit(&[rec]).unwrap();
     assert!(check(f.store.as_ref(), None).intact());
 }
+
+/// The writer's hand-made time text is exactly chrono's RFC 3339 with six
+/// fractional digits, which older airlocks stored and hashed.
+#[test]
+fn time_text_is_chronos_rfc3339_micros() {
+    use chrono::{SecondsFormat, TimeZone, Utc};
+
+    use super::chain::time_text;
+
+    let mut times = vec![
+        Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+        Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(-1, 6, 15, 12, 0, 0).unwrap(),
+        Utc::now(),
+    ];
+    let base = Utc.with_ymd_and_hms(2026, 2, 28, 23, 59, 58).unwrap();
+    for nanos in [0, 999, 1_000, 123_456_789, 999_999_999, 1_000_000_500] {
+        times.push(base + chrono::Duration::nanoseconds(nanos));
+    }
+    // A leap second as chrono represents it.
+    times.push(
+        chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+            .unwrap()
+            .and_utc(),
+    );
+    for t in times {
+        assert_eq!(
+            time_text(&t),
+            t.to_rfc3339_opts(SecondsFormat::Micros, true),
+            "{t:?}"
+        );
+    }
+}

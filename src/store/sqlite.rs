@@ -172,8 +172,10 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The export query for a filter, oldest first: by time, then id. Both indexes
-/// end in (time, id), so rows stream in index order with no sort.
+/// The export query for a filter, oldest first: by time, then id. `audit_time`
+/// is on (time) and so ends in (time, id): rows stream in its order with no
+/// sort, whatever else the filter asks (agent, database, ... are checked row
+/// by row; a hold id uses `audit_hold`).
 fn audit_query(filter: &AuditFilter) -> (String, Vec<String>) {
     let mut clauses = Vec::new();
     let mut values = Vec::new();

@@ -141,6 +141,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     DROP INDEX audit_hold;
     CREATE INDEX audit_hold ON audit (hold_id) WHERE hold_id IS NOT NULL;
     "#,
+    // 7: no `audit_agent_time`: every record paid an entry in it (a fifth of
+    // the writer's instructions per record), for the export filtered by agent
+    // alone. That export now walks `audit_time` (its time range, in the order
+    // it returns rows anyway) and skips other agents' records: the same rows,
+    // in the same order. The data is unchanged.
+    r#"
+    DROP INDEX audit_agent_time;
+    "#,
 ];
 
 /// Rust steps run after a version's SQL, inside its transaction.
@@ -280,6 +288,95 @@ mod tests {
             .unwrap();
         assert_eq!(held, ["SELECT 3"]);
         assert!(verify(store.as_ref(), None, None).unwrap().intact());
+    }
+
+    /// A store written before step 7 (with `audit_agent_time`) opens,
+    /// upgrades, still verifies, and the export filtered by agent returns the
+    /// same records in the same order, through `audit_time` with no sort.
+    #[test]
+    fn version_6_files_upgrade_without_the_agent_index() {
+        use std::sync::Arc;
+
+        use crate::audit::verify::verify;
+        use crate::store::testing::record;
+        use crate::store::{AuditFilter, SqliteStore, Store};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        let records: Vec<_> = (1..=8)
+            .map(|n| {
+                let mut rec = record(n);
+                rec.agent = if n % 2 == 0 { "even" } else { "odd" }.into();
+                rec
+            })
+            .collect();
+        let filter = AuditFilter {
+            agent: Some("even".into()),
+            ..AuditFilter::default()
+        };
+        let export = |store: &SqliteStore| {
+            let mut ids = Vec::new();
+            store
+                .export_audit(&filter, &mut |rec| {
+                    ids.push(rec.id);
+                    Ok(())
+                })
+                .unwrap();
+            ids
+        };
+        let before = {
+            let mut conn = Connection::open(&path).unwrap();
+            for step in &MIGRATIONS[..6] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 6).unwrap();
+            let tx = conn.transaction().unwrap();
+            super::super::chain::append(&tx, &records).unwrap();
+            tx.commit().unwrap();
+            assert!(index_exists(&conn, "audit_agent_time"));
+            let (sql, values) = crate::store::sqlite::audit_query(&filter);
+            let mut stmt = conn.prepare(&sql).unwrap();
+            let ids = stmt
+                .query_map(rusqlite::params_from_iter(values), |row| row.get("id"))
+                .unwrap()
+                .collect::<Result<Vec<i64>, _>>()
+                .unwrap();
+            ids
+        };
+        assert_eq!(before, [2, 4, 6, 8]);
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        assert!(!index_exists(&store.lock(), "audit_agent_time"));
+        let report = verify(store.as_ref(), None, None).unwrap();
+        assert!(report.intact(), "{report}");
+        assert_eq!(report.records, 8);
+        assert_eq!(export(&store), before);
+        let (sql, _) = crate::store::sqlite::audit_query(&filter);
+        let plan: Vec<String> = store
+            .lock()
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(["even"], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|step| step.contains("INDEX audit_time")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:?}");
+        store.append_audit(&[record(9)]).unwrap();
+        assert!(verify(store.as_ref(), None, None).unwrap().intact());
+    }
+
+    fn index_exists(conn: &Connection, name: &str) -> bool {
+        conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+            [name],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+            == 1
     }
 
     /// Whether `audit_hold` is a partial index.
