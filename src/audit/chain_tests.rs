@@ -533,3 +533,30 @@ fn time_text_is_chronos_rfc3339_micros() {
         );
     }
 }
+
+/// The insert binds a session's texts only when they change from the record
+/// before: runs of one session, sessions taking turns, and a batch after a
+/// failed one each store exactly what was appended.
+#[test]
+fn session_texts_bound_once_per_run_are_stored_exactly() {
+    use crate::store::testing::all_records;
+
+    let store = SqliteStore::open_in_memory().unwrap();
+    let mut records: Vec<_> = (1..=12).map(record).collect();
+    for rec in &mut records[..4] {
+        rec.session_id = "same".into();
+        rec.agent = "agent-same".into();
+    }
+    records[5].rule = "other rule".into();
+    records[6].approver = Some("alice".into());
+    records[7].identity = Some(crate::audit::Identity::Writer);
+    store.append_audit(&records[..7]).unwrap();
+    store.append_audit(&records[7..]).unwrap();
+    let mut stored = all_records(&store);
+    for (n, rec) in stored.iter_mut().enumerate() {
+        assert_eq!(rec.id, n as i64 + 1);
+        rec.id = 0;
+    }
+    assert_eq!(stored, records);
+    assert!(verify(&store, None, None).unwrap().intact());
+}

@@ -50,6 +50,7 @@ pub(super) fn append(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()
     let first = next_id(tx, last_id)?;
     let mut prev_raw = prev_bytes(&prev);
     let mut stmt = tx.prepare_cached(rows::INSERT_AUDIT)?;
+    let mut last: Option<&AuditRecord> = None;
     for (id, rec) in (first..).zip(records) {
         // Stored as record `id`, its time to the microsecond: formatted once,
         // hashed and stored as the same text.
@@ -60,7 +61,8 @@ pub(super) fn append(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()
             prev_hash: prev,
             hash: hex_hash(&raw),
         };
-        rows::insert_audit(&mut stmt, rec, &time, &link)?;
+        rows::insert_audit(&mut stmt, rec, last, &time, &link)?;
+        last = Some(rec);
         prev = link.hash;
         prev_raw = raw;
     }

@@ -364,7 +364,10 @@ mod tests {
             plan.iter().any(|step| step.contains("INDEX audit_time")),
             "{plan:?}"
         );
-        assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:?}");
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{plan:?}"
+        );
         store.append_audit(&[record(9)]).unwrap();
         assert!(verify(store.as_ref(), None, None).unwrap().intact());
     }

@@ -139,36 +139,52 @@ pub(super) const INSERT_AUDIT: &str = r#"INSERT INTO audit (time, session_id, ag
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
     ?19, ?20, ?21, ?22)"#;
 
+/// The texts of [`INSERT_AUDIT`] that stay the same through a session, by
+/// parameter number.
+const SESSION_TEXTS: [(usize, fn(&AuditRecord) -> &str); 7] = [
+    (2, |r| &r.session_id),
+    (3, |r| &r.agent),
+    (4, |r| &r.client_addr),
+    (5, |r| &r.application_name),
+    (6, |r| &r.database),
+    (7, |r| &r.upstream_user),
+    (11, |r| &r.rule),
+];
+
+/// Runs [`INSERT_AUDIT`] for `rec`. `prev` is the record this statement
+/// inserted last (in this transaction, with no other use in between): SQLite
+/// keeps parameters bound from one execution to the next, so a session's
+/// texts equal to `prev`'s are not copied into the statement again (a bind
+/// copies the text). Every other parameter is bound each time; with no
+/// `prev`, all of them.
 pub(super) fn insert_audit(
     stmt: &mut rusqlite::Statement<'_>,
     rec: &AuditRecord,
+    prev: Option<&AuditRecord>,
     time: &str,
     link: &ChainLink,
 ) -> rusqlite::Result<usize> {
-    stmt.execute(rusqlite::params![
-        time,
-        rec.session_id,
-        rec.agent,
-        rec.client_addr,
-        rec.application_name,
-        rec.database,
-        rec.upstream_user,
-        rec.statement,
-        rec.params,
-        rec.class.as_str(),
-        rec.rule,
-        rec.decision.as_str(),
-        rec.hold_id,
-        rec.approver,
-        rec.comment,
-        rec.rows,
-        rec.duration_us,
-        rec.error,
-        link.id,
-        link.prev_hash,
-        link.hash,
-        rec.identity.map(|i| i.as_str()),
-    ])
+    for (n, text) in SESSION_TEXTS {
+        if prev.is_none_or(|prev| text(prev) != text(rec)) {
+            stmt.raw_bind_parameter(n, text(rec))?;
+        }
+    }
+    stmt.raw_bind_parameter(1, time)?;
+    stmt.raw_bind_parameter(8, &rec.statement)?;
+    stmt.raw_bind_parameter(9, rec.params)?;
+    stmt.raw_bind_parameter(10, rec.class.as_str())?;
+    stmt.raw_bind_parameter(12, rec.decision.as_str())?;
+    stmt.raw_bind_parameter(13, rec.hold_id)?;
+    stmt.raw_bind_parameter(14, &rec.approver)?;
+    stmt.raw_bind_parameter(15, &rec.comment)?;
+    stmt.raw_bind_parameter(16, rec.rows)?;
+    stmt.raw_bind_parameter(17, rec.duration_us)?;
+    stmt.raw_bind_parameter(18, &rec.error)?;
+    stmt.raw_bind_parameter(19, link.id)?;
+    stmt.raw_bind_parameter(20, &link.prev_hash)?;
+    stmt.raw_bind_parameter(21, &link.hash)?;
+    stmt.raw_bind_parameter(22, rec.identity.map(|i| i.as_str()))?;
+    stmt.raw_execute()
 }
 
 pub(super) fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
