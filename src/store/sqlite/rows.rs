@@ -139,9 +139,12 @@ pub(super) const INSERT_AUDIT: &str = r#"INSERT INTO audit (time, session_id, ag
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
     ?19, ?20, ?21, ?22)"#;
 
+/// One of a record's texts.
+type Text = fn(&AuditRecord) -> &str;
+
 /// The texts of [`INSERT_AUDIT`] that stay the same through a session, by
 /// parameter number.
-const SESSION_TEXTS: [(usize, fn(&AuditRecord) -> &str); 7] = [
+const SESSION_TEXTS: [(usize, Text); 7] = [
     (2, |r| &r.session_id),
     (3, |r| &r.agent),
     (4, |r| &r.client_addr),
