@@ -25,6 +25,13 @@ const MAX_ENTRY: usize = 1 << 30;
 /// Appends one entry for `rec` to `buf`: no allocation beyond `buf` growing.
 pub fn encode(buf: &mut Vec<u8>, seq: u64, rec: &AuditRecord) {
     let start = buf.len();
+    // One capacity check for the whole entry (upper bound: 13 strings).
+    let texts: usize = rec.who_and_what().iter().map(|s| s.len()).sum::<usize>()
+        + rec.rule.len()
+        + rec.approver.as_ref().map_or(0, String::len)
+        + rec.comment.as_ref().map_or(0, String::len)
+        + 32;
+    buf.reserve(HEADER + 29 + 13 * 4 + texts);
     buf.extend_from_slice(&[0; HEADER]);
     buf.push(VERSION);
     buf.extend_from_slice(&seq.to_le_bytes());

@@ -29,11 +29,16 @@ pub const KEY_BYTES: usize = 8 << 20;
 /// Longest text worth keeping (longer ones are classified every time).
 const LONGEST: usize = shape::LONGEST;
 
+/// foldhash: fast on short keys, and seeded per map at random, so texts an
+/// agent chooses cannot be made to collide on purpose any more than with
+/// the standard hasher's seed (the maps are bounded besides).
+type Hasher = foldhash::fast::RandomState;
+
 #[derive(Default)]
 pub struct ParseCache {
-    texts: DashMap<Arc<str>, Arc<Prepared>>,
+    texts: DashMap<Arc<str>, Arc<Prepared>, Hasher>,
     text_bytes: AtomicUsize,
-    shapes: DashMap<Box<[u8]>, Arc<Classified>>,
+    shapes: DashMap<Box<[u8]>, Arc<Classified>, Hasher>,
     shape_bytes: AtomicUsize,
 }
 
@@ -85,7 +90,7 @@ impl ParseCache {
 }
 
 /// Empties `map` when one more key of `len` bytes would pass a bound.
-fn make_room<K, V>(map: &DashMap<K, V>, bytes: &AtomicUsize, len: usize)
+fn make_room<K, V>(map: &DashMap<K, V, Hasher>, bytes: &AtomicUsize, len: usize)
 where
     K: Eq + std::hash::Hash,
 {

@@ -2,7 +2,6 @@
 //! runs: Parse, Bind, Describe and Close are remembered, then passed on to the
 //! active link (see [`super::writer`] for what the writer needs of them).
 
-use bytes::Bytes;
 use tokio::io::AsyncWrite;
 
 use super::pipeline::Sent;
@@ -45,12 +44,13 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         let bind = message::parse_bind(frame.body()).map_err(malformed)?;
         let portal = Portal {
             prepared: self.statements.for_bind(bind.statement),
+            // Slices of the frame, which stays alive for the replay anyway.
             params: bind
                 .params
                 .iter()
-                .map(|p| p.map(Bytes::copy_from_slice))
+                .map(|p| p.map(|v| frame.raw.slice_ref(v)))
                 .collect(),
-            formats: bind.formats.clone(),
+            formats: bind.formats.as_slice().into(),
             statement: bind.statement.to_string(),
             bind: frame.raw.clone(),
         };

@@ -22,7 +22,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         &mut self,
         pending: Pending,
         prepared: Arc<Prepared>,
-        mut record: AuditRecord,
+        mut record: Box<AuditRecord>,
         rule: HoldTerms,
         client: &mut FrameReader<R>,
     ) -> Result<Flow, SessionError> {
@@ -84,7 +84,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 }
                 record.decision = Decision::Abandoned;
                 tracing::info!(hold = id, "agent left while its statement was held: abandoned");
-                if let Err(e) = self.state.audit.record(record).await {
+                if let Err(e) = self.state.audit.record(*record).await {
                     tracing::error!(error = %e, "audit record not stored");
                 }
                 return Ok(Flow::End);

@@ -75,8 +75,8 @@ struct Pending {
     /// The frame that runs it (forwarded untouched when allowed).
     raw: Bytes,
     prepared: Arc<Prepared>,
-    params: Vec<Option<Bytes>>,
-    formats: Vec<i16>,
+    params: Arc<[Option<Bytes>]>,
+    formats: Arc<[i16]>,
 }
 
 /// The extended-protocol batch since the last Sync.
@@ -241,8 +241,8 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                     sent: Sent::Query,
                     raw: frame.raw,
                     prepared,
-                    params: Vec::new(),
-                    formats: Vec::new(),
+                    params: Arc::default(),
+                    formats: Arc::default(),
                 };
                 let flow = self.statement(pending, client).await?;
                 self.writer_round().await?;
@@ -281,8 +281,8 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                             &format!("-- execute of unknown portal {name:?}"),
                             "portal not bound through airlock",
                         ),
-                        params: Vec::new(),
-                        formats: Vec::new(),
+                        params: Arc::default(),
+                        formats: Arc::default(),
                     },
                 };
                 let flow = self.statement(pending, client).await;
@@ -408,7 +408,8 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 self.refuse(pending.sent, err, record);
             }
             Action::Hold(terms) => {
-                return self.hold(pending, prepared, record, terms, client).await;
+                // Rare and large: kept out of the statement path's future.
+                return Box::pin(self.hold(pending, prepared, record, terms, client)).await;
             }
         }
         Ok(Flow::Continue)
@@ -417,7 +418,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
     /// Sends a refused statement's place-holder: the database answers it with an
     /// error that is replaced by `err`, so ordering and transaction state stay
     /// exactly as if the database itself had refused.
-    fn refuse(&mut self, sent: Sent, err: PgError, mut record: AuditRecord) {
+    fn refuse(&mut self, sent: Sent, err: PgError, mut record: Box<AuditRecord>) {
         // It runs as no one.
         record.identity = None;
         let poison = match sent {
@@ -436,17 +437,18 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         &mut self,
         pending: Pending,
         prepared: &Prepared,
-        record: AuditRecord,
+        record: Box<AuditRecord>,
     ) -> Result<(), SessionError> {
         if needs_write(prepared.class()) {
-            return self.run_writable(pending, prepared, record).await;
+            // Rare and large: kept out of the statement path's future.
+            return Box::pin(self.run_writable(pending, prepared, record)).await;
         }
         self.forward(pending, prepared, record);
         Ok(())
     }
 
     /// Sends a decided statement to the active link.
-    fn forward(&mut self, pending: Pending, prepared: &Prepared, mut record: AuditRecord) {
+    fn forward(&mut self, pending: Pending, prepared: &Prepared, mut record: Box<AuditRecord>) {
         if pending.sent == Sent::Execute {
             self.unflushed = true;
         }
@@ -470,7 +472,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             }
         }
         self.state.audit.intend(&mut self.intents, &mut record);
-        if pending.sent == Sent::Execute {
+        if pending.sent == Sent::Execute && self.writer.is_some() {
             let portal = message::parse_execute(&pending.raw[5..]).unwrap_or_default();
             self.ensure_portal(portal);
         }

@@ -44,7 +44,9 @@ pub struct Expect {
     pub replace: Option<Bytes>,
     /// The audit record to complete when the statement finishes.
     pub audit: Option<Box<AuditRecord>>,
-    pub started: Instant,
+    /// When an audited statement was sent (only those are timed: the clock
+    /// is read once per statement, not once per message).
+    pub started: Option<Instant>,
     rows: i64,
     data_rows: i64,
     /// A CommandComplete (or EmptyQueryResponse, PortalSuspended) arrived.
@@ -64,7 +66,7 @@ impl Expect {
             internal: false,
             replace: None,
             audit: None,
-            started: Instant::now(),
+            started: None,
             rows: 0,
             data_rows: 0,
             completed: false,
@@ -81,9 +83,10 @@ impl Expect {
         }
     }
 
-    pub fn audited(sent: Sent, record: AuditRecord) -> Self {
+    pub fn audited(sent: Sent, record: Box<AuditRecord>) -> Self {
         Expect {
-            audit: Some(Box::new(record)),
+            audit: Some(record),
+            started: Some(Instant::now()),
             ..Expect::new(sent)
         }
     }
@@ -195,7 +198,7 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut finished: Vec<AuditRecord> = Vec::new();
+    let mut finished: Vec<Box<AuditRecord>> = Vec::new();
     // The pieces of one read to write to the agent (kept for its allocation).
     let mut out: Vec<Bytes> = Vec::new();
     let mut inbox_open = true;
@@ -212,7 +215,7 @@ where
             // Audit records are queued before the agent sees the answers they
             // describe: whatever the agent saw complete is already in the log's queue.
             for record in finished.drain(..) {
-                if let Err(e) = audit.record(record).await {
+                if let Err(e) = audit.record(*record).await {
                     tracing::error!(error = %e, "audit record not stored");
                 }
             }
@@ -259,6 +262,11 @@ where
     result
 }
 
+/// Microseconds since an audited statement was sent.
+fn duration_us(started: Option<Instant>) -> i64 {
+    started.map_or(0, |t| t.elapsed().as_micros() as i64)
+}
+
 async fn write_pieces<W: AsyncWrite + Unpin>(client: &mut W, out: &[Bytes]) -> std::io::Result<()> {
     for piece in out {
         client.write_all(piece).await?;
@@ -278,7 +286,7 @@ async fn close(shared: &Shared, audit: &AuditLog) {
         if let Some(mut rec) = e.audit {
             rec.rows = None;
             rec.error = Some(e.error.unwrap_or_else(|| "08006".into()));
-            rec.duration_us = e.started.elapsed().as_micros() as i64;
+            rec.duration_us = duration_us(e.started);
             if let Err(e) = audit.record(*rec).await {
                 tracing::error!(error = %e, "audit record not stored");
             }
@@ -291,7 +299,7 @@ async fn close(shared: &Shared, audit: &AuditLog) {
 fn route_frames(
     buf: &mut BytesMut,
     shared: &Shared,
-    finished: &mut Vec<AuditRecord>,
+    finished: &mut Vec<Box<AuditRecord>>,
     out: &mut Vec<Bytes>,
 ) -> Result<(), FrameError> {
     let mut end = 0;
@@ -344,7 +352,7 @@ impl Pipeline {
     fn answer(
         &mut self,
         frame: &[u8],
-        finished: &mut Vec<AuditRecord>,
+        finished: &mut Vec<Box<AuditRecord>>,
         notify: &mut bool,
     ) -> Route {
         let tag = frame[0];
@@ -413,7 +421,7 @@ impl Pipeline {
         }
     }
 
-    fn error(&mut self, body: &[u8], finished: &mut Vec<AuditRecord>, notify: &mut bool) -> Route {
+    fn error(&mut self, body: &[u8], finished: &mut Vec<Box<AuditRecord>>, notify: &mut bool) -> Route {
         let front = self.queue.front_mut().expect("checked by caller");
         let (code, _) = error_fields(body);
         let replaced = front.replace.take();
@@ -442,7 +450,7 @@ impl Pipeline {
 
     /// ReadyForQuery: finishes the Query or Sync it answers, and everything the
     /// server skipped before it.
-    fn ready(&mut self, finished: &mut Vec<AuditRecord>, notify: &mut bool) {
+    fn ready(&mut self, finished: &mut Vec<Box<AuditRecord>>, notify: &mut bool) {
         while let Some(front) = self.queue.front() {
             let last = matches!(front.sent, Sent::Query | Sent::Sync);
             if !last {
@@ -461,7 +469,7 @@ impl Pipeline {
         self.skip_error = None;
     }
 
-    fn pop(&mut self, finished: &mut Vec<AuditRecord>, notify: &mut bool) {
+    fn pop(&mut self, finished: &mut Vec<Box<AuditRecord>>, notify: &mut bool) {
         let Some(e) = self.queue.pop_front() else {
             return;
         };
@@ -474,14 +482,14 @@ impl Pipeline {
             self.queue.pop_front();
         }
         if let Some(mut rec) = e.audit {
-            rec.duration_us = e.started.elapsed().as_micros() as i64;
+            rec.duration_us = duration_us(e.started);
             // Rows only for what ran to completion; a refused, failed or skipped
             // statement has none.
             rec.rows = e.completed.then_some(e.rows);
             if e.error.is_some() {
                 rec.error = e.error;
             }
-            finished.push(*rec);
+            finished.push(rec);
         }
     }
 }

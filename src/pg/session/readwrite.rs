@@ -97,7 +97,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         &mut self,
         pending: Pending,
         prepared: &Prepared,
-        record: AuditRecord,
+        record: Box<AuditRecord>,
     ) -> Result<(), SessionError> {
         let statements = &prepared.classified.statements;
         let prepares_only = !statements.is_empty()
@@ -176,10 +176,13 @@ impl<W: AsyncWrite + Unpin> Session<W> {
 /// A `SET client_encoding` / `SET NAMES` to an encoding whose multi-byte
 /// characters can hide quote or backslash bytes from the classifier.
 fn unsafe_encoding(sql: &str) -> bool {
-    let lower = sql.to_ascii_lowercase();
-    if !(lower.contains("client_encoding") || lower.contains("names")) {
+    // On the path of every statement: the common answer without a copy.
+    if !contains_ignore_case(sql.as_bytes(), b"names")
+        && !contains_ignore_case(sql.as_bytes(), b"client_encoding")
+    {
         return false;
     }
+    let lower = sql.to_ascii_lowercase();
     let squeezed: String = lower
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || c.is_whitespace() || *c == '\'')
@@ -191,9 +194,41 @@ fn unsafe_encoding(sql: &str) -> bool {
     })
 }
 
+/// Whether `hay` contains `needle` (lowercase ASCII) ignoring ASCII case,
+/// exactly as `hay.to_ascii_lowercase()` would contain it.
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    hay.len() >= needle.len()
+        && hay[..=hay.len() - needle.len()]
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| {
+                b.to_ascii_lowercase() == first
+                    && hay[i + 1..i + needle.len()].eq_ignore_ascii_case(rest)
+            })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::unsafe_encoding;
+    use super::{contains_ignore_case, unsafe_encoding};
+
+    #[test]
+    fn case_blind_search_matches_lowercasing() {
+        for (hay, needle, found) in [
+            ("SET NAMES 'x'", "names", true),
+            ("set Client_Encoding to x", "client_encoding", true),
+            ("names", "names", true),
+            ("name", "names", false),
+            ("", "names", false),
+            ("xxNAMEs", "names", true),
+            ("SELECT nam es", "names", false),
+        ] {
+            assert_eq!(contains_ignore_case(hay.as_bytes(), needle.as_bytes()), found, "{hay}");
+            assert_eq!(hay.to_ascii_lowercase().contains(needle), found, "{hay}");
+        }
+    }
 
     #[test]
     fn unsafe_client_encodings_are_spotted() {

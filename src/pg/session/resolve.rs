@@ -96,8 +96,10 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         prepared: &Prepared,
         rule: String,
         time: chrono::DateTime<chrono::Utc>,
-    ) -> AuditRecord {
-        AuditRecord {
+    ) -> Box<AuditRecord> {
+        // Boxed from the start: the record travels by pointer until the audit
+        // writer takes it.
+        Box::new(AuditRecord {
             id: 0,
             time,
             session_id: self.who.session_id.clone(),
@@ -119,6 +121,6 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             error: None,
             identity: Some(crate::audit::Identity::Reader),
             journal: None,
-        }
+        })
     }
 }

@@ -1,7 +1,8 @@
 //! What a session remembers about prepared statements and portals, so that
 //! executing a name runs under the class its text was given when prepared.
 
-use std::collections::HashMap;
+/// Session maps keyed by names the agent chose: foldhash, seeded at random.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -102,8 +103,9 @@ fn key(name: &str) -> &str {
 #[derive(Debug, Clone)]
 pub struct Portal {
     pub prepared: Arc<Prepared>,
-    pub params: Vec<Option<Bytes>>,
-    pub formats: Vec<i16>,
+    /// Shared with every Execute of the portal (slices of the Bind frame).
+    pub params: Arc<[Option<Bytes>]>,
+    pub formats: Arc<[i16]>,
     /// The statement name the Bind named.
     pub statement: String,
     /// The Bind frame as the agent sent it, to bind the portal again on the writer.
