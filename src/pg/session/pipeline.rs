@@ -421,7 +421,12 @@ impl Pipeline {
         }
     }
 
-    fn error(&mut self, body: &[u8], finished: &mut Vec<Box<AuditRecord>>, notify: &mut bool) -> Route {
+    fn error(
+        &mut self,
+        body: &[u8],
+        finished: &mut Vec<Box<AuditRecord>>,
+        notify: &mut bool,
+    ) -> Route {
         let front = self.queue.front_mut().expect("checked by caller");
         let (code, _) = error_fields(body);
         let replaced = front.replace.take();
