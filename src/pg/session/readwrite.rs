@@ -192,22 +192,19 @@ fn unsafe_encoding(sql: &str) -> bool {
     })
 }
 
-/// Whether `sql`, lowercased (ASCII), contains `names` or `client_encoding`.
+/// Whether `sql`, lowercased (ASCII), contains `names` or `client_encoding`:
+/// every occurrence has an `m`/`M` or a `_` at a fixed offset, found with
+/// a vectorised search; only those places are compared.
 fn mentions_encoding(sql: &[u8]) -> bool {
-    (0..sql.len()).any(|i| match sql[i] | 0x20 {
-        b'n' => starts_ignore_case(&sql[i..], b"names"),
-        b'c' => starts_ignore_case(&sql[i..], b"client_encoding"),
-        _ => false,
+    let at = |start: Option<usize>, word: &[u8]| {
+        start
+            .and_then(|s| sql.get(s..s + word.len()))
+            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    };
+    memchr::memchr3_iter(b'm', b'M', b'_', sql).any(|j| match sql[j] {
+        b'_' => at(j.checked_sub(6), b"client_encoding"),
+        _ => at(j.checked_sub(2), b"names"),
     })
-}
-
-/// Whether `hay` starts with `needle` (lowercase ASCII), ignoring ASCII case.
-fn starts_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
-    hay.len() >= needle.len()
-        && hay
-            .iter()
-            .zip(needle)
-            .all(|(&h, &n)| h.to_ascii_lowercase() == n)
 }
 
 #[cfg(test)]
@@ -227,6 +224,11 @@ mod tests {
             "client_encodin",
             "SELECT abalance FROM pgbench_accounts WHERE aid = 42",
             "SELECT 'ÇLIENT_ENCODING', 'ñames'",
+            "_client_encoding_",
+            "mNaMeS",
+            "m_",
+            "client_encodinG names",
+            "CLIENT_ENCODING",
         ] {
             let lower = hay.to_ascii_lowercase();
             let expected = lower.contains("names") || lower.contains("client_encoding");
