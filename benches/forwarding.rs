@@ -163,7 +163,7 @@ async fn respond(reads: &[Bytes], sent: &[Sent], audit: &AuditLog, audited: bool
     let shared = Shared::new();
     for &s in sent {
         shared.push(if audited && matches!(s, Sent::Query | Sent::Execute) {
-            Expect::audited(s, record())
+            Expect::audited(s, Box::new(record()))
         } else {
             Expect::new(s)
         });

@@ -97,6 +97,11 @@ impl Expect {
     }
 }
 
+/// Completed audit records, still in the boxes they travelled in: moving a
+/// box is a pointer copy, and the record is large.
+#[allow(clippy::vec_box)]
+type Finished = Vec<Box<AuditRecord>>;
+
 /// What both halves of a session share about the conversation with the database.
 #[derive(Debug)]
 pub struct Pipeline {
@@ -198,7 +203,7 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut finished: Vec<Box<AuditRecord>> = Vec::new();
+    let mut finished: Finished = Vec::new();
     // The pieces of one read to write to the agent (kept for its allocation).
     let mut out: Vec<Bytes> = Vec::new();
     let mut inbox_open = true;
@@ -299,7 +304,7 @@ async fn close(shared: &Shared, audit: &AuditLog) {
 fn route_frames(
     buf: &mut BytesMut,
     shared: &Shared,
-    finished: &mut Vec<Box<AuditRecord>>,
+    finished: &mut Finished,
     out: &mut Vec<Bytes>,
 ) -> Result<(), FrameError> {
     let mut end = 0;
@@ -352,7 +357,7 @@ impl Pipeline {
     fn answer(
         &mut self,
         frame: &[u8],
-        finished: &mut Vec<Box<AuditRecord>>,
+        finished: &mut Finished,
         notify: &mut bool,
     ) -> Route {
         let tag = frame[0];
@@ -424,7 +429,7 @@ impl Pipeline {
     fn error(
         &mut self,
         body: &[u8],
-        finished: &mut Vec<Box<AuditRecord>>,
+        finished: &mut Finished,
         notify: &mut bool,
     ) -> Route {
         let front = self.queue.front_mut().expect("checked by caller");
@@ -455,7 +460,7 @@ impl Pipeline {
 
     /// ReadyForQuery: finishes the Query or Sync it answers, and everything the
     /// server skipped before it.
-    fn ready(&mut self, finished: &mut Vec<Box<AuditRecord>>, notify: &mut bool) {
+    fn ready(&mut self, finished: &mut Finished, notify: &mut bool) {
         while let Some(front) = self.queue.front() {
             let last = matches!(front.sent, Sent::Query | Sent::Sync);
             if !last {
@@ -474,7 +479,7 @@ impl Pipeline {
         self.skip_error = None;
     }
 
-    fn pop(&mut self, finished: &mut Vec<Box<AuditRecord>>, notify: &mut bool) {
+    fn pop(&mut self, finished: &mut Finished, notify: &mut bool) {
         let Some(e) = self.queue.pop_front() else {
             return;
         };
