@@ -354,12 +354,7 @@ fn route_frames(
 
 impl Pipeline {
     /// Takes one frame from the database against what we expect.
-    fn answer(
-        &mut self,
-        frame: &[u8],
-        finished: &mut Finished,
-        notify: &mut bool,
-    ) -> Route {
+    fn answer(&mut self, frame: &[u8], finished: &mut Finished, notify: &mut bool) -> Route {
         let tag = frame[0];
         let body = &frame[5..];
         // Asynchronous messages may come at any time and belong to no one.
@@ -426,12 +421,7 @@ impl Pipeline {
         }
     }
 
-    fn error(
-        &mut self,
-        body: &[u8],
-        finished: &mut Finished,
-        notify: &mut bool,
-    ) -> Route {
+    fn error(&mut self, body: &[u8], finished: &mut Finished, notify: &mut bool) -> Route {
         let front = self.queue.front_mut().expect("checked by caller");
         let (code, _) = error_fields(body);
         let replaced = front.replace.take();
