@@ -217,6 +217,25 @@ mod tests {
         assert_eq!(hold.request.upstream_user, "");
     }
 
+    /// A store file as airlock left it at schema `version`, holding `records`
+    /// chained as that version wrote them.
+    fn store_at_version(
+        path: &std::path::Path,
+        version: usize,
+        records: &[crate::audit::AuditRecord],
+    ) -> Connection {
+        let mut conn = Connection::open(path).unwrap();
+        for step in &MIGRATIONS[..version] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        let tx = conn.transaction().unwrap();
+        super::super::chain::append(&tx, records).unwrap();
+        tx.commit().unwrap();
+        conn
+    }
+
     /// A store written before step 6 (every record in `audit_hold`) opens,
     /// upgrades, still verifies, and its hold index then holds only records
     /// with a hold, which the export by hold still uses.
@@ -238,14 +257,7 @@ mod tests {
             })
             .collect();
         {
-            let mut conn = Connection::open(&path).unwrap();
-            for step in &MIGRATIONS[..5] {
-                conn.execute_batch(step).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 5).unwrap();
-            let tx = conn.transaction().unwrap();
-            super::super::chain::append(&tx, &records).unwrap();
-            tx.commit().unwrap();
+            let conn = store_at_version(&path, 5, &records);
             assert!(!hold_index_is_partial(&conn), "before: every record");
         }
         let store = Arc::new(SqliteStore::open(&path).unwrap());
@@ -325,14 +337,7 @@ mod tests {
             ids
         };
         let before = {
-            let mut conn = Connection::open(&path).unwrap();
-            for step in &MIGRATIONS[..6] {
-                conn.execute_batch(step).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 6).unwrap();
-            let tx = conn.transaction().unwrap();
-            super::super::chain::append(&tx, &records).unwrap();
-            tx.commit().unwrap();
+            let conn = store_at_version(&path, 6, &records);
             assert!(index_exists(&conn, "audit_agent_time"));
             let (sql, values) = crate::store::sqlite::audit_query(&filter);
             let mut stmt = conn.prepare(&sql).unwrap();
