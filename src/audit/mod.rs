@@ -4,6 +4,8 @@
 pub mod chain;
 #[cfg(test)]
 mod chain_tests;
+#[cfg(test)]
+mod encoding_tests;
 pub mod export;
 #[cfg(test)]
 mod identity_tests;
