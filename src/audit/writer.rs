@@ -32,7 +32,8 @@ pub struct WriterOptions {
     /// transaction and one fsync per batch instead of per statement. Records
     /// wait in memory that long before they are stored (the intent journal
     /// covers forwarded statements meanwhile); nothing is dropped. A
-    /// [`flush`](AuditLog::flush), a shutdown or a full batch ends it early.
+    /// [`flush`](AuditLog::flush) or a shutdown ends it early; a batch
+    /// already full when it starts skips it.
     pub linger: Duration,
     /// First pause after a failed write; doubles up to `retry_max`.
     pub retry_first: Duration,
