@@ -42,7 +42,8 @@ fn record(n: u64) -> AuditRecord {
         statement: format!(
             "SELECT abalance FROM pgbench_accounts WHERE aid = {};",
             n % 1_000_000
-        ),
+        )
+        .into(),
         params: 0,
         class: Class::Read,
         rule: "00.toml:reads pass".into(),

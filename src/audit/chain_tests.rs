@@ -158,7 +158,7 @@ fn verify_catches_a_replaced_record_with_a_recomputed_hash() {
         .unwrap();
     conn.execute(
         "UPDATE audit SET statement = ?1, hash = ?2 WHERE id = 5",
-        rusqlite::params![forged.statement, record_hash(&prev, &forged)],
+        rusqlite::params![forged.statement.as_str(), record_hash(&prev, &forged)],
     )
     .unwrap();
     assert_eq!(

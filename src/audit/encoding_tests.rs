@@ -15,10 +15,10 @@ fn the_encoding_is_length_prefixed_and_covers_the_id() {
     assert_ne!(record_hash(GENESIS, &a), record_hash(GENESIS, &b));
     // Moving text between adjacent fields changes the hash.
     let mut c = a.clone();
-    c.agent = format!("{}x", a.agent);
-    c.client_addr = a.client_addr[1..].to_owned();
+    c.agent = format!("{}x", a.agent).into();
+    c.client_addr = a.client_addr[1..].into();
     let mut d = a.clone();
-    d.agent = format!("{}x", a.agent);
+    d.agent = format!("{}x", a.agent).into();
     assert_ne!(record_hash(GENESIS, &c), record_hash(GENESIS, &d));
     // An absent value is not an empty one.
     let mut e = a.clone();

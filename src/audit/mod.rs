@@ -19,6 +19,8 @@ mod tests;
 pub mod verify;
 pub mod writer;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 pub use export::{export, ExportFormat};
@@ -80,17 +82,17 @@ pub struct AuditRecord {
     pub id: i64,
     /// When the statement arrived (RFC 3339, UTC, microseconds).
     pub time: chrono::DateTime<chrono::Utc>,
-    pub session_id: String,
-    pub agent: String,
-    pub client_addr: String,
-    pub application_name: String,
-    pub database: String,
-    pub upstream_user: String,
-    pub statement: String,
+    pub session_id: Text,
+    pub agent: Text,
+    pub client_addr: Text,
+    pub application_name: Text,
+    pub database: Text,
+    pub upstream_user: Text,
+    pub statement: Text,
     /// Number of bound parameters (extended protocol), 0 for simple queries.
     pub params: u32,
     pub class: Class,
-    pub rule: String,
+    pub rule: Text,
     pub decision: Decision,
     pub hold_id: Option<i64>,
     pub approver: Option<String>,
@@ -124,5 +126,131 @@ impl AuditRecord {
             &self.upstream_user,
             &self.statement,
         ]
+    }
+}
+
+/// A text field of an audit record, shared rather than copied: a session's
+/// agent, database, address and so on are the same in each of its records,
+/// and the statement is the text the classifier saw. Serialized as a string.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Text(Arc<str>);
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        String::deserialize(d).map(Text::from)
+    }
+}
+
+impl Text {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether both share one allocation (then they are equal, cheaply).
+    pub fn same(&self, other: &Text) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text(s.into())
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text(s.into())
+    }
+}
+
+impl From<&String> for Text {
+    fn from(s: &String) -> Text {
+        Text(s.as_str().into())
+    }
+}
+
+impl From<Arc<str>> for Text {
+    fn from(s: Arc<str>) -> Text {
+        Text(s)
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> String {
+        t.0.to_string()
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Text> for str {
+    fn eq(&self, other: &Text) -> bool {
+        *self == *other.0
+    }
+}
+
+impl PartialEq<Text> for &str {
+    fn eq(&self, other: &Text) -> bool {
+        **self == *other.0
+    }
+}
+
+impl PartialEq<Text> for String {
+    fn eq(&self, other: &Text) -> bool {
+        **self == *other.0
     }
 }

@@ -242,7 +242,7 @@ fn tricky_records() -> Vec<AuditRecord> {
     records[2].statement = "\"".into();
     records[2].error = Some("42501".into());
     records[2].rows = None;
-    records[3].statement = String::new();
+    records[3].statement = String::new().into();
     records[4].statement = "SELECT 'ünïcødé', '=1+1'".into();
     records
 }

@@ -80,10 +80,10 @@ pub enum AuditError {
     Unwritten { count: u64 },
 }
 
-// Nearly every message is a record: boxing it would only add an allocation each.
-#[allow(clippy::large_enum_variant)]
 enum Message {
-    Record(AuditRecord),
+    /// Boxed: the record moves through the queue as a pointer (sessions
+    /// build it boxed), not as a few hundred bytes copied at each step.
+    Record(Box<AuditRecord>),
     /// Answered once every record queued before it is in the store.
     Flush(oneshot::Sender<()>),
     /// Stop taking records; write what is queued, then exit.
@@ -168,6 +168,11 @@ impl AuditLog {
 
     /// Queues a record, waiting while the queue is full.
     pub async fn record(&self, rec: AuditRecord) -> Result<(), AuditError> {
+        self.record_boxed(Box::new(rec)).await
+    }
+
+    /// [`record`](Self::record) for a record already boxed.
+    pub async fn record_boxed(&self, rec: Box<AuditRecord>) -> Result<(), AuditError> {
         self.tx
             .send(Message::Record(rec))
             .await
@@ -202,7 +207,7 @@ impl AuditLog {
     /// called from an async task.
     pub fn record_blocking(&self, rec: AuditRecord) -> Result<(), AuditError> {
         self.tx
-            .blocking_send(Message::Record(rec))
+            .blocking_send(Message::Record(Box::new(rec)))
             .map_err(|e| not_stored(e.0))
     }
 
@@ -338,7 +343,7 @@ impl Writer {
             let mut next = Some(first);
             while let Some(message) = next.take() {
                 match message {
-                    Message::Record(rec) => batch.push(rec),
+                    Message::Record(rec) => batch.push(*rec),
                     Message::Flush(done) => flushes.push(done),
                     Message::Stop => stopping = true,
                 }

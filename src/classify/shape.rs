@@ -51,19 +51,65 @@ const SHORT_INTEGER: usize = 9;
 /// The shape of `sql`, or `None` when its classification may depend on its
 /// literal values (or on anything this scanner does not read exactly).
 pub fn shape(sql: &str) -> Option<Vec<u8>> {
-    scan(sql, |_, _| {})
+    let mut key = Vec::new();
+    scan_into(sql, &mut key, |_, _| {}).then_some(key)
+}
+
+/// [`shape`] into `key` (cleared first; its allocation is reused): `false`
+/// when `sql` has no shape.
+pub fn shape_into(sql: &str, key: &mut Vec<u8>) -> bool {
+    scan_into(sql, key, |_, _| {})
 }
 
 /// [`shape`], telling `literal` where each blanked literal is and its marker.
-pub(crate) fn scan(sql: &str, mut literal: impl FnMut(Range<usize>, u8)) -> Option<Vec<u8>> {
-    let b = sql.as_bytes();
+#[cfg(test)]
+pub(crate) fn scan(sql: &str, literal: impl FnMut(Range<usize>, u8)) -> Option<Vec<u8>> {
+    let mut key = Vec::new();
+    scan_into(sql, &mut key, literal).then_some(key)
+}
+
+/// Bytes the scanner passes over as they are, whatever surrounds them:
+/// everything but the bytes the `match` in [`scan_into`] looks at (quotes,
+/// digits, `$`, `-`, `/`, backslash, `;`) and the control bytes.
+const PLAIN: [bool; 256] = {
+    let mut plain = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        plain[c] = !matches!(
+            b,
+            b'\'' | b'0'..=b'9' | b'"' | b'$' | b'-' | b'/' | b'\\' | b';'
+        ) && !is_control(b);
+        c += 1;
+    }
+    plain
+};
+
+fn scan_into(sql: &str, key: &mut Vec<u8>, mut literal: impl FnMut(Range<usize>, u8)) -> bool {
+    key.clear();
+    scan_bytes(sql.as_bytes(), key, &mut literal).is_some()
+}
+
+fn scan_bytes(
+    b: &[u8],
+    key: &mut Vec<u8>,
+    literal: &mut impl FnMut(Range<usize>, u8),
+) -> Option<()> {
     if b.len() > LONGEST || !starts_query(b) {
         return None;
     }
-    let mut key = Vec::with_capacity(b.len());
+    key.reserve(b.len());
     // Bytes before `copied` are in `key`; ordinary bytes are copied in runs.
     let (mut at, mut copied) = (0, 0);
     while at < b.len() {
+        // The `match` below passes plain bytes over one at a time; runs of
+        // them (most of a statement) are skipped here at once.
+        while at < b.len() && PLAIN[b[at] as usize] {
+            at += 1;
+        }
+        if at == b.len() {
+            break;
+        }
         let (end, marker) = match b[at] {
             b'\'' => {
                 if at > 0 && is_word(b[at - 1]) {
@@ -104,7 +150,7 @@ pub(crate) fn scan(sql: &str, mut literal: impl FnMut(Range<usize>, u8)) -> Opti
         at = end;
     }
     key.extend_from_slice(&b[copied..]);
-    Some(key)
+    Some(())
 }
 
 /// The marker of a number, or `None` for an integer too long to blank.
@@ -139,7 +185,7 @@ fn is_word(c: u8) -> bool {
 }
 
 /// A byte that could forge a marker (whitespace aside).
-fn is_control(c: u8) -> bool {
+const fn is_control(c: u8) -> bool {
     (c < 0x20 && !c.is_ascii_whitespace()) || c == 0x7f
 }
 

@@ -124,7 +124,7 @@ impl Session {
         begin: Option<Arc<str>>,
     ) -> Result<(), SessionError> {
         record.identity = Some(Runs::Writer);
-        record.upstream_user = self.who.database.writer.user.clone();
+        record.upstream_user = self.who.database.writer.user.as_str().into();
         if !self.journaled(&pending, &mut record).await? {
             return Ok(());
         }

@@ -200,11 +200,7 @@ impl<'a> Body<'a> {
 
     /// A NUL-terminated string as raw bytes (without the NUL).
     pub fn cstr(&mut self, what: &'static str) -> Result<&'a [u8], Malformed> {
-        let end = self
-            .data
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or(Malformed(what))?;
+        let end = memchr::memchr(0, self.data).ok_or(Malformed(what))?;
         let s = &self.data[..end];
         self.data = &self.data[end + 1..];
         Ok(s)

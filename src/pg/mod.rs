@@ -4,6 +4,7 @@
 pub mod cancel;
 pub mod frame;
 pub mod front;
+mod join;
 pub mod message;
 pub mod preview;
 pub mod scram;
@@ -120,11 +121,12 @@ async fn run(
     tracing::info!(session = %session_id, agent = %opened.agent.name, db = %database.name, %peer, "session started");
 
     let who = Arc::new(Identity {
-        session_id,
+        session_id: session_id.into(),
+        texts: session::SessionTexts::new(&opened.agent, &database),
         agent: opened.agent,
         database,
-        client_addr: peer.to_string(),
-        application_name: opened.application_name,
+        client_addr: peer.to_string().into(),
+        application_name: opened.application_name.into(),
         cancel_key: key,
     });
     let shared = Arc::new(Shared::new());
@@ -135,7 +137,8 @@ async fn run(
     let (upstream_reader, buffered) = up.reader.into_parts();
     // Both halves of the session run in this one task, concurrently but never
     // in parallel: an answer from the database and the agent's next message
-    // wake the same task, on one worker, with nothing handed across threads.
+    // wake the same task, on one worker, with nothing handed across threads
+    // (and each wakes only its own half, see `join`).
     // The responder ends once the database closes the connection (after our
     // Terminate) or the agent's socket fails.
     let responder = pipeline::respond(
@@ -146,7 +149,7 @@ async fn run(
         inbox,
         &state.audit,
     );
-    let (result, _) = tokio::join!(session.run(&mut client_reader), responder);
+    let (result, _) = join::join(session.run(&mut client_reader), responder).await;
     state.cancel.forget(key);
     result
 }

@@ -101,7 +101,7 @@ impl Source<'_> {
             groups: groups.unwrap_or_default(),
         });
         Ok(Rule {
-            label: format!("{}:{name}", self.file),
+            label: format!("{}:{name}", self.file).into(),
             classes: self.list("class", raw.class, class)?,
             who,
             databases: self.list("database", raw.database, |g| {

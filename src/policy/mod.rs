@@ -72,8 +72,9 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub action: Action,
-    /// `file.toml:rule-name`, or `(no rule matched)`.
-    pub rule: String,
+    /// `file.toml:rule-name`, or `(no rule matched)` (shared with the rule,
+    /// and with the audit records of what it decided).
+    pub rule: crate::audit::Text,
 }
 
 #[derive(Debug, thiserror::Error)]

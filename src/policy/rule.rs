@@ -10,7 +10,7 @@ use crate::classify::Class;
 #[derive(Debug, Clone)]
 pub(crate) struct Rule {
     /// `file.toml:name`, reported in every [`super::Verdict`] this rule makes.
-    pub(crate) label: String,
+    pub(crate) label: crate::audit::Text,
     pub(crate) classes: Option<Vec<Class>>,
     pub(crate) who: Option<Who>,
     pub(crate) databases: Option<Vec<Glob>>,

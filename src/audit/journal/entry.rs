@@ -13,7 +13,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::{AuditRecord, Decision, Identity};
+use crate::audit::{AuditRecord, Decision, Identity, Text};
 use crate::classify::Class;
 
 const VERSION: u8 = 1;
@@ -24,6 +24,59 @@ const MAX_ENTRY: usize = 1 << 30;
 
 /// Appends one entry for `rec` to `buf`: no allocation beyond `buf` growing.
 pub fn encode(buf: &mut Vec<u8>, seq: u64, rec: &AuditRecord) {
+    encode_parts(buf, seq, rec, None);
+}
+
+/// The encoded texts a session's records share (`session_id` to
+/// `upstream_user`), copied into each entry in one piece for as long as the
+/// record carries the very same texts (shared [`Text`]s, compared by address).
+#[derive(Default)]
+pub struct SessionBytes {
+    texts: Option<[Text; 6]>,
+    bytes: Vec<u8>,
+}
+
+impl SessionBytes {
+    fn texts(rec: &AuditRecord) -> [&Text; 6] {
+        [
+            &rec.session_id,
+            &rec.agent,
+            &rec.client_addr,
+            &rec.application_name,
+            &rec.database,
+            &rec.upstream_user,
+        ]
+    }
+
+    /// The six texts of `rec`, encoded.
+    fn of(&mut self, rec: &AuditRecord) -> &[u8] {
+        let now = Self::texts(rec);
+        let same = self
+            .texts
+            .as_ref()
+            .is_some_and(|kept| kept.iter().zip(now).all(|(a, b)| a.same(b)));
+        if !same {
+            self.bytes.clear();
+            for t in now {
+                put_str(&mut self.bytes, t);
+            }
+            self.texts = Some(now.map(Text::clone));
+        }
+        &self.bytes
+    }
+}
+
+/// [`encode`], taking the session's texts from `session` when they are unchanged.
+pub fn encode_noted(buf: &mut Vec<u8>, seq: u64, rec: &AuditRecord, session: &mut SessionBytes) {
+    encode_parts(buf, seq, rec, Some(session));
+}
+
+fn encode_parts(
+    buf: &mut Vec<u8>,
+    seq: u64,
+    rec: &AuditRecord,
+    session: Option<&mut SessionBytes>,
+) {
     let start = buf.len();
     // One capacity check for the whole entry (upper bound: 13 strings).
     let texts: usize = rec.who_and_what().iter().map(|s| s.len()).sum::<usize>()
@@ -38,9 +91,16 @@ pub fn encode(buf: &mut Vec<u8>, seq: u64, rec: &AuditRecord) {
     buf.extend_from_slice(&rec.time.timestamp_micros().to_le_bytes());
     buf.extend_from_slice(&rec.params.to_le_bytes());
     buf.extend_from_slice(&rec.hold_id.unwrap_or(i64::MIN).to_le_bytes());
-    for s in rec.who_and_what() {
-        put_str(buf, s);
+    let who = rec.who_and_what();
+    match session {
+        Some(session) => buf.extend_from_slice(session.of(rec)),
+        None => {
+            for s in &who[..6] {
+                put_str(buf, s);
+            }
+        }
     }
+    put_str(buf, who[6]);
     put_str(buf, rec.class.as_str());
     put_str(buf, &rec.rule);
     put_str(buf, rec.decision.as_str());
@@ -176,16 +236,16 @@ impl<'a> Reader<'a> {
         let record = AuditRecord {
             id: 0,
             time: DateTime::<Utc>::from_timestamp_micros(time_us)?,
-            session_id,
-            agent,
-            client_addr,
-            application_name,
-            database,
-            upstream_user,
-            statement,
+            session_id: session_id.into(),
+            agent: agent.into(),
+            client_addr: client_addr.into(),
+            application_name: application_name.into(),
+            database: database.into(),
+            upstream_user: upstream_user.into(),
+            statement: statement.into(),
             params,
             class,
-            rule,
+            rule: rule.into(),
             decision,
             hold_id,
             approver,

@@ -29,6 +29,7 @@ mod segment;
 mod tests;
 
 pub use entry::{decode_all, encode, Decoded, Intent};
+use entry::{encode_noted, SessionBytes};
 pub use recover::{recover, Recovery, UNKNOWN_OUTCOME};
 pub use segment::MIN_SEGMENT;
 
@@ -93,6 +94,8 @@ impl PartialEq for Mark {
 #[derive(Default)]
 pub struct Intents {
     buf: Vec<u8>,
+    /// The session's texts, encoded once.
+    session: SessionBytes,
     count: i64,
     landing: Option<Arc<Landing>>,
 }
@@ -155,7 +158,7 @@ impl Journal {
     /// where it will land. No I/O: [`write`](Self::write) appends the buffer.
     pub fn note(&self, intents: &mut Intents, rec: &mut AuditRecord) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        encode(&mut intents.buf, seq, rec);
+        encode_noted(&mut intents.buf, seq, rec, &mut intents.session);
         intents.count += 1;
         let landing = intents.landing.get_or_insert_with(Default::default);
         rec.journal = Some(Mark(Arc::clone(landing)));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::entry::decode_all;
 use super::SEGMENT_SUFFIX;
-use crate::audit::AuditRecord;
+use crate::audit::{AuditRecord, Text};
 use crate::store::{AuditFilter, Store, StoreError};
 
 /// The `error` of a record recovered from the journal: the statement was
@@ -104,7 +104,7 @@ fn remove_if_unlocked(path: &Path) {
     }
 }
 
-type Key = (String, i64, String);
+type Key = (Text, i64, Text);
 
 /// The intents with no stored record, as records with [`UNKNOWN_OUTCOME`], in time order.
 fn unrecorded(
@@ -117,7 +117,7 @@ fn unrecorded(
     ) else {
         return Ok(Vec::new());
     };
-    let sessions: HashSet<String> = intents.iter().map(|r| r.session_id.clone()).collect();
+    let sessions: HashSet<Text> = intents.iter().map(|r| r.session_id.clone()).collect();
     let mut stored: HashMap<Key, u64> = HashMap::new();
     let filter = AuditFilter {
         since: Some(first),

@@ -105,7 +105,7 @@ fn segments_an_earlier_version_wrote_with_write_are_recovered() {
     let unknown: Vec<String> = all_records(&store)
         .into_iter()
         .filter(|r| r.error.as_deref() == Some(UNKNOWN_OUTCOME))
-        .map(|r| r.statement)
+        .map(|r| r.statement.to_string())
         .collect();
     assert_eq!(unknown, ["SELECT 1", "SELECT 3"]);
 }

@@ -208,7 +208,7 @@ fn a_batch_larger_than_a_segment_gets_a_segment_of_its_own() {
     let mut small = [noted(1)];
     append(&journal, &mut small);
     let mut big = noted(2);
-    big.statement = format!("SELECT '{}'", "x".repeat(3 * MIN_SEGMENT));
+    big.statement = format!("SELECT '{}'", "x".repeat(3 * MIN_SEGMENT)).into();
     let mut batch = [big, noted(3)];
     append(&journal, &mut batch);
     let mut after = [noted(4)];
@@ -228,7 +228,7 @@ fn a_batch_larger_than_a_segment_gets_a_segment_of_its_own() {
     );
     let left: HashSet<String> = intents_on_disk(dir.path())
         .into_iter()
-        .map(|i| i.record.statement)
+        .map(|i| i.record.statement.to_string())
         .collect();
     assert_eq!(left, HashSet::from(["SELECT 1".into(), "SELECT 4".into()]));
 }
@@ -292,4 +292,37 @@ fn a_journal_that_cannot_make_a_segment_refuses_the_batch() {
         journal.write(&mut intents).is_err(),
         "it keeps failing closed"
     );
+}
+
+#[test]
+fn a_session_s_texts_encoded_once_give_the_same_entries() {
+    use super::entry::{encode_noted, SessionBytes};
+    let mut cached = Vec::new();
+    let mut plain = Vec::new();
+    let mut session = SessionBytes::default();
+    let first = noted(1);
+    // Shared texts (one session), then a record moving to the writer's
+    // user, then equal texts in other allocations, then another session.
+    let mut same = first.clone();
+    same.statement = "SELECT 2".into();
+    let mut writer = same.clone();
+    writer.upstream_user = "writer".into();
+    let mut copies = writer.clone();
+    copies.agent = copies.agent.as_str().into();
+    let mut other = copies.clone();
+    other.session_id = "another session".into();
+    other.client_addr = "10.0.0.9:4000".into();
+    for (seq, rec) in [&first, &same, &writer, &copies, &other, &first]
+        .iter()
+        .enumerate()
+    {
+        encode_noted(&mut cached, seq as u64, rec, &mut session);
+        encode(&mut plain, seq as u64, rec);
+    }
+    assert_eq!(cached, plain);
+    let decoded = decode_all(&cached);
+    assert_eq!(decoded.intents.len(), 6);
+    assert_eq!(decoded.intents[2].record.upstream_user, "writer");
+    assert_eq!(decoded.intents[4].record.session_id, "another session");
+    assert_eq!(decoded.intents[5].record.session_id, first.session_id);
 }

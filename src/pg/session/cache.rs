@@ -29,6 +29,11 @@ pub const KEY_BYTES: usize = 8 << 20;
 /// Longest text worth keeping (longer ones are classified every time).
 const LONGEST: usize = shape::LONGEST;
 
+thread_local! {
+    /// The shape of the query being looked up (kept for its allocation).
+    static KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// foldhash: fast on short keys, and seeded per map at random, so texts an
 /// agent chooses cannot be made to collide on purpose any more than with
 /// the standard hasher's seed (the maps are bounded besides).
@@ -58,25 +63,33 @@ impl ParseCache {
 
     /// A simple Query's text.
     pub fn query(&self, sql: &str) -> Arc<Prepared> {
-        let Some(key) = shape::shape(sql) else {
-            return Prepared::new(sql);
-        };
-        let classified = match self.shapes.get(key.as_slice()) {
-            Some(hit) => hit.clone(),
-            None => {
-                let classified = Arc::new(classify(Dialect::Postgres, sql));
-                // An unknown's reason may name a column of this very text.
-                if classified.class != Class::Unknown {
-                    make_room(&self.shapes, &self.shape_bytes, key.len());
-                    self.shapes.insert(key.into(), classified.clone());
-                }
-                classified
+        // The key is built in this thread's buffer, reused from query to query.
+        let found = KEY.with_borrow_mut(|key| {
+            if !shape::shape_into(sql, key) {
+                return None;
             }
-        };
-        Arc::new(Prepared {
-            sql: sql.into(),
-            classified,
-        })
+            let classified = match self.shapes.get(key.as_slice()) {
+                Some(hit) => hit.clone(),
+                None => {
+                    let classified = Arc::new(classify(Dialect::Postgres, sql));
+                    // An unknown's reason may name a column of this very text.
+                    if classified.class != Class::Unknown {
+                        make_room(&self.shapes, &self.shape_bytes, key.len());
+                        self.shapes
+                            .insert(key.as_slice().into(), classified.clone());
+                    }
+                    classified
+                }
+            };
+            Some(classified)
+        });
+        match found {
+            Some(classified) => Arc::new(Prepared {
+                sql: sql.into(),
+                classified,
+            }),
+            None => Prepared::new(sql),
+        }
     }
 
     /// Entries in both caches.

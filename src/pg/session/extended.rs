@@ -2,6 +2,8 @@
 //! runs: Parse, Bind, Describe and Close are remembered, then passed on to the
 //! active link (see [`super::writer`] for what the writer needs of them).
 
+use std::sync::Arc;
+
 use tokio::io::AsyncWrite;
 
 use super::pipeline::Sent;
@@ -50,7 +52,12 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 .iter()
                 .map(|p| p.map(|v| frame.raw.slice_ref(v)))
                 .collect(),
-            formats: bind.formats.as_slice().into(),
+            // An empty slice shares one allocation; most Binds send no formats.
+            formats: if bind.formats.is_empty() {
+                Arc::default()
+            } else {
+                bind.formats.as_slice().into()
+            },
             statement: bind.statement.to_string(),
             bind: frame.raw.clone(),
         };

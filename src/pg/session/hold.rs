@@ -84,7 +84,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 }
                 record.decision = Decision::Abandoned;
                 tracing::info!(hold = id, "agent left while its statement was held: abandoned");
-                if let Err(e) = self.state.audit.record(*record).await {
+                if let Err(e) = self.state.audit.record_boxed(record).await {
                     tracing::error!(error = %e, "audit record not stored");
                 }
                 return Ok(Flow::End);

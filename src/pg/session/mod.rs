@@ -20,14 +20,13 @@ mod writer;
 
 pub use crate::approvals::binding;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::audit::{AuditRecord, Decision};
+use crate::audit::{AuditRecord, Decision, Text};
 use crate::classify::Class;
 use crate::config::{Agent, Database};
 use crate::pg::frame::{Frame, FrameError, FrameReader};
@@ -40,14 +39,37 @@ use statements::{Prepared, Statements};
 
 /// Who is talking, for audit and holds.
 pub struct Identity {
-    pub session_id: String,
+    pub session_id: Text,
     pub agent: Agent,
     pub database: Database,
     /// The agent's address, as text (it goes into every audit record).
-    pub client_addr: String,
-    pub application_name: String,
+    pub client_addr: Text,
+    pub application_name: Text,
     /// The key the agent was given for its cancel requests.
     pub cancel_key: (i32, i32),
+    /// The texts of every audit record of the session, shared by them.
+    pub texts: SessionTexts,
+}
+
+/// The session's names as audit records carry them: made once per session,
+/// then shared (not copied) by each record.
+pub struct SessionTexts {
+    pub agent: Text,
+    pub database: Text,
+    /// The reader's and the writer's database users.
+    pub reader: Text,
+    pub writer: Text,
+}
+
+impl SessionTexts {
+    pub fn new(agent: &Agent, database: &Database) -> SessionTexts {
+        SessionTexts {
+            agent: agent.name.as_str().into(),
+            database: database.name.as_str().into(),
+            reader: database.user.as_str().into(),
+            writer: database.writer.user.as_str().into(),
+        }
+    }
 }
 
 /// Why a session ended.
@@ -117,7 +139,7 @@ pub struct Session<W> {
     writer: Option<writer::WriterLink>,
     /// The agent's Parse frames by statement name, to prepare them again on
     /// the writer.
-    parses: HashMap<String, Bytes>,
+    parses: std::collections::HashMap<String, Bytes, foldhash::fast::RandomState>,
     /// Parse and Close frames of named statements the agent sent while the
     /// writer was active, replayed on the reader when the writer closes.
     replay: Vec<(Sent, Bytes)>,
@@ -146,7 +168,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             begin_sql: None,
             copy_in: false,
             writer: None,
-            parses: HashMap::new(),
+            parses: Default::default(),
             replay: Vec::new(),
         }
     }

@@ -9,6 +9,7 @@
 //! statement's error takes the place of the database's.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -213,7 +214,7 @@ where
             // Audit records are queued before the agent sees the answers they
             // describe: whatever the agent saw complete is already in the log's queue.
             for record in finished.drain(..) {
-                if let Err(e) = audit.record(*record).await {
+                if let Err(e) = audit.record_boxed(record).await {
                     tracing::error!(error = %e, "audit record not stored");
                 }
             }
@@ -229,11 +230,11 @@ where
         if buf.capacity() - buf.len() < 8192 {
             buf.reserve(64 * 1024);
         }
-        tokio::select! {
-            biased;
-            msg = inbox.recv(), if inbox_open => match msg {
+        match next_event(&mut inbox, inbox_open, &mut upstream, &mut buf).await {
+            Event::Inbox(msg) => match msg {
                 Some(ToClient::Message(m)) if client_open => {
-                    client_open = client.write_all(&m).await.is_ok() && client.flush().await.is_ok();
+                    client_open =
+                        client.write_all(&m).await.is_ok() && client.flush().await.is_ok();
                 }
                 Some(ToClient::Close(m)) if client_open => {
                     let _ = client.write_all(&m).await;
@@ -243,7 +244,7 @@ where
                 Some(_) => {}
                 None => inbox_open = false,
             },
-            n = upstream.read_buf(&mut buf) => match n {
+            Event::Read(n) => match n {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(e) => {
@@ -258,6 +259,62 @@ where
     }
     close(shared, audit).await;
     result
+}
+
+/// What woke the responder.
+enum Event {
+    /// A message for the agent (`None`: every sender is gone).
+    Inbox(Option<ToClient>),
+    Read(std::io::Result<usize>),
+}
+
+/// The next message for the agent, or else the next read from the database.
+///
+/// Messages for the agent go first, as soon as they are queued: a writer
+/// connection's answers come this way, and the session sends the reader
+/// nothing more before they are all queued, so they reach the agent before
+/// any later answer of the reader. The queue is looked at without
+/// registering for a wake-up each time (it is almost always empty); only
+/// when the read has to wait is its wake-up registered too.
+async fn next_event<R: AsyncRead + Unpin>(
+    inbox: &mut mpsc::UnboundedReceiver<ToClient>,
+    inbox_open: bool,
+    upstream: &mut R,
+    buf: &mut BytesMut,
+) -> Event {
+    use std::task::Poll;
+    if inbox_open {
+        match inbox.try_recv() {
+            Ok(msg) => return Event::Inbox(Some(msg)),
+            Err(mpsc::error::TryRecvError::Disconnected) => return Event::Inbox(None),
+            Err(mpsc::error::TryRecvError::Empty) => {}
+        }
+    }
+    let read = upstream.read_buf(buf);
+    tokio::pin!(read);
+    let mut first = true;
+    std::future::poll_fn(|cx| {
+        // Polled again: something woke the task, perhaps a message.
+        if inbox_open && !std::mem::take(&mut first) {
+            match inbox.try_recv() {
+                Ok(msg) => return Poll::Ready(Event::Inbox(Some(msg))),
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    return Poll::Ready(Event::Inbox(None))
+                }
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+        }
+        if let Poll::Ready(n) = read.as_mut().poll(cx) {
+            return Poll::Ready(Event::Read(n));
+        }
+        if inbox_open {
+            if let Poll::Ready(msg) = inbox.poll_recv(cx) {
+                return Poll::Ready(Event::Inbox(msg));
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Microseconds since an audited statement was sent.
@@ -285,7 +342,7 @@ async fn close(shared: &Shared, audit: &AuditLog) {
             rec.rows = None;
             rec.error = Some(e.error.unwrap_or_else(|| "08006".into()));
             rec.duration_us = duration_us(e.started);
-            if let Err(e) = audit.record(*rec).await {
+            if let Err(e) = audit.record_boxed(rec).await {
                 tracing::error!(error = %e, "audit record not stored");
             }
         }

@@ -8,7 +8,7 @@ use tokio::io::AsyncWrite;
 
 use super::statements::Prepared;
 use super::{Pending, Session};
-use crate::audit::{AuditRecord, Decision};
+use crate::audit::{AuditRecord, Decision, Text};
 use crate::classify::{Class, Effect};
 use crate::policy::Request;
 
@@ -94,7 +94,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         &self,
         p: &Pending,
         prepared: &Prepared,
-        rule: String,
+        rule: Text,
         time: chrono::DateTime<chrono::Utc>,
     ) -> Box<AuditRecord> {
         // Boxed from the start: the record travels by pointer until the audit
@@ -103,12 +103,12 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             id: 0,
             time,
             session_id: self.who.session_id.clone(),
-            agent: self.who.agent.name.clone(),
+            agent: self.who.texts.agent.clone(),
             client_addr: self.who.client_addr.clone(),
             application_name: self.who.application_name.clone(),
-            database: self.who.database.name.clone(),
-            upstream_user: self.who.database.user.clone(),
-            statement: prepared.sql.to_string(),
+            database: self.who.texts.database.clone(),
+            upstream_user: self.who.texts.reader.clone(),
+            statement: prepared.sql.clone().into(),
             params: p.params.len() as u32,
             class: prepared.class(),
             rule,

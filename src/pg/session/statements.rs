@@ -246,8 +246,13 @@ impl Statements {
 
     /// A simple Query destroys the unnamed statement and portal.
     pub fn simple_query(&mut self) {
-        self.protocol.remove("");
-        self.portals.remove("");
+        // Most sessions use one protocol only: nothing to hash then.
+        if !self.protocol.is_empty() {
+            self.protocol.remove("");
+        }
+        if !self.portals.is_empty() {
+            self.portals.remove("");
+        }
     }
 
     /// A new batch outside a transaction block: the database dropped every portal

@@ -52,7 +52,7 @@ pub(super) struct WriterLink {
     pub upstream: WriteHalf,
     task: tokio::task::JoinHandle<()>,
     /// The writer's database user, for the audit.
-    pub user: String,
+    pub user: crate::audit::Text,
     /// Statement names prepared on this connection.
     pub statements: HashSet<String>,
     /// Portal names bound on this connection (in its current transaction).
@@ -228,7 +228,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             shared,
             upstream: up.writer,
             task,
-            user: db.writer.user.clone(),
+            user: self.who.texts.writer.clone(),
             statements: HashSet::new(),
             portals: HashSet::new(),
             block: false,

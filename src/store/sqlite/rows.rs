@@ -173,7 +173,7 @@ pub(super) fn insert_audit(
         }
     }
     stmt.raw_bind_parameter(1, time)?;
-    stmt.raw_bind_parameter(8, &rec.statement)?;
+    stmt.raw_bind_parameter(8, rec.statement.as_str())?;
     stmt.raw_bind_parameter(9, rec.params)?;
     stmt.raw_bind_parameter(10, rec.class.as_str())?;
     stmt.raw_bind_parameter(12, rec.decision.as_str())?;
@@ -194,16 +194,16 @@ pub(super) fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
     Ok(AuditRecord {
         id: row.get("id")?,
         time: parse_time(row, "time")?,
-        session_id: row.get("session_id")?,
-        agent: row.get("agent")?,
-        client_addr: row.get("client_addr")?,
-        application_name: row.get("application_name")?,
-        database: row.get("database")?,
-        upstream_user: row.get("upstream_user")?,
-        statement: row.get("statement")?,
+        session_id: row.get::<_, String>("session_id")?.into(),
+        agent: row.get::<_, String>("agent")?.into(),
+        client_addr: row.get::<_, String>("client_addr")?.into(),
+        application_name: row.get::<_, String>("application_name")?.into(),
+        database: row.get::<_, String>("database")?.into(),
+        upstream_user: row.get::<_, String>("upstream_user")?.into(),
+        statement: row.get::<_, String>("statement")?.into(),
         params: row.get("params")?,
         class: parse_with(row, "class", Class::parse)?,
-        rule: row.get("rule")?,
+        rule: row.get::<_, String>("rule")?.into(),
         decision: parse_with(row, "decision", Decision::parse)?,
         hold_id: row.get("hold_id")?,
         approver: row.get("approver")?,
