@@ -88,3 +88,54 @@ fn session_texts_bound_once_per_run_are_stored_exactly() {
     assert_eq!(stored, records);
     assert!(verify(&store, None, None).unwrap().intact());
 }
+
+/// Batches longer than one multi-row insert statement (16 records) store
+/// exactly what was appended, in order, chained as one record at a time
+/// would be: full statements, a statement's worth of rows whose session
+/// texts match (or not) those of the same place in the statement before,
+/// and the rest inserted one by one.
+#[test]
+fn multi_row_inserts_store_every_record_exactly() {
+    use crate::store::sqlite_rows_per_insert;
+    use crate::store::testing::all_records;
+
+    let per = sqlite_rows_per_insert() as i64;
+    let store = SqliteStore::open_in_memory().unwrap();
+    let mut records: Vec<_> = (1..=5 * per + 3).map(record).collect();
+    // The second statement of the first batch: one session throughout,
+    // so its rows bind the session's texts only where the first differed.
+    for rec in &mut records[per as usize..2 * per as usize] {
+        rec.session_id = "same".into();
+        rec.agent = "agent-same".into();
+    }
+    for (n, rec) in records.iter_mut().enumerate() {
+        if n % 7 == 0 {
+            rec.approver = Some(format!("approver-{n}"));
+            rec.hold_id = Some(n as i64);
+        }
+        // The last batch's two statements: place j holds session j in both,
+        // so its texts are bound once, and differ from the place beside it.
+        if n >= 3 * per as usize + 1 {
+            rec.session_id = format!("place-{}", (n - 1) % per as usize);
+        }
+        if n % 4 == 0 {
+            rec.identity = None;
+            rec.rows = None;
+        }
+    }
+    let cuts = [0, 2 * per as usize + 1, 2 * per as usize + 1 + per as usize, records.len()];
+    for pair in cuts.windows(2) {
+        store.append_audit(&records[pair[0]..pair[1]]).unwrap();
+    }
+    let mut stored = all_records(&store);
+    let mut prev = GENESIS.to_owned();
+    for (n, rec) in stored.iter_mut().enumerate() {
+        assert_eq!(rec.id, n as i64 + 1);
+        prev = record_hash(&prev, rec);
+        rec.id = 0;
+    }
+    assert_eq!(stored, records);
+    let report = verify(&store, None, None).unwrap();
+    assert!(report.intact(), "{report}");
+    assert_eq!(report.head_hash.as_deref(), Some(prev.as_str()));
+}

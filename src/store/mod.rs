@@ -16,6 +16,12 @@ pub use sqlite::SqliteStore;
 /// Ids of holds changed by anyone sharing the store (see [`Store::hold_changes`]).
 pub type HoldChanges = tokio::sync::mpsc::UnboundedReceiver<i64>;
 
+/// Records per multi-row audit insert in the SQLite store.
+#[cfg(test)]
+pub(crate) fn sqlite_rows_per_insert() -> usize {
+    sqlite::ROWS_PER_INSERT
+}
+
 /// The SQLite schema steps, for tests that build an old file by hand.
 #[cfg(test)]
 pub(crate) fn sqlite_migrations_for_tests() -> &'static [&'static str] {

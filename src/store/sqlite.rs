@@ -31,6 +31,8 @@ use crate::audit::AuditRecord;
 pub(super) const MIGRATIONS_LEN: usize = migrations::MIGRATIONS.len();
 #[cfg(test)]
 pub(super) const MIGRATIONS: &[&str] = migrations::MIGRATIONS;
+#[cfg(test)]
+pub(super) use rows::ROWS_PER_INSERT;
 
 /// How long a call waits for another connection's write lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

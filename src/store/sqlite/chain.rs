@@ -41,32 +41,55 @@ fn next_id(tx: &Transaction<'_>, last: i64) -> rusqlite::Result<i64> {
 }
 
 /// Appends `records` after the current head, in order, inside `tx` (which the
-/// caller opened with `BEGIN IMMEDIATE`).
+/// caller opened with `BEGIN IMMEDIATE`): [`rows::ROWS_PER_INSERT`] records
+/// per statement, the rest one at a time.
 pub(super) fn append(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<(), StoreError> {
-    let (last_id, mut prev) = match head(tx)? {
+    let (last_id, prev) = match head(tx)? {
         Some(link) => (link.id, link.hash),
         None => (0, GENESIS.to_owned()),
     };
     let first = next_id(tx, last_id)?;
-    let mut prev_raw = prev_bytes(&prev);
-    let mut stmt = tx.prepare_cached(rows::INSERT_AUDIT)?;
-    let mut last: Option<&AuditRecord> = None;
-    for (id, rec) in (first..).zip(records) {
-        // Stored as record `id`, its time to the microsecond: formatted once,
-        // hashed and stored as the same text.
-        let time = time_text(&rec.time);
-        let raw = link_hash(&prev_raw, rec, id, &time);
-        let link = ChainLink {
-            id,
-            prev_hash: prev,
-            hash: hex_hash(&raw),
-        };
-        rows::insert_audit(&mut stmt, rec, last, &time, &link)?;
-        last = Some(rec);
-        prev = link.hash;
-        prev_raw = raw;
+    let stored = chained(prev, first, records);
+    let mut full = stored.chunks_exact(rows::ROWS_PER_INSERT);
+    if full.len() > 0 {
+        let mut stmt = tx.prepare_cached(rows::insert_audit_rows_sql())?;
+        let mut last = None;
+        for chunk in &mut full {
+            rows::insert_audit_rows(&mut stmt, chunk, last)?;
+            last = Some(chunk);
+        }
+    }
+    let rest = full.remainder();
+    if !rest.is_empty() {
+        let mut stmt = tx.prepare_cached(rows::INSERT_AUDIT)?;
+        let mut last = None;
+        for row in rest {
+            rows::insert_audit(&mut stmt, row, last)?;
+            last = Some(row.rec);
+        }
     }
     Ok(())
+}
+
+/// `records` stored as ids from `first` on, after a record whose hash is
+/// `prev`: each one's time to the microsecond (formatted once, hashed and
+/// stored as the same text) and its links.
+fn chained(mut prev: String, first: i64, records: &[AuditRecord]) -> Vec<rows::StoredAudit<'_>> {
+    let mut prev_raw = prev_bytes(&prev);
+    let mut stored = Vec::with_capacity(records.len());
+    for (id, rec) in (first..).zip(records) {
+        let time = time_text(&rec.time);
+        let raw = link_hash(&prev_raw, rec, id, &time);
+        let hash = hex_hash(&raw);
+        let link = ChainLink {
+            id,
+            prev_hash: std::mem::replace(&mut prev, hash.clone()),
+            hash,
+        };
+        stored.push(rows::StoredAudit { rec, time, link });
+        prev_raw = raw;
+    }
+    stored
 }
 
 /// Migration step 3: chains every row written before the chain existed.

@@ -154,7 +154,57 @@ const SESSION_TEXTS: [(usize, Text); 7] = [
     (11, |r| &r.rule),
 ];
 
-/// Runs [`INSERT_AUDIT`] for `rec`. `prev` is the record this statement
+/// The parameters of one record in [`INSERT_AUDIT`].
+const AUDIT_PARAMS: usize = 22;
+/// The parameter numbers of `prev_hash` and `hash` in [`INSERT_AUDIT`].
+const PREV_HASH: usize = 20;
+const HASH: usize = 21;
+
+/// Records per execution of [`insert_audit_rows`]'s statement: one
+/// statement inserting this many rows opens its cursors, reads and updates
+/// the `AUTOINCREMENT` counter and resets once for all of them, and its
+/// cursors stay on the last page of the table and of `audit_time`, so each
+/// row's seeks end at once (a statement per row paid all of that per record).
+/// Not more: each bound text is a copy the statement holds until it is
+/// rebound, and 6 rows' (about 80) still fit the connection's lookaside
+/// memory (123 slots); 16 rows' did not, and every bind then cost a
+/// `malloc` and a `free` (callgrind: binding twice as dear).
+pub(crate) const ROWS_PER_INSERT: usize = 6;
+
+/// [`INSERT_AUDIT`] with [`ROWS_PER_INSERT`] rows of values: record `j`'s
+/// parameter `n` is `?{j * 22 + n}`, except that a record's `prev_hash` is
+/// the `hash` of the record before it in the statement (`?{(j - 1) * 22 +
+/// 21}`), bound once.
+pub(super) fn insert_audit_rows_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let (columns, _) = INSERT_AUDIT
+            .split_once("VALUES")
+            .expect("INSERT_AUDIT has VALUES");
+        let rows: Vec<String> = (0..ROWS_PER_INSERT)
+            .map(|j| {
+                let params: Vec<String> = (1..=AUDIT_PARAMS)
+                    .map(|n| match n {
+                        PREV_HASH if j > 0 => format!("?{}", (j - 1) * AUDIT_PARAMS + HASH),
+                        n => format!("?{}", j * AUDIT_PARAMS + n),
+                    })
+                    .collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        format!("{columns}VALUES {}", rows.join(",\n    "))
+    });
+    &SQL
+}
+
+/// One record, stored as [`ChainLink::id`] at `time` (its [`time_text`], as
+/// hashed), with its links.
+pub(super) struct StoredAudit<'a> {
+    pub rec: &'a AuditRecord,
+    pub time: String,
+    pub link: ChainLink,
+}
+
+/// Runs [`INSERT_AUDIT`] for one record. `prev` is the record this statement
 /// inserted last (in this transaction, with no other use in between): SQLite
 /// keeps parameters bound from one execution to the next, so a session's
 /// texts equal to `prev`'s are not copied into the statement again (a bind
@@ -162,32 +212,65 @@ const SESSION_TEXTS: [(usize, Text); 7] = [
 /// `prev`, all of them.
 pub(super) fn insert_audit(
     stmt: &mut rusqlite::Statement<'_>,
-    rec: &AuditRecord,
+    row: &StoredAudit<'_>,
     prev: Option<&AuditRecord>,
-    time: &str,
-    link: &ChainLink,
 ) -> rusqlite::Result<usize> {
+    bind_audit(stmt, 0, row, prev)?;
+    stmt.raw_execute()
+}
+
+/// Runs [`insert_audit_rows_sql`] for [`ROWS_PER_INSERT`] records, in order.
+/// `prev` are the records the previous execution inserted (in this
+/// transaction, with no other use in between): each row's session texts are
+/// bound only when they differ from those of the record in the same place
+/// then, as in [`insert_audit`].
+pub(super) fn insert_audit_rows(
+    stmt: &mut rusqlite::Statement<'_>,
+    rows: &[StoredAudit<'_>],
+    prev: Option<&[StoredAudit<'_>]>,
+) -> rusqlite::Result<usize> {
+    assert_eq!(rows.len(), ROWS_PER_INSERT, "a full statement of rows");
+    for (slot, row) in rows.iter().enumerate() {
+        bind_audit(stmt, slot, row, prev.map(|prev| prev[slot].rec))?;
+    }
+    stmt.raw_execute()
+}
+
+/// Binds `row` as the `slot`th record of an insert statement (parameters
+/// from `slot * 22 + 1`; its `prev_hash` only in the first slot, see
+/// [`insert_audit_rows_sql`]); `prev` was bound there last.
+fn bind_audit(
+    stmt: &mut rusqlite::Statement<'_>,
+    slot: usize,
+    row: &StoredAudit<'_>,
+    prev: Option<&AuditRecord>,
+) -> rusqlite::Result<()> {
+    let (rec, link) = (row.rec, &row.link);
+    let at = slot * AUDIT_PARAMS;
     for (n, text) in SESSION_TEXTS {
         if prev.is_none_or(|prev| text(prev) != text(rec)) {
-            stmt.raw_bind_parameter(n, text(rec))?;
+            stmt.raw_bind_parameter(at + n, text(rec))?;
         }
     }
-    stmt.raw_bind_parameter(1, time)?;
-    stmt.raw_bind_parameter(8, rec.statement.as_str())?;
-    stmt.raw_bind_parameter(9, rec.params)?;
-    stmt.raw_bind_parameter(10, rec.class.as_str())?;
-    stmt.raw_bind_parameter(12, rec.decision.as_str())?;
-    stmt.raw_bind_parameter(13, rec.hold_id)?;
-    stmt.raw_bind_parameter(14, &rec.approver)?;
-    stmt.raw_bind_parameter(15, &rec.comment)?;
-    stmt.raw_bind_parameter(16, rec.rows)?;
-    stmt.raw_bind_parameter(17, rec.duration_us)?;
-    stmt.raw_bind_parameter(18, &rec.error)?;
-    stmt.raw_bind_parameter(19, link.id)?;
-    stmt.raw_bind_parameter(20, &link.prev_hash)?;
-    stmt.raw_bind_parameter(21, &link.hash)?;
-    stmt.raw_bind_parameter(22, rec.identity.map(|i| i.as_str()))?;
-    stmt.raw_execute()
+    stmt.raw_bind_parameter(at + 1, &row.time)?;
+    stmt.raw_bind_parameter(at + 8, rec.statement.as_str())?;
+    stmt.raw_bind_parameter(at + 9, rec.params)?;
+    stmt.raw_bind_parameter(at + 10, rec.class.as_str())?;
+    stmt.raw_bind_parameter(at + 12, rec.decision.as_str())?;
+    stmt.raw_bind_parameter(at + 13, rec.hold_id)?;
+    stmt.raw_bind_parameter(at + 14, &rec.approver)?;
+    stmt.raw_bind_parameter(at + 15, &rec.comment)?;
+    stmt.raw_bind_parameter(at + 16, rec.rows)?;
+    stmt.raw_bind_parameter(at + 17, rec.duration_us)?;
+    stmt.raw_bind_parameter(at + 18, &rec.error)?;
+    stmt.raw_bind_parameter(at + 19, link.id)?;
+    if slot == 0 {
+        // Later rows of a multi-row statement take the hash of the row before.
+        stmt.raw_bind_parameter(at + PREV_HASH, &link.prev_hash)?;
+    }
+    stmt.raw_bind_parameter(at + HASH, &link.hash)?;
+    stmt.raw_bind_parameter(at + 22, rec.identity.map(|i| i.as_str()))?;
+    Ok(())
 }
 
 pub(super) fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
