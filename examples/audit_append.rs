@@ -80,7 +80,11 @@ fn measured(store: &dyn Store, batches: &[Vec<AuditRecord>]) {
 }
 
 fn main() {
-    let (records, batch, prefill) = (env("RECORDS", 6_000), env("BATCH", 300), env("PREFILL", 30_000));
+    let (records, batch, prefill) = (
+        env("RECORDS", 6_000),
+        env("BATCH", 300),
+        env("PREFILL", 30_000),
+    );
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(&dir.path().join("audit.sqlite")).expect("open the store");
     for chunk in batches(0, prefill, 1_000) {

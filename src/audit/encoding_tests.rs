@@ -123,7 +123,12 @@ fn multi_row_inserts_store_every_record_exactly() {
             rec.rows = None;
         }
     }
-    let cuts = [0, 2 * per as usize + 1, 2 * per as usize + 1 + per as usize, records.len()];
+    let cuts = [
+        0,
+        2 * per as usize + 1,
+        2 * per as usize + 1 + per as usize,
+        records.len(),
+    ];
     for pair in cuts.windows(2) {
         store.append_audit(&records[pair[0]..pair[1]]).unwrap();
     }
