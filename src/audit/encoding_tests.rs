@@ -115,7 +115,7 @@ fn multi_row_inserts_store_every_record_exactly() {
         }
         // The last batch's two statements: place j holds session j in both,
         // so its texts are bound once, and differ from the place beside it.
-        if n >= 3 * per as usize + 1 {
+        if n > 3 * per as usize {
             rec.session_id = format!("place-{}", (n - 1) % per as usize);
         }
         if n % 4 == 0 {
