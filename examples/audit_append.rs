@@ -38,16 +38,17 @@ fn record(n: usize) -> AuditRecord {
     AuditRecord {
         id: 0,
         time: chrono::Utc::now(),
-        session_id: format!("1f2e3-{session}"),
+        session_id: format!("1f2e3-{session}").into(),
         agent: "bench".into(),
-        client_addr: format!("127.0.0.1:{}", 50_400 + session),
+        client_addr: format!("127.0.0.1:{}", 50_400 + session).into(),
         application_name: "pgbench".into(),
         database: "airlock_bench".into(),
         upstream_user: "postgres".into(),
         statement: format!(
             "SELECT abalance FROM pgbench_accounts WHERE aid = {};",
             (n * 7_919) % 1_000_000 + 1
-        ),
+        )
+        .into(),
         params: 0,
         class: Class::Read,
         rule: "00-everything.toml:everything".into(),

@@ -116,7 +116,7 @@ fn multi_row_inserts_store_every_record_exactly() {
         // The last batch's two statements: place j holds session j in both,
         // so its texts are bound once, and differ from the place beside it.
         if n > 3 * per as usize {
-            rec.session_id = format!("place-{}", (n - 1) % per as usize);
+            rec.session_id = format!("place-{}", (n - 1) % per as usize).into();
         }
         if n % 4 == 0 {
             rec.identity = None;
