@@ -2,14 +2,13 @@
 //! before it reaches [`Session::statement`] (where statements are decided) or
 //! the database.
 
-use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
 use super::codec::{command, MyError, Reader};
 use super::kill::Routed;
 use super::reprepare;
 use super::response::Answer;
-use super::session::{text, Command, Flow, Session, SessionError};
+use super::session::{text, Command, Flow, Session, SessionError, Shown};
 use super::statement::Prepared;
 use super::statement::Statements;
 use super::upstream::READ_ONLY;
@@ -36,7 +35,7 @@ impl Session {
             }
             Routed::Unknown(id) => {
                 let err = MyError::new(1094, "HY000", format!("Unknown thread id: {id}"));
-                let mut record = self.record(&p, &prepared, "(airlock)");
+                let mut record = self.record(&p, &prepared, "(airlock)".into(), chrono::Utc::now());
                 record.decision = Decision::DeniedByRule;
                 self.refuse(&p, err, record).await?;
                 Ok(Flow::Continue)
@@ -65,30 +64,40 @@ impl Session {
         let id = r
             .u32()
             .ok_or_else(|| SessionError::Malformed("short COM_STMT_EXECUTE".into()))?;
-        let block = r.rest();
+        // The parameter block, shared with the packet (no copy).
+        let block = c.body.slice(4..);
         let mut p = c.pending(Answer::Results);
-        p.params = vec![Some(Bytes::copy_from_slice(block))];
         p.statement_id = Some(id);
         let long_data = self.statements.long_data(id).to_vec();
-        let prepared = match self.statements.get(id).cloned() {
+        let prepared = match self.statements.get(id) {
             Some(s) => {
+                let prepared = s.prepared.clone();
                 p.param_count = u32::from(s.param_count);
                 let count = usize::from(s.param_count);
-                let rendered = super::params::render(block, count, s.types.as_deref());
-                if let Some((shown, types)) = rendered {
-                    // Values sent as long data are not in the block: then hex.
-                    if long_data.is_empty() {
-                        p.shown = Some(shown);
+                if super::params::binds_types(&block, count) {
+                    // New types: remembered for the executes that do not
+                    // send them again (decoding them checks the block).
+                    if let Some((shown, types)) = super::params::render(&block, count, None) {
+                        // Values sent as long data are not in the block: then hex.
+                        if long_data.is_empty() {
+                            p.shown = Shown::Text(shown);
+                        }
+                        self.statements.bound_types(id, types);
                     }
-                    self.statements.bound_types(id, types);
+                } else if long_data.is_empty() {
+                    // Decoded with the remembered types only if it is held:
+                    // nothing changes them before then.
+                    p.shown = Shown::WithBoundTypes;
                 }
-                s.prepared
+                prepared
             }
             None => Prepared::unknown(
                 &format!("-- execute of unknown statement id {id}"),
                 "statement not prepared through airlock",
             ),
         };
+        p.params = Vec::with_capacity(1 + long_data.len());
+        p.params.push(Some(block));
         p.params.extend(long_data.into_iter().map(Some));
         self.statement(p, prepared).await
     }

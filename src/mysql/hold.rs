@@ -9,10 +9,10 @@ use std::sync::Arc;
 use super::carry::Carried;
 use super::codec::{command, MyError};
 use super::preview::{explain, Job};
-use super::session::{Flow, Pending, Session, SessionError};
+use super::session::{Flow, Pending, Record, Session, SessionError, Shown};
 use super::statement::Prepared;
 use crate::approvals::{binding, new_hold, HeldStatement, HoldTerms, Outcome, Requester};
-use crate::audit::{AuditRecord, Decision};
+use crate::audit::Decision;
 use crate::classify::mysql_explain::explain_is_inert;
 use crate::classify::{Class, Dialect};
 
@@ -22,7 +22,7 @@ impl Session {
         &mut self,
         pending: Pending,
         prepared: Arc<Prepared>,
-        mut record: AuditRecord,
+        mut record: Record,
         rule: HoldTerms,
     ) -> Result<Flow, SessionError> {
         let timeout = rule.timeout;
@@ -34,13 +34,12 @@ impl Session {
             self.run_statement(pending, &prepared, record).await?;
             return Ok(Flow::Continue);
         }
-        let client_addr = self.who.client_addr.to_string();
         let hold = new_hold(
             &Requester {
                 session_id: &self.who.session_id,
                 agent: &self.who.agent,
                 database: &self.who.database,
-                client_addr: &client_addr,
+                client_addr: &self.who.texts.client_addr,
                 application_name: &self.who.application_name,
             },
             HeldStatement {
@@ -49,7 +48,7 @@ impl Session {
                 tables: &prepared.classified.tables,
                 rule: &record.rule,
                 params: &pending.params,
-                shown_params: render_params(&pending),
+                shown_params: self.render_params(&pending),
             },
             &rule,
         );
@@ -192,17 +191,34 @@ impl Session {
     }
 }
 
-/// COM_STMT_EXECUTE's parameters as text for the reviewer (the raw block in
-/// hex when airlock could not decode it).
-fn render_params(pending: &Pending) -> Vec<Option<String>> {
-    if let Some(shown) = &pending.shown {
-        return shown.clone();
+impl Session {
+    /// COM_STMT_EXECUTE's parameters as text for the reviewer (the raw block
+    /// in hex when airlock could not decode it).
+    fn render_params(&self, pending: &Pending) -> Vec<Option<String>> {
+        match &pending.shown {
+            Shown::Text(shown) => return shown.clone(),
+            Shown::WithBoundTypes => {
+                let id = pending.statement_id.expect("an execute");
+                let types = self.statements.get(id).and_then(|s| s.types.as_deref());
+                let block = pending
+                    .params
+                    .first()
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_default();
+                let count = pending.param_count as usize;
+                if let Some((shown, _)) = super::params::render(&block, count, types) {
+                    return shown;
+                }
+            }
+            Shown::Hex => {}
+        }
+        pending
+            .params
+            .iter()
+            .map(|p| p.as_ref().map(|b| format!("\\x{}", hex::encode(b))))
+            .collect()
     }
-    pending
-        .params
-        .iter()
-        .map(|p| p.as_ref().map(|b| format!("\\x{}", hex::encode(b))))
-        .collect()
 }
 
 /// Resolves when the agent disconnects (or sends COM_QUIT). Anything else it

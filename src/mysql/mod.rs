@@ -104,7 +104,15 @@ async fn connection(
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     tracing::info!(session = %session_id, agent = %opened.agent.name, db = %opened.database.name, %peer, "MySQL session started");
+    let texts = session::Texts::new(
+        &session_id,
+        peer,
+        &application_name,
+        &opened.agent,
+        &opened.database,
+    );
     let who = Arc::new(Identity {
+        texts,
         session_id: session_id.clone(),
         agent: opened.agent,
         database: opened.database,

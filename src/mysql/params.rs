@@ -42,6 +42,13 @@ pub fn render(
     Some((out, types))
 }
 
+/// Whether the block binds new parameter types (its "new params bound"
+/// byte is 1), so that [`render`] reads the types from it. A statement
+/// without parameters counts as binding (its types are the empty list).
+pub fn binds_types(block: &[u8], count: usize) -> bool {
+    count == 0 || block.get(5 + count.div_ceil(8)) == Some(&1)
+}
+
 pub fn value(r: &mut Reader<'_>, t: u16) -> Option<String> {
     let unsigned = t & 0x8000 != 0;
     let int = |b: &[u8]| -> String {

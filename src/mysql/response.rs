@@ -197,7 +197,12 @@ impl Scan {
             if let Some(&first) = rest.get(4) {
                 if self.opaque(first, len) {
                     self.data();
-                    self.skip = 4 + len;
+                    if rest.len() >= 4 + len {
+                        // The whole packet is here (the common case for a row).
+                        at += 4 + len;
+                    } else {
+                        self.skip = 4 + len;
+                    }
                     continue;
                 }
             }

@@ -24,8 +24,9 @@ use super::packet::{PacketError, PacketReader};
 use super::response::{relay, Answer, RelayError, Summary};
 use super::statement::{Prepared, Statements};
 use super::upstream::{Asked, Upstream, UpstreamError};
-use crate::audit::{AuditRecord, Decision, Identity as Runs};
+use crate::audit::{AuditRecord, Decision, Identity as Runs, Text};
 use crate::config::{Agent, Database};
+use crate::pg::session::SessionTexts;
 use crate::pg::tls::{ReadHalf, WriteHalf};
 use crate::policy::{Action, Request};
 use crate::state::State;
@@ -39,6 +40,33 @@ pub struct Identity {
     pub application_name: String,
     /// The connection id of airlock's greeting (what a KILL names).
     pub connection_id: u32,
+    /// The session's texts as its audit records carry them: made once, then
+    /// shared by each record (the address is formatted once, too).
+    pub texts: Texts,
+}
+
+pub struct Texts {
+    pub session_id: Text,
+    pub client_addr: Text,
+    pub application_name: Text,
+    pub names: SessionTexts,
+}
+
+impl Texts {
+    pub fn new(
+        session_id: &str,
+        peer: SocketAddr,
+        application_name: &str,
+        agent: &Agent,
+        database: &Database,
+    ) -> Texts {
+        Texts {
+            session_id: session_id.into(),
+            client_addr: peer.to_string().into(),
+            application_name: application_name.into(),
+            names: SessionTexts::new(agent, database),
+        }
+    }
 }
 
 /// Why a session ended.
@@ -55,6 +83,10 @@ pub enum SessionError {
     #[error("malformed packet: {0}")]
     Malformed(String),
 }
+
+/// An audit record on its way to the audit writer, boxed once: it moves
+/// through the statement's steps by pointer.
+pub(super) type Record = Box<AuditRecord>;
 
 /// Whether the session goes on.
 pub(super) enum Flow {
@@ -84,12 +116,24 @@ impl Command {
             reply_seq: self.reply_seq(),
             answer,
             params: Vec::new(),
-            shown: None,
+            shown: Shown::Hex,
             statement_id: None,
             param_count: 0,
             on_reader: false,
         }
     }
+}
+
+/// How a held statement's parameters are shown to its reviewer.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Shown {
+    /// As hex: airlock did not decode them.
+    Hex,
+    /// Decoded when the execute was read (it bound new types).
+    Text(Vec<Option<String>>),
+    /// To decode, should the statement be held, with the types the
+    /// statement's earlier execute bound (nothing changes them before then).
+    WithBoundTypes,
 }
 
 /// A statement at the point where it would run.
@@ -101,8 +145,8 @@ pub(super) struct Pending {
     pub answer: Answer,
     /// COM_STMT_EXECUTE's parameter block (what an approval binds to).
     pub params: Vec<Option<Bytes>>,
-    /// The parameters as text, for the reviewer, when airlock could decode them.
-    pub shown: Option<Vec<Option<String>>>,
+    /// The parameters as text, for the reviewer of a hold.
+    pub shown: Shown,
     /// For COM_STMT_EXECUTE: the statement id (its long data goes once it ran).
     pub statement_id: Option<u32>,
     pub param_count: u32,
@@ -270,7 +314,7 @@ impl Session {
         &mut self,
         pending: &Pending,
         err: MyError,
-        mut record: AuditRecord,
+        mut record: Record,
     ) -> Result<(), SessionError> {
         record.error = Some(err.code.to_string());
         self.tell(pending.reply_seq, &err).await?;
@@ -278,8 +322,8 @@ impl Session {
         Ok(())
     }
 
-    pub(super) async fn audit(&self, record: AuditRecord) {
-        if let Err(e) = self.state.audit.record(record).await {
+    pub(super) async fn audit(&self, record: Record) {
+        if let Err(e) = self.state.audit.record_boxed(record).await {
             tracing::error!(error = %e, "audit record not stored");
         }
     }
@@ -291,8 +335,10 @@ impl Session {
         prepared: Arc<Prepared>,
     ) -> Result<Flow, SessionError> {
         let prepared = self.statements.resolve(&prepared);
-        if unsafe_charset(&prepared.sql) {
-            let mut record = self.record(&pending, &prepared, "(airlock)");
+        // One clock reading for the rules and the record.
+        let at = chrono::Utc::now();
+        if prepared.unsafe_charset {
+            let mut record = self.record(&pending, &prepared, "(airlock)".into(), at);
             record.decision = Decision::DeniedByRule;
             let err = MyError::new(
                 1115,
@@ -309,9 +355,9 @@ impl Session {
             class: prepared.class(),
             tables: &prepared.classified.tables,
             default_schema: &self.who.database.dbname,
-            at: chrono::Utc::now(),
+            at,
         });
-        let mut record = self.record(&pending, &prepared, &verdict.rule);
+        let mut record = self.record(&pending, &prepared, verdict.rule, at);
         match verdict.action {
             Action::Allow => {
                 self.run_statement(pending, &prepared, record).await?;
@@ -322,7 +368,7 @@ impl Session {
                 let err = MyError::new(
                     1227,
                     "42000",
-                    format!("airlock: {message} (denied by rule {})", verdict.rule),
+                    format!("airlock: {message} (denied by rule {})", record.rule),
                 );
                 self.refuse(&pending, err, record).await?;
                 Ok(Flow::Continue)
@@ -331,20 +377,26 @@ impl Session {
         }
     }
 
-    pub(super) fn record(&self, p: &Pending, prepared: &Prepared, rule: &str) -> AuditRecord {
-        AuditRecord {
+    pub(super) fn record(
+        &self,
+        p: &Pending,
+        prepared: &Prepared,
+        rule: Text,
+        time: chrono::DateTime<chrono::Utc>,
+    ) -> Record {
+        Box::new(AuditRecord {
             id: 0,
-            time: chrono::Utc::now(),
-            session_id: self.who.session_id.as_str().into(),
-            agent: self.who.agent.name.as_str().into(),
-            client_addr: self.who.client_addr.to_string().into(),
-            application_name: self.who.application_name.as_str().into(),
-            database: self.who.database.name.as_str().into(),
-            upstream_user: self.who.database.user.as_str().into(),
+            time,
+            session_id: self.who.texts.session_id.clone(),
+            agent: self.who.texts.names.agent.clone(),
+            client_addr: self.who.texts.client_addr.clone(),
+            application_name: self.who.texts.application_name.clone(),
+            database: self.who.texts.names.database.clone(),
+            upstream_user: self.who.texts.names.reader.clone(),
             statement: prepared.sql.clone().into(),
             params: p.param_count,
             class: prepared.class(),
-            rule: rule.into(),
+            rule,
             decision: Decision::Allowed,
             hold_id: None,
             approver: None,
@@ -354,7 +406,7 @@ impl Session {
             error: None,
             identity: Some(Runs::Reader),
             journal: None,
-        }
+        })
     }
 }
 
@@ -362,7 +414,7 @@ impl Session {
 /// multi-byte characters can hide quote or backslash bytes from the
 /// classifier (`SET NAMES`, `SET CHARACTER SET`, `character_set_client`...).
 /// Refused whatever the rules say, as on the PostgreSQL side.
-fn unsafe_charset(sql: &str) -> bool {
+pub(super) fn unsafe_charset(sql: &str) -> bool {
     const UNSAFE: [&str; 5] = ["big5", "sjis", "gbk", "cp932", "gb18030"];
     let lower = sql.to_ascii_lowercase();
     if !["names", "character", "charset"]

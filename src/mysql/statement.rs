@@ -6,13 +6,22 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::session::unsafe_charset;
 use crate::classify::{classify, Class, Classified, Dialect, Effect};
+
+/// foldhash for the per-session maps, looked up several times per execute
+/// (seeded at random per map, like the standard hasher).
+type Hasher = foldhash::fast::RandomState;
 
 /// A statement's text and what it was classified as.
 #[derive(Debug)]
 pub struct Prepared {
     pub sql: Arc<str>,
     pub classified: Classified,
+    /// The text could switch the connection to a character set that hides
+    /// quotes from the classifier (refused whatever the rules say): read
+    /// once here, not at every execute.
+    pub unsafe_charset: bool,
 }
 
 impl Prepared {
@@ -20,6 +29,7 @@ impl Prepared {
         Arc::new(Prepared {
             sql: sql.into(),
             classified: classify(Dialect::Mysql, sql),
+            unsafe_charset: unsafe_charset(sql),
         })
     }
 
@@ -36,6 +46,7 @@ impl Prepared {
     fn of_class(sql: &str, class: Class, reason: &str) -> Arc<Prepared> {
         Arc::new(Prepared {
             sql: sql.into(),
+            unsafe_charset: unsafe_charset(sql),
             classified: Classified {
                 class,
                 statements: Vec::new(),
@@ -88,12 +99,12 @@ pub struct ServerStatement {
 #[derive(Debug, Default)]
 pub struct Statements {
     /// COM_STMT_PREPARE, by the server's statement id.
-    protocol: HashMap<u32, ServerStatement>,
+    protocol: HashMap<u32, ServerStatement, Hasher>,
     /// SQL-level PREPARE, by lower-cased name.
-    sql: HashMap<String, Arc<Prepared>>,
+    sql: HashMap<String, Arc<Prepared>, Hasher>,
     /// COM_STMT_SEND_LONG_DATA payloads the server holds for a statement's
     /// next execute: part of what an approval of that execute binds to.
-    long_data: HashMap<u32, Vec<bytes::Bytes>>,
+    long_data: HashMap<u32, Vec<bytes::Bytes>, Hasher>,
     /// The last id airlock gave a statement it answered COM_STMT_PREPARE for.
     last_own: u32,
 }
@@ -152,6 +163,10 @@ impl Statements {
     }
 
     pub fn long_data(&self, id: u32) -> &[bytes::Bytes] {
+        if self.long_data.is_empty() {
+            // The common case: no lookup.
+            return &[];
+        }
         self.long_data
             .get(&id)
             .map(Vec::as_slice)
@@ -160,7 +175,9 @@ impl Statements {
 
     /// The server forgets a statement's long data once it executed (or was reset).
     pub fn clear_long_data(&mut self, id: u32) {
-        self.long_data.remove(&id);
+        if !self.long_data.is_empty() {
+            self.long_data.remove(&id);
+        }
     }
 
     /// Remembers SQL-level PREPAREs and DEALLOCATEs in `p`, and substitutes
@@ -223,6 +240,7 @@ impl Statements {
         Arc::new(Prepared {
             sql: p.sql.clone(),
             classified,
+            unsafe_charset: p.unsafe_charset,
         })
     }
 }

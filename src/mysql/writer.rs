@@ -29,6 +29,7 @@ use super::carry::Carried;
 use super::codec::{command, status, MyError};
 use super::reprepare::{self, Bound};
 use super::response::{relay, Summary};
+use super::session::Record;
 use super::session::{Pending, Session, SessionError};
 use super::statement::Prepared;
 use super::upstream;
@@ -43,7 +44,7 @@ impl Session {
         &mut self,
         pending: Pending,
         prepared: &Prepared,
-        record: AuditRecord,
+        record: Record,
     ) -> Result<(), SessionError> {
         let writes = prepared.class() >= Class::Write;
         if writes && prepared.ends_block_early() {
@@ -89,7 +90,7 @@ impl Session {
             return Ok(true);
         };
         let err = MyError::new(1105, "HY000", e.to_string());
-        self.refuse(pending, err, record.clone()).await?;
+        self.refuse(pending, err, Box::new(record.clone())).await?;
         Ok(false)
     }
 
@@ -97,7 +98,7 @@ impl Session {
         &mut self,
         pending: Pending,
         prepared: &Prepared,
-        mut record: AuditRecord,
+        mut record: Record,
     ) -> Result<(), SessionError> {
         if !self.journaled(&pending, &mut record).await? {
             return Ok(());
@@ -120,11 +121,11 @@ impl Session {
         &mut self,
         pending: Pending,
         prepared: &Prepared,
-        mut record: AuditRecord,
+        mut record: Record,
         begin: Option<Arc<str>>,
     ) -> Result<(), SessionError> {
         record.identity = Some(Runs::Writer);
-        record.upstream_user = self.who.database.writer.user.as_str().into();
+        record.upstream_user = self.who.texts.names.writer.clone();
         if !self.journaled(&pending, &mut record).await? {
             return Ok(());
         }
@@ -280,7 +281,7 @@ impl Session {
         }
     }
 
-    async fn finish(&self, mut record: AuditRecord, started: Instant, summary: &Summary) {
+    async fn finish(&self, mut record: Record, started: Instant, summary: &Summary) {
         record.duration_us = started.elapsed().as_micros() as i64;
         record.rows = Some(summary.rows as i64);
         record.error = summary.error.map(|c| c.to_string());
