@@ -150,5 +150,12 @@ mod tests {
         let (params, _) = render(&again, 4, Some(&types)).unwrap();
         assert_eq!(params[0].as_deref(), Some("7"));
         assert!(render(&again, 4, None).is_none());
+        assert!(binds_types(&block, 4));
+        assert!(!binds_types(&again, 4));
+        assert!(!binds_types(&block[..6], 4));
+        assert!(binds_types(&[0, 1, 0, 0, 0], 0));
+        // Nine parameters: a NULL bitmap of two bytes before the flag.
+        assert!(binds_types(&[0, 1, 0, 0, 0, 0, 0, 1], 9));
+        assert!(!binds_types(&[0, 1, 0, 0, 0, 0, 1, 0], 9));
     }
 }

@@ -136,6 +136,23 @@ struct Scan {
     summary: Summary,
 }
 
+/// The rows at the start of `buf` that are whole in it and end no result
+/// (not an EOF or an ERR, not 16 MiB long): how many, and where they end.
+/// The hot loop of a large result; anything else is left to [`Scan::walk`].
+fn whole_rows(buf: &[u8]) -> (u64, usize) {
+    let (mut rows, mut at) = (0, 0);
+    while let Some(h) = buf.get(at..at + 5) {
+        let len = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
+        let ends = h[4] == 0xff || (h[4] == 0xfe && len < 9);
+        if ends || len == MAX_PAYLOAD || buf.len() - at < 4 + len {
+            break;
+        }
+        rows += 1;
+        at += 4 + len;
+    }
+    (rows, at)
+}
+
 fn is_eof(p: &[u8]) -> bool {
     p.first() == Some(&0xfe) && p.len() < 9
 }
@@ -182,6 +199,11 @@ impl Scan {
             }
             if self.expect == Expect::Complete {
                 return Ok(at);
+            }
+            if self.expect == Expect::Rows && !self.continued {
+                let (rows, end) = whole_rows(&buf[at..]);
+                self.summary.rows += rows;
+                at += end;
             }
             let rest = &buf[at..];
             if rest.len() < 4 {

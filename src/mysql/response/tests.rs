@@ -174,3 +174,18 @@ async fn local_infile_and_a_closed_server_are_errors() {
         Err(RelayError::Upstream(PacketError::Truncated))
     ));
 }
+
+#[test]
+fn whole_rows_stop_at_what_ends_a_result_or_is_not_all_here() {
+    let eof = [0xfe, 0, 0, 0x02, 0];
+    let mut long_fe = vec![0xfe];
+    long_fe.extend_from_slice(&[b'x'; 9]);
+    let rows = wire(&[b"\x011", &long_fe[..], b"", b"\x012", &eof]);
+    let before_eof = rows.len() - (4 + eof.len());
+    assert_eq!(whole_rows(&rows), (4, before_eof));
+    let err = wire(&[b"\x011", &[0xff, 0x7a, 0x04]]);
+    assert_eq!(whole_rows(&err), (1, 6));
+    // A row cut short by the end of what was read is left for later.
+    assert_eq!(whole_rows(&rows[..7]), (1, 6));
+    assert_eq!(whole_rows(&[]), (0, 0));
+}
