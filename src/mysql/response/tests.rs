@@ -1,3 +1,7 @@
+//! Tests of the MySQL relay: answers forwarded from the reader's buffer
+//! whatever the read sizes, rows counted, large rows streamed, every answer
+//! shape and a closed server.
+
 use super::*;
 use crate::mysql::packet::frame;
 

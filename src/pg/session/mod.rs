@@ -10,6 +10,7 @@
 pub mod cache;
 mod extended;
 mod hold;
+mod identity;
 pub mod pipeline;
 mod readwrite;
 mod resolve;
@@ -19,6 +20,7 @@ mod tests;
 mod writer;
 
 pub use crate::approvals::binding;
+pub use identity::{Identity, SessionTexts};
 
 use std::sync::Arc;
 
@@ -26,9 +28,8 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::audit::{AuditRecord, Decision, Text};
+use crate::audit::{AuditRecord, Decision};
 use crate::classify::Class;
-use crate::config::{Agent, Database};
 use crate::pg::frame::{Frame, FrameError, FrameReader};
 use crate::pg::message::{self, PgError};
 use crate::policy::Action;
@@ -36,41 +37,6 @@ use crate::state::State;
 
 use pipeline::{Expect, Sent, Shared, ToClient};
 use statements::{Prepared, Statements};
-
-/// Who is talking, for audit and holds.
-pub struct Identity {
-    pub session_id: Text,
-    pub agent: Agent,
-    pub database: Database,
-    /// The agent's address, as text (it goes into every audit record).
-    pub client_addr: Text,
-    pub application_name: Text,
-    /// The key the agent was given for its cancel requests.
-    pub cancel_key: (i32, i32),
-    /// The texts of every audit record of the session, shared by them.
-    pub texts: SessionTexts,
-}
-
-/// The session's names as audit records carry them: made once per session,
-/// then shared (not copied) by each record.
-pub struct SessionTexts {
-    pub agent: Text,
-    pub database: Text,
-    /// The reader's and the writer's database users.
-    pub reader: Text,
-    pub writer: Text,
-}
-
-impl SessionTexts {
-    pub fn new(agent: &Agent, database: &Database) -> SessionTexts {
-        SessionTexts {
-            agent: agent.name.as_str().into(),
-            database: database.name.as_str().into(),
-            reader: database.user.as_str().into(),
-            writer: database.writer.user.as_str().into(),
-        }
-    }
-}
 
 /// Why a session ended.
 #[derive(Debug, thiserror::Error)]

@@ -1,3 +1,7 @@
+//! Tests of the pipeline: answers routed to the statements that expect them,
+//! across reads of every split, and the audit record queued at the answer that
+//! ends its statement.
+
 use super::answer::route_frames;
 use super::*;
 use crate::pg::message;
