@@ -104,7 +104,7 @@ async fn connection(
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     tracing::info!(session = %session_id, agent = %opened.agent.name, db = %opened.database.name, %peer, "MySQL session started");
-    let texts = session::Texts::new(
+    let texts = crate::pg::session::SessionTexts::new(
         &session_id,
         peer,
         &application_name,

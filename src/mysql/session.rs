@@ -24,7 +24,7 @@ use super::packet::{PacketError, PacketReader};
 use super::response::{relay, Answer, RelayError, Summary};
 use super::statement::{Prepared, Statements};
 use super::upstream::{Asked, Upstream, UpstreamError};
-use crate::audit::{AuditRecord, Decision, Identity as Runs, Text};
+use crate::audit::{AuditRecord, Decision, Text};
 use crate::config::{Agent, Database};
 use crate::pg::session::SessionTexts;
 use crate::pg::tls::{ReadHalf, WriteHalf};
@@ -42,31 +42,7 @@ pub struct Identity {
     pub connection_id: u32,
     /// The session's texts as its audit records carry them: made once, then
     /// shared by each record (the address is formatted once, too).
-    pub texts: Texts,
-}
-
-pub struct Texts {
-    pub session_id: Text,
-    pub client_addr: Text,
-    pub application_name: Text,
-    pub names: SessionTexts,
-}
-
-impl Texts {
-    pub fn new(
-        session_id: &str,
-        peer: SocketAddr,
-        application_name: &str,
-        agent: &Agent,
-        database: &Database,
-    ) -> Texts {
-        Texts {
-            session_id: session_id.into(),
-            client_addr: peer.to_string().into(),
-            application_name: application_name.into(),
-            names: SessionTexts::new(agent, database),
-        }
-    }
+    pub texts: SessionTexts,
 }
 
 /// Why a session ended.
@@ -384,29 +360,13 @@ impl Session {
         rule: Text,
         time: chrono::DateTime<chrono::Utc>,
     ) -> Record {
-        Box::new(AuditRecord {
-            id: 0,
-            time,
-            session_id: self.who.texts.session_id.clone(),
-            agent: self.who.texts.names.agent.clone(),
-            client_addr: self.who.texts.client_addr.clone(),
-            application_name: self.who.texts.application_name.clone(),
-            database: self.who.texts.names.database.clone(),
-            upstream_user: self.who.texts.names.reader.clone(),
-            statement: prepared.sql.clone().into(),
-            params: p.param_count,
-            class: prepared.class(),
+        self.who.texts.record(
+            prepared.sql.clone().into(),
+            p.param_count,
+            prepared.class(),
             rule,
-            decision: Decision::Allowed,
-            hold_id: None,
-            approver: None,
-            comment: None,
-            rows: None,
-            duration_us: 0,
-            error: None,
-            identity: Some(Runs::Reader),
-            journal: None,
-        })
+            time,
+        )
     }
 }
 

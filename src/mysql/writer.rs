@@ -125,7 +125,7 @@ impl Session {
         begin: Option<Arc<str>>,
     ) -> Result<(), SessionError> {
         record.identity = Some(Runs::Writer);
-        record.upstream_user = self.who.texts.names.writer.clone();
+        record.upstream_user = self.who.texts.writer.clone();
         if !self.journaled(&pending, &mut record).await? {
             return Ok(());
         }

@@ -121,12 +121,15 @@ async fn run(
     tracing::info!(session = %session_id, agent = %opened.agent.name, db = %database.name, %peer, "session started");
 
     let who = Arc::new(Identity {
-        session_id: session_id.into(),
-        texts: session::SessionTexts::new(&opened.agent, &database),
+        texts: session::SessionTexts::new(
+            &session_id,
+            peer,
+            &opened.application_name,
+            &opened.agent,
+            &database,
+        ),
         agent: opened.agent,
         database,
-        client_addr: peer.to_string().into(),
-        application_name: opened.application_name.into(),
         cancel_key: key,
     });
     let shared = Arc::new(Shared::new());

@@ -39,11 +39,11 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         }
         let hold = new_hold(
             &Requester {
-                session_id: &self.who.session_id,
+                session_id: &self.who.texts.session_id,
                 agent: &self.who.agent,
                 database: &self.who.database,
-                client_addr: &self.who.client_addr,
-                application_name: &self.who.application_name,
+                client_addr: &self.who.texts.client_addr,
+                application_name: &self.who.texts.application_name,
             },
             HeldStatement {
                 sql: &prepared.sql,

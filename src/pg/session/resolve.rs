@@ -8,7 +8,7 @@ use tokio::io::AsyncWrite;
 
 use super::statements::Prepared;
 use super::{Pending, Session};
-use crate::audit::{AuditRecord, Decision, Text};
+use crate::audit::{AuditRecord, Text};
 use crate::classify::{Class, Effect};
 use crate::policy::Request;
 
@@ -97,30 +97,12 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         rule: Text,
         time: chrono::DateTime<chrono::Utc>,
     ) -> Box<AuditRecord> {
-        // Boxed from the start: the record travels by pointer until the audit
-        // writer takes it.
-        Box::new(AuditRecord {
-            id: 0,
-            time,
-            session_id: self.who.session_id.clone(),
-            agent: self.who.texts.agent.clone(),
-            client_addr: self.who.client_addr.clone(),
-            application_name: self.who.application_name.clone(),
-            database: self.who.texts.database.clone(),
-            upstream_user: self.who.texts.reader.clone(),
-            statement: prepared.sql.clone().into(),
-            params: p.params.len() as u32,
-            class: prepared.class(),
+        self.who.texts.record(
+            prepared.sql.clone().into(),
+            p.params.len() as u32,
+            prepared.class(),
             rule,
-            decision: Decision::Allowed,
-            hold_id: None,
-            approver: None,
-            comment: None,
-            rows: None,
-            duration_us: 0,
-            error: None,
-            identity: Some(crate::audit::Identity::Reader),
-            journal: None,
-        })
+            time,
+        )
     }
 }
