@@ -13,7 +13,9 @@
 #   MODES ["simple extended prepared"]  LATENCY [1]: also a 1-client run per mode
 #   TARGETS ["direct pgbouncer haproxy airlock"]  SCALE [10]  REINIT [0]
 #     (also: airlock1, the same build with one runtime worker thread,
-#     AIRLOCK_WORKER_THREADS=1, on AIRLOCK1_PORT [6436])
+#     AIRLOCK_WORKER_THREADS=1, on AIRLOCK1_PORT [6436]; and airlockb, another
+#     airlock binary, AIRLOCK_B_BIN, on AIRLOCKB_PORT [6437]: an A/B of two
+#     builds interleaved in one run)
 #   PGHOST_DIRECT [127.0.0.1] PGPORT_DIRECT [5432] PGUSER_DIRECT [postgres]
 #   AIRLOCK_PORT [6432] PGBOUNCER_PORT [6433] HAPROXY_PORT [6434]
 #   MYSQL [0]: also sysbench against MariaDB (127.0.0.1:3306 as root), through
@@ -45,6 +47,7 @@ PG_PORT=${PGPORT_DIRECT:-5432}
 PG_USER=${PGUSER_DIRECT:-postgres}
 AIRLOCK_PORT=${AIRLOCK_PORT:-6432}
 AIRLOCK1_PORT=${AIRLOCK1_PORT:-6436}
+AIRLOCKB_PORT=${AIRLOCKB_PORT:-6437}
 PGBOUNCER_PORT=${PGBOUNCER_PORT:-6433}
 HAPROXY_PORT=${HAPROXY_PORT:-6434}
 HAPROXY_MYSQL_PORT=${HAPROXY_MYSQL_PORT:-3307}
@@ -128,6 +131,18 @@ cpu_ticks() { # pid -> utime+stime in clock ticks (whole process, all threads)
     echo $((${12} + ${13}))
 }
 
+ctx_switches() { # pid -> voluntary + involuntary context switches of all its threads
+    local task total=0 key value _
+    for task in /proc/"$1"/task/*; do
+        while read -r key value _; do
+            case $key in
+            voluntary_ctxt_switches: | nonvoluntary_ctxt_switches:) total=$((total + value)) ;;
+            esac
+        done <"$task/status" 2>/dev/null || true
+    done
+    echo "$total"
+}
+
 thread_ticks() { # pid thread-name -> utime+stime of that process's threads of that name
     local task total=0 stat
     for task in /proc/"$1"/task/*; do
@@ -151,8 +166,12 @@ build_airlock() {
 }
 
 start_airlock() { # name port with-mysql(0/1) [VAR=value for its environment...]
-    local name=$1 port=$2 with_mysql=$3 dir=$WORK/$1
+    local name=$1 port=$2 with_mysql=$3 dir=$WORK/$1 bin=$AIRLOCK
     shift 3
+    if [ "$name" = airlockb ]; then
+        [ -n "${AIRLOCK_B_BIN:-}" ] || die "target airlockb needs AIRLOCK_B_BIN"
+        bin=$AIRLOCK_B_BIN
+    fi
     mkdir -p "$dir/rules"
     case $AIRLOCK_RULES in
     everything)
@@ -168,8 +187,8 @@ EOF
     *) die "AIRLOCK_RULES must be everything or default" ;;
     esac
     local verifier native mysql_listener="" mysql_database=""
-    verifier=$("$AIRLOCK" passwd --password "$AGENT_PASSWORD" | tail -n 1)
-    native=$(printf '%s' "$AGENT_PASSWORD" | "$AIRLOCK" passwd --mysql | tail -n 1)
+    verifier=$("$bin" passwd --password "$AGENT_PASSWORD" | tail -n 1)
+    native=$(printf '%s' "$AGENT_PASSWORD" | "$bin" passwd --mysql | tail -n 1)
     if [ "$with_mysql" = 1 ]; then
         mysql_listener="[mysql]
 listen = \"127.0.0.1:$AIRLOCK_MYSQL_PORT\""
@@ -214,7 +233,7 @@ scram = "$verifier"
 mysql_native = "$native"
 groups = ["bench"]
 EOF
-    env "$@" "$AIRLOCK" serve --config "$dir/airlock.toml" >"$dir/log" 2>&1 &
+    env "$@" "$bin" serve --config "$dir/airlock.toml" >"$dir/log" 2>&1 &
     PID[$name]=$!
     wait_port "$port" 30 || { cat "$dir/log" >&2; die "$name did not start"; }
 }
@@ -306,6 +325,7 @@ target_conn() {
     haproxy) echo "$HAPROXY_PORT $PG_USER" ;;
     airlock) echo "$AIRLOCK_PORT $AGENT" ;;
     airlock1) echo "$AIRLOCK1_PORT $AGENT" ;;
+    airlockb) echo "$AIRLOCKB_PORT $AGENT" ;;
     *) die "unknown target $1" ;;
     esac
 }
@@ -323,19 +343,19 @@ wait_upstream_free() {
     log "warning: $n sessions still open on $BENCH_DB after 20 s"
 }
 
-RAW=$WORK/raw.tsv # target mode clients round tps latency_ms transactions cpu_ticks [audit_thread_ticks]
+RAW=$WORK/raw.tsv # target mode clients round tps latency_ms transactions cpu_ticks audit_thread_ticks context_switches
 : >"$RAW"
 
 run_pgbench() { # target mode clients round
     local target=$1 mode=$2 clients=$3 round=$4 port user pid="" before=0 after=0 out
-    local audit_before=0 audit_after=0
+    local audit_before=0 audit_after=0 cs_before=0 cs_after=0
     read -r port user <<<"$(target_conn "$target")"
     [ "$target" != direct ] && pid=${PID[$target]}
     local jobs=2
     [ "$clients" -lt 2 ] && jobs=1
     out=$WORK/pgbench-$target-$mode-$clients-$round.log
     wait_upstream_free
-    [ -n "$pid" ] && before=$(cpu_ticks "$pid")
+    [ -n "$pid" ] && before=$(cpu_ticks "$pid") && cs_before=$(ctx_switches "$pid")
     [[ $target == airlock* ]] && audit_before=$(thread_ticks "$pid" airlock-audit)
     if ! PGPASSWORD=$AGENT_PASSWORD pgbench -S -n -T "$DURATION" -c "$clients" -j "$jobs" -M "$mode" \
         -h 127.0.0.1 -p "$port" -U "$user" "$BENCH_DB" >"$out" 2>&1; then
@@ -344,20 +364,21 @@ run_pgbench() { # target mode clients round
         printf '%s\t%s\t%s\t%s\tERR\tERR\t0\t0\n' "$target" "$mode" "$clients" "$round" >>"$RAW"
         return
     fi
-    [ -n "$pid" ] && after=$(cpu_ticks "$pid")
+    [ -n "$pid" ] && after=$(cpu_ticks "$pid") && cs_after=$(ctx_switches "$pid")
     [[ $target == airlock* ]] && audit_after=$(thread_ticks "$pid" airlock-audit)
     local tps lat tx
     tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | tail -n 1)
     lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$out")
     tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$mode" "$clients" "$round" \
-        "${tps:-ERR}" "${lat:-ERR}" "${tx:-0}" $((after - before)) $((audit_after - audit_before)) >>"$RAW"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$mode" "$clients" "$round" \
+        "${tps:-ERR}" "${lat:-ERR}" "${tx:-0}" $((after - before)) $((audit_after - audit_before)) \
+        $((cs_after - cs_before)) >>"$RAW"
     log "$(printf '%-9s %-8s c=%-3s round %s: %10s tps  %8s ms' "$target" "$mode" "$clients" "$round" "${tps:-?}" "${lat:-?}")"
 }
 
 # ---- sysbench (MariaDB) ---------------------------------------------------------
 
-MYRAW=$WORK/mysql.tsv # target test threads round tps latency_ms transactions cpu_ticks
+MYRAW=$WORK/mysql.tsv # target test threads round tps latency_ms transactions cpu_ticks (none) context_switches
 : >"$MYRAW"
 
 # airlock's MySQL listener, when airlock is among the targets.
@@ -388,7 +409,7 @@ init_sysbench() {
 }
 
 run_sysbench() { # target test round
-    local target=$1 test=$2 round=$3 port pid="" before=0 after=0 out
+    local target=$1 test=$2 round=$3 port pid="" before=0 after=0 cs_before=0 cs_after=0 out
     port=$(mysql_target_port "$target")
     if [ -z "$port" ]; then
         printf '%s\t%s\t%s\t%s\tn/a\tn/a\t0\t0\n' "$target" "$test" "$SYSBENCH_THREADS" "$round" >>"$MYRAW"
@@ -398,7 +419,7 @@ run_sysbench() { # target test round
     out=$WORK/sysbench-$target-$test-$round.log
     local login=()
     [ "$target" = airlock ] && login=("$AGENT" "$AGENT_PASSWORD" "$MYSQL_ENTRY")
-    [ -n "$pid" ] && before=$(cpu_ticks "$pid")
+    [ -n "$pid" ] && before=$(cpu_ticks "$pid") && cs_before=$(ctx_switches "$pid")
     if ! sysbench "$test" $(sysbench_common "$port" "${login[@]}") --threads="$SYSBENCH_THREADS" \
         --time="$DURATION" --report-interval=0 run >"$out" 2>&1; then
         log "sysbench failed: $target $test round $round"
@@ -406,13 +427,13 @@ run_sysbench() { # target test round
         printf '%s\t%s\t%s\t%s\tERR\tERR\t0\t0\n' "$target" "$test" "$SYSBENCH_THREADS" "$round" >>"$MYRAW"
         return
     fi
-    [ -n "$pid" ] && after=$(cpu_ticks "$pid")
+    [ -n "$pid" ] && after=$(cpu_ticks "$pid") && cs_after=$(ctx_switches "$pid")
     local tx tps lat
     tx=$(sed -n 's/^ *transactions: *\([0-9]*\) *(\([0-9.]*\) per sec.*/\1/p' "$out")
     tps=$(sed -n 's/^ *transactions: *\([0-9]*\) *(\([0-9.]*\) per sec.*/\2/p' "$out")
     lat=$(sed -n 's/^ *avg: *\([0-9.]*\)$/\1/p' "$out" | head -n 1)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$test" "$SYSBENCH_THREADS" "$round" \
-        "${tps:-ERR}" "${lat:-ERR}" "${tx:-0}" $((after - before)) >>"$MYRAW"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t%s\n' "$target" "$test" "$SYSBENCH_THREADS" "$round" \
+        "${tps:-ERR}" "${lat:-ERR}" "${tx:-0}" $((after - before)) $((cs_after - cs_before)) >>"$MYRAW"
     log "$(printf '%-9s %-18s t=%-3s round %s: %10s tps  %8s ms' "$target" "$test" "$SYSBENCH_THREADS" "$round" "${tps:-?}" "${lat:-?}")"
 }
 
@@ -452,25 +473,27 @@ table() { # raw-file reference-target second-reference first-column-title
         tpsl[t SUBSEP key] = tpsl[t SUBSEP key] " " $5
         latl[t SUBSEP key] = latl[t SUBSEP key] " " $6
         if ($7 > 0 && t != "direct") cpul[t SUBSEP key] = cpul[t SUBSEP key] " " ($8 * 1000000 / clk) / $7
+        if ($7 > 0 && t != "direct" && $10 != "") csl[t SUBSEP key] = csl[t SUBSEP key] " " $10 / $7
         if ($7 > 0 && t ~ /^airlock/ && $9 != "") auditl[t SUBSEP key] = auditl[t SUBSEP key] " " ($9 * 1000000 / clk) / $7
     }
     END {
-        print "| target | " title " | clients | TPS min | TPS median | TPS max | × direct | × " ref2 " | proxy CPU µs/tx | latency ms | + latency µs vs direct |"
-        print "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        print "| target | " title " | clients | TPS min | TPS median | TPS max | × direct | × " ref2 " | proxy CPU µs/tx | proxy switches/tx | latency ms | + latency µs vs direct |"
+        print "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         for (ki = 1; ki <= nkeys; ki++) for (ti = 1; ti <= ntargets; ti++) {
             key = keys[ki]; t = targets[ti]; tk = t SUBSEP key
             if (!(tk in seen)) continue
             split(key, kk, SUBSEP)
-            if (tk in na) { printf "| %s | %s | %s | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n", t, kk[1], kk[2]; continue }
-            if (!(tk in tpsl)) { printf "| %s | %s | %s | error | error | error | – | – | – | – | – |\n", t, kk[1], kk[2]; continue }
+            if (tk in na) { printf "| %s | %s | %s | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n", t, kk[1], kk[2]; continue }
+            if (!(tk in tpsl)) { printf "| %s | %s | %s | error | error | error | – | – | – | – | – | – |\n", t, kk[1], kk[2]; continue }
             cpu = (tk in cpul) ? sprintf("%.1f", median(cpul[tk])) : "–"
             if (tk in auditl) cpu = cpu sprintf(" (audit thread %.1f)", median(auditl[tk]))
+            cs = (tk in csl) ? sprintf("%.2f", median(csl[tk])) : "–"
             l = median(latl[tk]); rl = ((ref SUBSEP key) in latl) ? median(latl[ref SUBSEP key]) : ""
             added = (rl != "" && t != ref) ? sprintf("%+.0f", (l - rl) * 1000) : "–"
             note = (tk in err) ? sprintf(" (%d failed)", err[tk]) : ""
-            printf "| %s%s | %s | %s | %.0f | %.0f | %.0f | %s | %s | %s | %.3f | %s |\n", t, note, kk[1], kk[2], \
+            printf "| %s%s | %s | %s | %.0f | %.0f | %.0f | %s | %s | %s | %s | %.3f | %s |\n", t, note, kk[1], kk[2], \
                 minof(tpsl[tk]), median(tpsl[tk]), maxof(tpsl[tk]), \
-                (t == ref) ? "1.00" : ratio(t, ref, key), (t == ref2) ? "1.00" : ratio(t, ref2, key), cpu, l, added
+                (t == ref) ? "1.00" : ratio(t, ref, key), (t == ref2) ? "1.00" : ratio(t, ref2, key), cpu, cs, l, added
         }
     }' "$1"
 }
@@ -495,19 +518,20 @@ classifier_label() {
 
 main() {
     install_missing
-    for p in $AIRLOCK_PORT $AIRLOCK1_PORT $PGBOUNCER_PORT $HAPROXY_PORT; do
-        port_free "$p" || die "port $p is in use (set AIRLOCK_PORT / AIRLOCK1_PORT / PGBOUNCER_PORT / HAPROXY_PORT)"
+    for p in $AIRLOCK_PORT $AIRLOCK1_PORT $AIRLOCKB_PORT $PGBOUNCER_PORT $HAPROXY_PORT; do
+        port_free "$p" || die "port $p is in use (set AIRLOCK_PORT / AIRLOCK1_PORT / AIRLOCKB_PORT / PGBOUNCER_PORT / HAPROXY_PORT)"
     done
     [ "$MYSQL" = 1 ] && for p in $HAPROXY_MYSQL_PORT $AIRLOCK_MYSQL_PORT; do
         port_free "$p" || die "port $p is in use (set HAPROXY_MYSQL_PORT / AIRLOCK_MYSQL_PORT)"
     done
     local t
     for t in $TARGETS; do target_conn "$t" >/dev/null; done
-    [[ " $TARGETS " == *" airlock"[\ 1]* ]] && build_airlock
+    [[ " $TARGETS " == *" airlock"[\ 1b]* ]] && build_airlock
     init_pgbench
     [ "$MYSQL" = 1 ] && init_sysbench
     [[ " $TARGETS " == *" airlock "* ]] && start_airlock airlock "$AIRLOCK_PORT" "$MYSQL"
     [[ " $TARGETS " == *" airlock1 "* ]] && start_airlock airlock1 "$AIRLOCK1_PORT" 0 AIRLOCK_WORKER_THREADS=1
+    [[ " $TARGETS " == *" airlockb "* ]] && start_airlock airlockb "$AIRLOCKB_PORT" 0
     [[ " $TARGETS " == *" pgbouncer "* ]] && start_pgbouncer
     { [[ " $TARGETS " == *" haproxy "* ]] || [ "$MYSQL" = 1 ]; } && start_haproxy
 

@@ -61,6 +61,9 @@ impl SqliteStore {
         }
         create_private_file(path)?;
         let conn = Connection::open(path)?;
+        // Only a database with nothing in it yet takes a page size (one that
+        // holds anything keeps its own, and WAL fixes it from here on).
+        conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         configure(&conn)?;
         let mode = enable_wal(&conn)?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -126,6 +129,14 @@ impl SqliteStore {
         Ok(count)
     }
 }
+
+/// The page size of a new store file. The audit writer appends a batch of
+/// rows per transaction, and SQLite writes each page twice (a WAL frame,
+/// then the checkpoint), with a system call each time: 16 KiB pages carry a
+/// batch in a quarter of the calls of SQLite's default 4 KiB (measured with
+/// examples/audit_append: the writer's system time per record about 0.75x).
+/// Larger pages bought nothing more. A store created with another size keeps it.
+const PAGE_SIZE: i64 = 16_384;
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT)?;

@@ -75,6 +75,69 @@ fn uses_wal_and_full_sync() {
 }
 
 #[test]
+fn new_files_take_16k_pages_and_old_files_keep_theirs() {
+    let (dir, store) = temp_store();
+    let size: i64 = store
+        .lock()
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(size, 16_384);
+    drop(store);
+
+    // A file SQLite made with its default page size, as earlier airlocks did.
+    let old = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&old).unwrap();
+        conn.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (x)")
+            .unwrap();
+    }
+    let store = SqliteStore::open(&old).unwrap();
+    let size: i64 = store
+        .lock()
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(size, 4_096);
+    let records: Vec<_> = (1..=20).map(record).collect();
+    store.append_audit(&records).unwrap();
+    assert_eq!(all_records(&store).len(), 20);
+    let report = crate::audit::verify::verify(&store, None, None).unwrap();
+    assert!(report.intact(), "{report}");
+}
+
+/// A row that fails in the middle of a multi-row insert (`OR FAIL` keeps the
+/// statement's earlier rows) still stores nothing of its batch: the batch's
+/// transaction is rolled back whole, and the chain goes on from the old head.
+#[test]
+fn a_row_failing_mid_statement_stores_none_of_its_batch() {
+    let (_dir, store) = temp_store();
+    store.append_audit(&[record(1), record(2)]).unwrap();
+    let head = store.audit_head().unwrap();
+    store
+        .lock()
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit WHEN NEW.statement = 'SELECT 11'
+             BEGIN SELECT RAISE(FAIL, 'refused'); END",
+        )
+        .unwrap();
+    // Records 3..=8 fill the first statement, 9..=14 the second (11 fails in it).
+    let batch: Vec<_> = (3..=16).map(record).collect();
+    assert!(batch.len() > 2 * sqlite::ROWS_PER_INSERT);
+    let err = store.append_audit(&batch).unwrap_err();
+    assert!(err.to_string().contains("refused"), "{err}");
+    assert_eq!(all_records(&store).len(), 2);
+    assert_eq!(store.audit_head().unwrap(), head);
+
+    store.lock().execute_batch("DROP TRIGGER refuse").unwrap();
+    store.append_audit(&batch).unwrap();
+    let stored = all_records(&store);
+    assert_eq!(stored.len(), 16);
+    assert_eq!(stored.last().unwrap().statement.as_str(), "SELECT 16");
+    let report = crate::audit::verify::verify(&store, None, None).unwrap();
+    assert!(report.intact(), "{report}");
+    assert_eq!(report.records, 16);
+}
+
+#[test]
 fn two_stores_on_one_file_share_holds() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("airlock.db");
