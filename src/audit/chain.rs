@@ -157,28 +157,48 @@ pub fn stored_hash(prev_hash: &str, rec: &AuditRecord, id: i64) -> String {
 /// A time as stored and hashed: RFC 3339 UTC with exactly six fractional
 /// digits and `Z` (nanoseconds beyond the microsecond are dropped).
 pub fn time_text(time: &DateTime<Utc>) -> String {
-    use chrono::{Datelike, Timelike};
-    let (year, nanos) = (time.year(), time.nanosecond());
-    // The writer formats one per record: digits by hand, chrono's formatter
-    // only where it prints something else (years past 9999, leap seconds).
-    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
-        return time.to_rfc3339_opts(SecondsFormat::Micros, true);
-    }
-    let mut text = *b"0000-00-00T00:00:00.000000Z";
-    let mut put = |at: usize, width: usize, mut n: u32| {
-        for digit in text[at..at + width].iter_mut().rev() {
-            *digit = b'0' + (n % 10) as u8;
-            n /= 10;
+    TimeText::new(time).as_str().to_owned()
+}
+
+/// [`time_text`] in place: the writer formats one per record, and every time
+/// of years 0–9999 (without a leap second) fits its fixed buffer.
+pub enum TimeText {
+    Fixed([u8; 27]),
+    Other(String),
+}
+
+impl TimeText {
+    pub fn new(time: &DateTime<Utc>) -> TimeText {
+        use chrono::{Datelike, Timelike};
+        let (year, nanos) = (time.year(), time.nanosecond());
+        // Digits by hand, chrono's formatter only where it prints something
+        // else (years past 9999, leap seconds).
+        if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+            return TimeText::Other(time.to_rfc3339_opts(SecondsFormat::Micros, true));
         }
-    };
-    put(0, 4, year as u32);
-    put(5, 2, time.month());
-    put(8, 2, time.day());
-    put(11, 2, time.hour());
-    put(14, 2, time.minute());
-    put(17, 2, time.second());
-    put(20, 6, nanos / 1_000);
-    String::from_utf8(text.to_vec()).expect("ASCII digits")
+        let mut text = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut n: u32| {
+            for digit in text[at..at + width].iter_mut().rev() {
+                *digit = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, time.month());
+        put(8, 2, time.day());
+        put(11, 2, time.hour());
+        put(14, 2, time.minute());
+        put(17, 2, time.second());
+        put(20, 6, nanos / 1_000);
+        TimeText::Fixed(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            TimeText::Fixed(text) => std::str::from_utf8(text).expect("ASCII digits"),
+            TimeText::Other(text) => text,
+        }
+    }
 }
 
 /// A stored hash as 32 raw bytes. A malformed one (an edited row) becomes
@@ -193,22 +213,48 @@ pub fn prev_bytes(prev_hash: &str) -> [u8; 32] {
 
 /// 64 lowercase hex digits, as hashes are stored.
 pub fn hex_hash(hash: &[u8; 32]) -> String {
-    let mut text = [0u8; 64];
-    hex::encode_to_slice(hash, &mut text).expect("64 digits for 32 bytes");
-    String::from_utf8(text.to_vec()).expect("hex digits")
+    HexHash::new(hash).as_str().to_owned()
+}
+
+/// [`hex_hash`] in place, for the writer's per-record links.
+#[derive(Clone, Copy)]
+pub struct HexHash([u8; 64]);
+
+impl HexHash {
+    pub fn new(hash: &[u8; 32]) -> HexHash {
+        let mut text = [0u8; 64];
+        hex::encode_to_slice(hash, &mut text).expect("64 digits for 32 bytes");
+        HexHash(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits")
+    }
 }
 
 /// The raw hash of `rec` stored as record `id` at `time` (its [`time_text`])
 /// after a record whose raw hash is `prev`: what appenders chain a batch
 /// with, without hex round trips or formatting the time twice.
 pub fn link_hash(prev: &[u8; 32], rec: &AuditRecord, id: i64, time: &str) -> [u8; 32] {
+    link_hash_in(&mut Vec::with_capacity(512), prev, rec, id, time)
+}
+
+/// [`link_hash`] encoding into `bytes` (cleared first), which a writer
+/// chaining a batch reuses from record to record.
+pub fn link_hash_in(
+    bytes: &mut Vec<u8>,
+    prev: &[u8; 32],
+    rec: &AuditRecord,
+    id: i64,
+    time: &str,
+) -> [u8; 32] {
     let tag = if rec.identity.is_some() {
         RECORD_TAG_V2
     } else {
         RECORD_TAG
     };
     // The whole encoding in one buffer, hashed with one update.
-    let mut bytes = Vec::with_capacity(512);
+    bytes.clear();
     bytes.extend_from_slice(prev);
     bytes.extend_from_slice(tag);
     visit_fields(rec, id, time, |field| match field {

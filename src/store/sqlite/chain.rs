@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use super::rows;
 use crate::audit::chain::{
-    hex_hash, link_hash, prev_bytes, record_hash, time_text, ChainLink, Checkpoint,
-    CheckpointReason, GENESIS,
+    link_hash_in, prev_bytes, record_hash, ChainLink, Checkpoint, CheckpointReason, HexHash,
+    TimeText, GENESIS,
 };
 use crate::audit::AuditRecord;
 use crate::store::StoreError;
@@ -49,7 +49,7 @@ pub(super) fn append(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()
         None => (0, GENESIS.to_owned()),
     };
     let first = next_id(tx, last_id)?;
-    let stored = chained(prev, first, records);
+    let stored = chained(&prev, first, records);
     let mut full = stored.chunks_exact(rows::ROWS_PER_INSERT);
     if full.len() > 0 {
         let mut stmt = tx.prepare_cached(rows::insert_audit_rows_sql())?;
@@ -73,20 +73,25 @@ pub(super) fn append(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()
 
 /// `records` stored as ids from `first` on, after a record whose hash is
 /// `prev`: each one's time to the microsecond (formatted once, hashed and
-/// stored as the same text) and its links.
-fn chained(mut prev: String, first: i64, records: &[AuditRecord]) -> Vec<rows::StoredAudit<'_>> {
-    let mut prev_raw = prev_bytes(&prev);
+/// stored as the same text) and its links, with no allocation per record.
+fn chained<'a>(prev: &str, first: i64, records: &'a [AuditRecord]) -> Vec<rows::StoredAudit<'a>> {
+    let mut prev_raw = prev_bytes(prev);
+    // A stored head that is not 64 hex digits is still bound as it was read,
+    // so the next row's `prev_hash` names it exactly (and verify flags it).
+    let mut prev_hash = rows::PrevHash::Stored(prev.to_owned());
+    let mut encoding = Vec::with_capacity(512);
     let mut stored = Vec::with_capacity(records.len());
     for (id, rec) in (first..).zip(records) {
-        let time = time_text(&rec.time);
-        let raw = link_hash(&prev_raw, rec, id, &time);
-        let hash = hex_hash(&raw);
-        let link = ChainLink {
+        let time = TimeText::new(&rec.time);
+        let raw = link_hash_in(&mut encoding, &prev_raw, rec, id, time.as_str());
+        let hash = HexHash::new(&raw);
+        stored.push(rows::StoredAudit {
+            rec,
+            time,
             id,
-            prev_hash: std::mem::replace(&mut prev, hash.clone()),
+            prev_hash: std::mem::replace(&mut prev_hash, rows::PrevHash::Linked(hash)),
             hash,
-        };
-        stored.push(rows::StoredAudit { rec, time, link });
+        });
         prev_raw = raw;
     }
     stored

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::Row;
 
-use crate::audit::chain::ChainLink;
+use crate::audit::chain::{HexHash, TimeText};
 use crate::audit::{AuditRecord, Decision, Identity};
 use crate::classify::{Class, Dialect};
 use crate::store::{Hold, HoldState, NewHold};
@@ -203,12 +203,30 @@ pub(super) fn insert_audit_rows_sql() -> &'static str {
     &SQL
 }
 
-/// One record, stored as [`ChainLink::id`] at `time` (its [`time_text`], as
-/// hashed), with its links.
+/// One record, stored as `id` at `time` (its [`time_text`], as hashed),
+/// with its links.
 pub(super) struct StoredAudit<'a> {
     pub rec: &'a AuditRecord,
-    pub time: String,
-    pub link: ChainLink,
+    pub time: TimeText,
+    pub id: i64,
+    pub prev_hash: PrevHash,
+    pub hash: HexHash,
+}
+
+/// A stored record's `prev_hash`: the head's text as read from the store for
+/// the first record of a batch, else the hash of the record before.
+pub(super) enum PrevHash {
+    Stored(String),
+    Linked(HexHash),
+}
+
+impl PrevHash {
+    fn as_str(&self) -> &str {
+        match self {
+            PrevHash::Stored(text) => text,
+            PrevHash::Linked(hash) => hash.as_str(),
+        }
+    }
 }
 
 /// Runs [`INSERT_AUDIT`] for one record. `prev` is the record this statement
@@ -252,14 +270,14 @@ fn bind_audit(
     row: &StoredAudit<'_>,
     prev: Option<&AuditRecord>,
 ) -> rusqlite::Result<()> {
-    let (rec, link) = (row.rec, &row.link);
+    let rec = row.rec;
     let at = slot * AUDIT_PARAMS;
     for (n, text) in SESSION_TEXTS {
         if prev.is_none_or(|prev| text(prev) != text(rec)) {
             stmt.raw_bind_parameter(at + n, text(rec))?;
         }
     }
-    stmt.raw_bind_parameter(at + 1, &row.time)?;
+    stmt.raw_bind_parameter(at + 1, row.time.as_str())?;
     stmt.raw_bind_parameter(at + 8, rec.statement.as_str())?;
     stmt.raw_bind_parameter(at + 9, rec.params)?;
     stmt.raw_bind_parameter(at + 10, rec.class.as_str())?;
@@ -270,12 +288,12 @@ fn bind_audit(
     stmt.raw_bind_parameter(at + 16, rec.rows)?;
     stmt.raw_bind_parameter(at + 17, rec.duration_us)?;
     stmt.raw_bind_parameter(at + 18, &rec.error)?;
-    stmt.raw_bind_parameter(at + 19, link.id)?;
+    stmt.raw_bind_parameter(at + 19, row.id)?;
     if slot == 0 {
         // Later rows of a multi-row statement take the hash of the row before.
-        stmt.raw_bind_parameter(at + PREV_HASH, &link.prev_hash)?;
+        stmt.raw_bind_parameter(at + PREV_HASH, row.prev_hash.as_str())?;
     }
-    stmt.raw_bind_parameter(at + HASH, &link.hash)?;
+    stmt.raw_bind_parameter(at + HASH, row.hash.as_str())?;
     stmt.raw_bind_parameter(at + 22, rec.identity.map(|i| i.as_str()))?;
     Ok(())
 }
