@@ -13,9 +13,10 @@
 #   MODES ["simple extended prepared"]  LATENCY [1]: also a 1-client run per mode
 #   TARGETS ["direct pgbouncer haproxy airlock"]  SCALE [10]  REINIT [0]
 #     (also: airlock1, the same build with one runtime worker thread,
-#     AIRLOCK_WORKER_THREADS=1, on AIRLOCK1_PORT [6436]; and airlockb, another
-#     airlock binary, AIRLOCK_B_BIN, on AIRLOCKB_PORT [6437]: an A/B of two
-#     builds interleaved in one run)
+#     AIRLOCK_WORKER_THREADS=1, on AIRLOCK1_PORT [6436]; and airlockb, on
+#     AIRLOCKB_PORT [6437], running AIRLOCK_B_BIN [the same binary] with the
+#     environment in AIRLOCK_B_ENV [none], e.g. AIRLOCK_SCHEDULER=shared: an
+#     A/B of two builds or two settings interleaved in one run)
 #   PGHOST_DIRECT [127.0.0.1] PGPORT_DIRECT [5432] PGUSER_DIRECT [postgres]
 #   AIRLOCK_PORT [6432] PGBOUNCER_PORT [6433] HAPROXY_PORT [6434]
 #   MYSQL [0]: also sysbench against MariaDB (127.0.0.1:3306 as root), through
@@ -61,8 +62,9 @@ AGENT_PASSWORD=bench-password
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RESULTS=${RESULTS:-$REPO/benches/results/latest.md}
-COMMAND_LINE="$(for v in ROUNDS DURATION CLIENTS MODES LATENCY TARGETS SCALE MYSQL AIRLOCK_RULES; do
-    if [[ ${!v} == *" "* ]]; then printf "%s='%s' " "$v" "${!v}"; else printf '%s=%s ' "$v" "${!v}"; fi
+COMMAND_LINE="$(for v in ROUNDS DURATION CLIENTS MODES LATENCY TARGETS SCALE MYSQL AIRLOCK_RULES AIRLOCK_B_ENV; do
+    [ "$v" = AIRLOCK_B_ENV ] && [ -z "${AIRLOCK_B_ENV:-}" ] && continue
+    if [[ ${!v} == *" "* || ${!v} == *=* ]]; then printf "%s='%s' " "$v" "${!v}"; else printf '%s=%s ' "$v" "${!v}"; fi
 done)benches/load.sh"
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -169,8 +171,7 @@ start_airlock() { # name port with-mysql(0/1) [VAR=value for its environment...]
     local name=$1 port=$2 with_mysql=$3 dir=$WORK/$1 bin=$AIRLOCK
     shift 3
     if [ "$name" = airlockb ]; then
-        [ -n "${AIRLOCK_B_BIN:-}" ] || die "target airlockb needs AIRLOCK_B_BIN"
-        bin=$AIRLOCK_B_BIN
+        bin=${AIRLOCK_B_BIN:-$AIRLOCK}
     fi
     mkdir -p "$dir/rules"
     case $AIRLOCK_RULES in
@@ -531,7 +532,7 @@ main() {
     [ "$MYSQL" = 1 ] && init_sysbench
     [[ " $TARGETS " == *" airlock "* ]] && start_airlock airlock "$AIRLOCK_PORT" "$MYSQL"
     [[ " $TARGETS " == *" airlock1 "* ]] && start_airlock airlock1 "$AIRLOCK1_PORT" 0 AIRLOCK_WORKER_THREADS=1
-    [[ " $TARGETS " == *" airlockb "* ]] && start_airlock airlockb "$AIRLOCKB_PORT" 0
+    [[ " $TARGETS " == *" airlockb "* ]] && start_airlock airlockb "$AIRLOCKB_PORT" 0 ${AIRLOCK_B_ENV:-}
     [[ " $TARGETS " == *" pgbouncer "* ]] && start_pgbouncer
     { [[ " $TARGETS " == *" haproxy "* ]] || [ "$MYSQL" = 1 ]; } && start_haproxy
 

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-use airlock::config::{Config, LogFormat, DEFAULT_CONFIG};
+use airlock::config::{Config, LogFormat, Scheduler, DEFAULT_CONFIG};
+use airlock::listener::{SessionThreads, Sessions};
 
 #[derive(Parser)]
 #[command(
@@ -252,62 +253,90 @@ fn init_logging(config: &Config) {
 }
 
 fn serve(config: Config) -> Result<()> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = std::env::var("AIRLOCK_WORKER_THREADS")
+    let threads = std::env::var("AIRLOCK_WORKER_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .or(config.server.worker_threads)
-    {
-        builder.worker_threads(n);
-    }
-    let runtime = builder.enable_all().build()?;
-    runtime.block_on(async move {
-        let (state, writer) = airlock::state::State::start(config)?;
-        let config = state.config.clone();
-        let listener = tokio::net::TcpListener::bind(config.server.listen)
-            .await
-            .with_context(|| format!("listening on {}", config.server.listen))?;
-        let web_listener = tokio::net::TcpListener::bind(config.web.listen)
-            .await
-            .with_context(|| format!("listening on {} (web)", config.web.listen))?;
-        if config.approvers.is_empty() {
-            tracing::warn!("no [approvers] configured: nobody can approve held statements");
-        }
-        if let Some(m) = &config.mysql {
-            tracing::info!(listen = %m.listen, "MySQL listener");
-        }
-        for note in config.databases.values().filter_map(|db| db.writer_note()) {
-            tracing::warn!("{note}");
-        }
-        tracing::info!(listen = %config.server.listen, web = %config.web.listen, databases = config.databases.len(), agents = config.agents.len(), approvers = config.approvers.len(), "airlock is serving");
-        let mysql = match &config.mysql {
-            Some(m) => Some(
-                tokio::net::TcpListener::bind(m.listen)
-                    .await
-                    .with_context(|| format!("listening on {} (mysql)", m.listen))?,
-            ),
-            None => None,
-        };
-        let mysql_state = state.clone();
-        let serve_mysql = async move {
-            match mysql {
-                Some(l) => airlock::mysql::serve(mysql_state, l).await,
-                None => std::future::pending().await,
+        .filter(|&n| n > 0)
+        .or(config.server.worker_threads);
+    let scheduler = match std::env::var("AIRLOCK_SCHEDULER") {
+        Ok(text) => text
+            .parse()
+            .map_err(|e| anyhow::anyhow!("AIRLOCK_SCHEDULER: {e}"))?,
+        Err(_) => config.server.scheduler,
+    };
+    match scheduler {
+        Scheduler::Shared => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = threads {
+                builder.worker_threads(n);
             }
-        };
-        tokio::select! {
-            r = airlock::pg::serve(state.clone(), listener) => r?,
-            r = serve_mysql => r.context("mysql listener")?,
-            r = airlock::web::serve(state.clone(), web_listener) => r.context("web listener")?,
-            _ = shutdown_signal() => tracing::info!("shutting down"),
+            let runtime = builder.enable_all().build()?;
+            runtime.block_on(serve_until_stopped(config, Sessions::default()))
         }
-        drop(state);
-        match writer.shutdown_within(std::time::Duration::from_secs(30)) {
-            Ok(n) => tracing::info!(records = n, "audit log flushed"),
-            Err(e) => tracing::error!(error = %e, "audit log not fully flushed"),
+        Scheduler::PerCore => {
+            // The accept loops, the web page and the notifiers run on this
+            // thread; sessions on their own.
+            let n = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let session_threads = SessionThreads::start(n)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let served = runtime.block_on(serve_until_stopped(config, session_threads.sessions()));
+            session_threads.shutdown();
+            served
         }
-        anyhow::Ok(())
-    })
+    }
+}
+
+/// Serves until a shutdown signal, then flushes the audit log.
+async fn serve_until_stopped(config: Config, sessions: Sessions) -> Result<()> {
+    let (state, writer) = airlock::state::State::start(config)?;
+    let config = state.config.clone();
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.server.listen))?;
+    let web_listener = tokio::net::TcpListener::bind(config.web.listen)
+        .await
+        .with_context(|| format!("listening on {} (web)", config.web.listen))?;
+    if config.approvers.is_empty() {
+        tracing::warn!("no [approvers] configured: nobody can approve held statements");
+    }
+    if let Some(m) = &config.mysql {
+        tracing::info!(listen = %m.listen, "MySQL listener");
+    }
+    for note in config.databases.values().filter_map(|db| db.writer_note()) {
+        tracing::warn!("{note}");
+    }
+    tracing::info!(listen = %config.server.listen, web = %config.web.listen, databases = config.databases.len(), agents = config.agents.len(), approvers = config.approvers.len(), "airlock is serving");
+    let mysql = match &config.mysql {
+        Some(m) => Some(
+            tokio::net::TcpListener::bind(m.listen)
+                .await
+                .with_context(|| format!("listening on {} (mysql)", m.listen))?,
+        ),
+        None => None,
+    };
+    let mysql_state = state.clone();
+    let mysql_sessions = sessions.clone();
+    let serve_mysql = async move {
+        match mysql {
+            Some(l) => airlock::mysql::serve(mysql_state, l, mysql_sessions).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        r = airlock::pg::serve(state.clone(), listener, sessions) => r?,
+        r = serve_mysql => r.context("mysql listener")?,
+        r = airlock::web::serve(state.clone(), web_listener) => r.context("web listener")?,
+        _ = shutdown_signal() => tracing::info!("shutting down"),
+    }
+    drop(state);
+    match writer.shutdown_within(std::time::Duration::from_secs(30)) {
+        Ok(n) => tracing::info!(records = n, "audit log flushed"),
+        Err(e) => tracing::error!(error = %e, "audit log not fully flushed"),
+    }
+    anyhow::Ok(())
 }
 
 async fn shutdown_signal() {

@@ -66,6 +66,32 @@ pub struct Server {
     pub connect_timeout: Duration,
     /// Threads running sessions; `None`: one per core.
     pub worker_threads: Option<usize>,
+    /// How sessions are spread over those threads.
+    pub scheduler: Scheduler,
+}
+
+/// `[server] scheduler`: how agent sessions share the worker threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheduler {
+    /// One multi-thread runtime whose workers steal each other's tasks (the
+    /// default).
+    Shared,
+    /// Each thread runs its own single-threaded runtime; a new session goes
+    /// to the thread with the fewest and stays there.
+    PerCore,
+}
+
+impl std::str::FromStr for Scheduler {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Scheduler, String> {
+        match s {
+            "per-core" => Ok(Scheduler::PerCore),
+            "shared" => Ok(Scheduler::Shared),
+            other => Err(format!(
+                "scheduler must be \"per-core\" or \"shared\", not {other:?}"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,6 +402,10 @@ fn validate_server(base: &Path, s: raw::RawServer) -> Result<Server, String> {
             Some(0) => return Err("server.worker_threads must be at least 1".into()),
             n => n,
         },
+        scheduler: match s.scheduler {
+            Some(text) => text.parse().map_err(|e| format!("server.{e}"))?,
+            None => Scheduler::Shared,
+        },
     })
 }
 
@@ -408,10 +438,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 #[cfg(test)]
-mod store_url_tests {
+mod tests {
     use std::path::Path;
 
-    use super::Config;
+    use super::{Config, Scheduler};
 
     fn parse(store: &str) -> Result<Config, String> {
         Config::parse(Path::new("/etc/airlock/airlock.toml"), store).map_err(|e| e.to_string())
@@ -440,5 +470,19 @@ mod store_url_tests {
         assert!(err.contains("AIRLOCK_TEST_SURELY_UNSET_STORE_URL"), "{err}");
         let err = parse("[store]\nurl = \"sqlite:a\"\nurl_env = \"X\"").unwrap_err();
         assert!(err.contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn scheduler_defaults_to_shared_and_rejects_unknown_names() {
+        assert_eq!(parse("").unwrap().server.scheduler, Scheduler::Shared);
+        let per_core = parse("[server]\nscheduler = \"per-core\"").unwrap();
+        assert_eq!(per_core.server.scheduler, Scheduler::PerCore);
+        let err = parse("[server]\nscheduler = \"stealing\"").unwrap_err();
+        assert!(
+            err.contains("server.scheduler") && err.contains("stealing"),
+            "{err}"
+        );
+        let err = parse("[server]\nworker_threads = 0").unwrap_err();
+        assert!(err.contains("worker_threads"), "{err}");
     }
 }

@@ -80,6 +80,8 @@ pub struct RawServer {
     pub connect_timeout: Option<String>,
     /// Threads running sessions (default: the machine's cores).
     pub worker_threads: Option<usize>,
+    /// "shared" (default) or "per-core".
+    pub scheduler: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -33,10 +33,15 @@ use session::{Identity, Session};
 
 static SESSIONS: AtomicU32 = AtomicU32::new(1);
 
-/// Accepts MySQL agents on `listener` until the task is dropped.
-pub async fn serve(state: Arc<State>, listener: TcpListener) -> std::io::Result<()> {
+/// Accepts MySQL agents on `listener` until the task is dropped, each session
+/// running where `sessions` puts it.
+pub async fn serve(
+    state: Arc<State>,
+    listener: TcpListener,
+    sessions: crate::listener::Sessions,
+) -> std::io::Result<()> {
     let tls = crate::listener::tls_acceptor(&state.config.server)?;
-    crate::listener::accept_loop(listener, "mysql", move |tcp, peer| {
+    crate::listener::accept_loop(listener, "mysql", &sessions, move |tcp, peer| {
         let state = state.clone();
         let tls = tls.clone();
         async move { connection(state, tls.as_deref(), tcp, peer).await }

@@ -29,10 +29,15 @@ use crate::state::State;
 
 static SESSIONS: AtomicU64 = AtomicU64::new(1);
 
-/// Accepts agents on `listener` until the task is dropped.
-pub async fn serve(state: Arc<State>, listener: TcpListener) -> std::io::Result<()> {
+/// Accepts agents on `listener` until the task is dropped, each session
+/// running where `sessions` puts it.
+pub async fn serve(
+    state: Arc<State>,
+    listener: TcpListener,
+    sessions: crate::listener::Sessions,
+) -> std::io::Result<()> {
     let tls = crate::listener::tls_acceptor(&state.config.server)?;
-    crate::listener::accept_loop(listener, "postgres", move |tcp, peer| {
+    crate::listener::accept_loop(listener, "postgres", &sessions, move |tcp, peer| {
         let state = state.clone();
         let tls = tls.clone();
         async move { connection(state, tls.as_deref(), tcp, peer).await }

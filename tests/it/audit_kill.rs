@@ -241,7 +241,7 @@ pub(crate) async fn recovered(
 }
 
 /// The audit log as `airlock audit export --format jsonl` writes it: (statement, error).
-fn exported(config: &Path, dir: &Path) -> Vec<(String, Option<String>)> {
+pub(crate) fn exported(config: &Path, dir: &Path) -> Vec<(String, Option<String>)> {
     let out = output_ok(
         Command::new(binary())
             .arg("--config")

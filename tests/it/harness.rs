@@ -8,7 +8,8 @@ use std::time::Duration;
 use airlock::approvals::{Choice, Decided};
 use airlock::audit::{AuditRecord, AuditWriterHandle};
 use airlock::config::Approver;
-use airlock::config::Config;
+use airlock::config::{Config, Scheduler};
+use airlock::listener::SessionThreads;
 use airlock::state::State;
 use airlock::store::{AuditFilter, HoldState};
 use tokio_postgres::{Client, NoTls};
@@ -42,6 +43,7 @@ pub struct Airlock {
     _dir: tempfile::TempDir,
     writer: Option<AuditWriterHandle>,
     task: tokio::task::JoinHandle<()>,
+    threads: Option<SessionThreads>,
 }
 
 pub struct Options<'a> {
@@ -128,11 +130,21 @@ owner = "alice"
         let addr = listener.local_addr().unwrap();
         let serving = state.clone();
         let mysql = opts.mysql;
+        // As `airlock serve` places them: `scheduler = "per-core"` on
+        // session threads of their own, else on the test's runtime.
+        let threads = match state.config.server.scheduler {
+            Scheduler::PerCore => Some(SessionThreads::start(2).unwrap()),
+            Scheduler::Shared => None,
+        };
+        let sessions = threads
+            .as_ref()
+            .map(SessionThreads::sessions)
+            .unwrap_or_default();
         let task = tokio::spawn(async move {
             if mysql {
-                let _ = airlock::mysql::serve(serving, listener).await;
+                let _ = airlock::mysql::serve(serving, listener, sessions).await;
             } else {
-                let _ = airlock::pg::serve(serving, listener).await;
+                let _ = airlock::pg::serve(serving, listener, sessions).await;
             }
         });
         Airlock {
@@ -141,7 +153,17 @@ owner = "alice"
             _dir: dir,
             writer: Some(writer),
             task,
+            threads,
         }
+    }
+
+    /// Sessions running on each session thread (`scheduler = "per-core"`;
+    /// empty otherwise).
+    pub fn sessions_per_thread(&self) -> Vec<usize> {
+        self.threads
+            .as_ref()
+            .map(|t| t.sessions().per_thread())
+            .unwrap_or_default()
     }
 
     /// The airlock.toml this instance runs with (for the CLI).
@@ -263,6 +285,9 @@ impl Drop for Airlock {
         if let Some(w) = self.writer.take() {
             let _ = w.shutdown_within(Duration::from_secs(5));
         }
+        if let Some(threads) = self.threads.take() {
+            threads.shutdown();
+        }
     }
 }
 
@@ -291,6 +316,15 @@ pub fn unique(prefix: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Drops a test's table directly (not through airlock).
+pub async fn drop_table(name: &str) {
+    direct()
+        .await
+        .batch_execute(&format!("DROP TABLE {name}"))
+        .await
+        .unwrap();
 }
 
 pub async fn table_exists(name: &str) -> bool {

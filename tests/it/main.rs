@@ -14,6 +14,7 @@ mod harness;
 mod iam;
 mod mysql;
 mod mysql_iam;
+mod per_core;
 mod pg_auth;
 mod pg_bypass;
 mod pg_holds;

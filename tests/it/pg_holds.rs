@@ -220,11 +220,7 @@ action = "allow"
         assert_eq!(r.is_err(), expect_denied, "window {window}: {r:?}");
         assert_eq!(table_exists(&t).await, !expect_denied);
         if !expect_denied {
-            direct()
-                .await
-                .batch_execute(&format!("DROP TABLE {t}"))
-                .await
-                .unwrap();
+            drop_table(&t).await;
         }
     }
 }

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use crate::harness::*;
 
-fn run(cmd: &mut Command) -> (bool, String, String) {
+pub(crate) fn run(cmd: &mut Command) -> (bool, String, String) {
     let out = cmd.output().expect("the program runs");
     (
         out.status.success(),
@@ -60,9 +60,9 @@ async fn psql_output_is_identical_through_airlock() {
     assert!(err.contains("expired"), "{err}");
 }
 
-const BENCH_DB: &str = "airlock_pgbench";
+pub(crate) const BENCH_DB: &str = "airlock_pgbench";
 
-async fn bench_database() {
+pub(crate) async fn bench_database() {
     let db = direct().await;
     let exists: bool = db
         .query_one(

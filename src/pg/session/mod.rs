@@ -16,7 +16,7 @@ mod readwrite;
 mod resolve;
 pub mod statements;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod writer;
 
 pub use crate::approvals::binding;

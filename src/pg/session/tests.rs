@@ -51,7 +51,11 @@ async fn start_with(
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    tokio::spawn(crate::pg::serve(state.clone(), listener));
+    tokio::spawn(crate::pg::serve(
+        state.clone(),
+        listener,
+        Default::default(),
+    ));
     (
         state,
         flaky,
@@ -59,7 +63,8 @@ async fn start_with(
     )
 }
 
-async fn wait_until(what: impl Fn() -> bool) {
+/// Polls `what` every 25 ms until it holds (10 s at most).
+pub(crate) async fn wait_until(what: impl Fn() -> bool) {
     for _ in 0..400 {
         if what() {
             return;
