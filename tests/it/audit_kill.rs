@@ -40,7 +40,14 @@ pub(crate) fn write_config(dir: &Path, rest: &str) -> std::path::PathBuf {
     config
 }
 
-fn pg_config(dir: &Path, upstream_port: u16) -> (std::path::PathBuf, u16) {
+/// `airlock.toml` for the agent in front of the PostgreSQL on
+/// `upstream_port` (database `postgres`), with more `[server]` keys in
+/// `server_extra`; returns it and the agents' port.
+pub(crate) fn pg_config(
+    dir: &Path,
+    upstream_port: u16,
+    server_extra: &str,
+) -> (std::path::PathBuf, u16) {
     let port = free_port();
     let verifier = airlock::pg::scram::ScramVerifier::generate(PASSWORD);
     let rest = format!(
@@ -48,6 +55,7 @@ fn pg_config(dir: &Path, upstream_port: u16) -> (std::path::PathBuf, u16) {
 [server]
 listen = "127.0.0.1:{port}"
 public_url = "http://airlock.test"
+{server_extra}
 [databases.test]
 host = "127.0.0.1"
 port = {upstream_port}
@@ -143,7 +151,7 @@ async fn sigkill_mid_pgbench_loses_no_executed_statement() {
             .args(["-U", "postgres", "postgres"]),
     );
     let dir = tempfile::tempdir().unwrap();
-    let (config, port) = pg_config(dir.path(), cluster.port);
+    let (config, port) = pg_config(dir.path(), cluster.port, "");
     let mut airlock = serve(dir.path(), &config, port, "first.log").await;
 
     // A statement certain to be running upstream when airlock dies.

@@ -133,7 +133,10 @@ owner = "alice"
         // As `airlock serve` places them: `scheduler = "per-core"` on
         // session threads of their own, else on the test's runtime.
         let threads = match state.config.server.scheduler {
-            Scheduler::PerCore => Some(SessionThreads::start(2).unwrap()),
+            Scheduler::PerCore => {
+                let n = state.config.server.worker_threads.unwrap_or(2);
+                Some(SessionThreads::start(n).unwrap())
+            }
             Scheduler::Shared => None,
         };
         let sessions = threads
@@ -164,6 +167,21 @@ owner = "alice"
             .as_ref()
             .map(|t| t.sessions().per_thread())
             .unwrap_or_default()
+    }
+
+    /// Waits until `n` sessions run on the session threads in all (a closed
+    /// connection's task may end a moment after the client saw it close).
+    pub async fn wait_for_sessions(&self, n: usize) {
+        for _ in 0..200 {
+            if self.sessions_per_thread().iter().sum::<usize>() == n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "not {n} sessions within 2 s: {:?}",
+            self.sessions_per_thread()
+        );
     }
 
     /// The airlock.toml this instance runs with (for the CLI).
