@@ -207,6 +207,9 @@ rules = "rules"
 listen = "127.0.0.1:$port"
 tls = "off"
 public_url = "http://127.0.0.1:1$port"
+# Idle reader connections close after 1 s, as PgBouncer's server_idle_timeout
+# below, so the next target finds PostgreSQL's slots free.
+pool_idle_timeout = "1s"
 
 [web]
 listen = "127.0.0.1:1$port"

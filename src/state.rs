@@ -27,6 +27,8 @@ pub struct State {
     pub parsed: ParseCache,
     /// MySQL sessions' upstream threads, for routing KILL.
     pub mysql_threads: crate::mysql::kill::Threads,
+    /// PostgreSQL reader connections idle between sessions.
+    pub pg_pool: crate::pg::pool::Pool,
 }
 
 /// Recovers what a previous run left in the intent journal, then opens a
@@ -78,6 +80,8 @@ impl State {
         let approvals = Approvals::new(store);
         let notifier = Notifier::start(&config);
         crate::approvals::notify::bridge::forward(&approvals, notifier.clone());
+        let (pool_size, pool_idle_timeout) =
+            (config.server.pool_size, config.server.pool_idle_timeout);
         let state = State {
             slack: SlackInteractions::new(&config.notify),
             config: Arc::new(config),
@@ -88,6 +92,7 @@ impl State {
             notifier,
             parsed: ParseCache::default(),
             mysql_threads: Default::default(),
+            pg_pool: crate::pg::pool::Pool::new(pool_size, pool_idle_timeout),
         };
         Ok((Arc::new(state), writer))
     }

@@ -68,6 +68,12 @@ pub struct Server {
     pub worker_threads: Option<usize>,
     /// How sessions are spread over those threads.
     pub scheduler: Scheduler,
+    /// Idle reader connections kept per agent, database and startup
+    /// parameters after their session ends, for the next session to reuse
+    /// (0: every session opens its own and closes it).
+    pub pool_size: usize,
+    /// How long such a connection may stay idle before it is closed.
+    pub pool_idle_timeout: Duration,
 }
 
 /// `[server] scheduler`: how agent sessions share the worker threads.
@@ -386,6 +392,10 @@ fn validate_server(base: &Path, s: raw::RawServer) -> Result<Server, String> {
         Some(t) => parse_duration(&t).map_err(|e| format!("server.connect_timeout: {e}"))?,
         None => Duration::from_secs(10),
     };
+    let pool_idle_timeout = match s.pool_idle_timeout {
+        Some(t) => parse_duration(&t).map_err(|e| format!("server.pool_idle_timeout: {e}"))?,
+        None => Duration::from_secs(60),
+    };
     Ok(Server {
         listen,
         tls,
@@ -406,6 +416,8 @@ fn validate_server(base: &Path, s: raw::RawServer) -> Result<Server, String> {
             Some(text) => text.parse().map_err(|e| format!("server.{e}"))?,
             None => Scheduler::Shared,
         },
+        pool_size: s.pool_size.unwrap_or(16),
+        pool_idle_timeout,
     })
 }
 
@@ -442,6 +454,7 @@ mod tests {
     use std::path::Path;
 
     use super::{Config, Scheduler};
+    use std::time::Duration;
 
     fn parse(store: &str) -> Result<Config, String> {
         Config::parse(Path::new("/etc/airlock/airlock.toml"), store).map_err(|e| e.to_string())
@@ -484,5 +497,19 @@ mod tests {
         );
         let err = parse("[server]\nworker_threads = 0").unwrap_err();
         assert!(err.contains("worker_threads"), "{err}");
+    }
+
+    #[test]
+    fn the_reader_pool_defaults_to_16_for_a_minute_and_takes_its_keys() {
+        let default = parse("").unwrap().server;
+        assert_eq!(
+            (default.pool_size, default.pool_idle_timeout),
+            (16, Duration::from_secs(60))
+        );
+        let set = parse("[server]\npool_size = 0\npool_idle_timeout = \"1s\"").unwrap();
+        assert_eq!(set.server.pool_size, 0);
+        assert_eq!(set.server.pool_idle_timeout, Duration::from_secs(1));
+        let err = parse("[server]\npool_idle_timeout = \"soon\"").unwrap_err();
+        assert!(err.contains("server.pool_idle_timeout"), "{err}");
     }
 }

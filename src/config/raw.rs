@@ -82,6 +82,10 @@ pub struct RawServer {
     pub worker_threads: Option<usize>,
     /// "shared" (default) or "per-core".
     pub scheduler: Option<String>,
+    /// Idle upstream connections kept per agent and database (0: none).
+    pub pool_size: Option<usize>,
+    /// How long an idle upstream connection is kept.
+    pub pool_idle_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

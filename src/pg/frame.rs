@@ -139,6 +139,17 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn into_parts(self) -> (R, BytesMut) {
         (self.io, self.buf)
     }
+
+    /// A reader again from [`into_parts`](Self::into_parts)' pieces, the
+    /// buffered bytes read first.
+    pub fn from_parts(io: R, buf: BytesMut, max: usize) -> Self {
+        FrameReader { io, buf, max }
+    }
+
+    /// The stream itself, to look at without reading a frame.
+    pub fn io_mut(&mut self) -> &mut R {
+        &mut self.io
+    }
 }
 
 /// Total length (with type byte) of the frame at the start of `buf`, once its

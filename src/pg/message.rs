@@ -375,6 +375,18 @@ pub fn tag_rows(tag: &[u8]) -> Option<i64> {
     std::str::from_utf8(last).ok()?.parse().ok()
 }
 
+/// The first column of a DataRow body as text (lossy UTF-8); `None` when it
+/// is NULL or the row is malformed.
+pub fn first_column_text(body: &[u8]) -> Option<String> {
+    let mut b = crate::pg::frame::Body::new(body);
+    if b.i16("columns").ok()? < 1 {
+        return None;
+    }
+    let len = usize::try_from(b.i32("length").ok()?).ok()?;
+    let text = b.take(len, "value").ok()?;
+    Some(String::from_utf8_lossy(text).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

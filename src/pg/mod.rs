@@ -6,6 +6,7 @@ pub mod frame;
 pub mod front;
 mod join;
 pub mod message;
+pub mod pool;
 pub mod preview;
 pub mod scram;
 pub mod session;
@@ -21,6 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use crate::pg::cancel::CancelTarget;
+use crate::pg::frame::FrameReader;
 use crate::pg::front::{Opened, Startup};
 use crate::pg::message::PgError;
 use crate::pg::session::pipeline::{self, Shared};
@@ -37,6 +39,10 @@ pub async fn serve(
     sessions: crate::listener::Sessions,
 ) -> std::io::Result<()> {
     let tls = crate::listener::tls_acceptor(&state.config.server)?;
+    let sweeper = state.clone();
+    let _sweeping = AbortOnDrop(tokio::spawn(async move {
+        sweeper.pg_pool.sweep_forever().await
+    }));
     crate::listener::accept_loop(listener, "postgres", &sessions, move |tcp, peer| {
         let state = state.clone();
         let tls = tls.clone();
@@ -44,6 +50,15 @@ pub async fn serve(
     })
     .await;
     Ok(())
+}
+
+/// Aborts a task when dropped (the pool's sweeper ends with the listener).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// One agent connection from accept to close.
@@ -87,15 +102,34 @@ async fn run(
         agent: &opened.agent.name,
         approval: None,
     };
-    let up = match upstream::connect(
-        &database,
-        crate::credentials::Identity::Reader,
-        &opened.passed,
-        timeout,
-        &who,
-    )
-    .await
-    {
+    let pool_key = pool::Key {
+        agent: opened.agent.name.clone(),
+        database: opened.database.clone(),
+        params: opened.passed.clone(),
+        // A per-core session thread's sockets answer to its own runtime: its
+        // connections are reused on it only.
+        runtime: (state.config.server.scheduler == crate::config::Scheduler::PerCore)
+            .then(|| std::thread::current().id()),
+    };
+    let pooled = match state.pg_pool.enabled() {
+        true => state.pg_pool.take(&pool_key).await,
+        false => None,
+    };
+    let reused = pooled.is_some();
+    let connected = match pooled {
+        Some(up) => Ok(up),
+        None => {
+            upstream::connect(
+                &database,
+                crate::credentials::Identity::Reader,
+                &opened.passed,
+                timeout,
+                &who,
+            )
+            .await
+        }
+    };
+    let up = match connected {
         Ok(up) => up,
         Err(e) => {
             tracing::warn!(db = %database.name, error = %e, "upstream connection failed");
@@ -123,7 +157,8 @@ async fn run(
     hello.extend_from_slice(&message::backend_key_data(key.0, key.1));
     hello.extend_from_slice(&message::ready_for_query(b'I'));
     opened.writer.write_all(&hello).await?;
-    tracing::info!(session = %session_id, agent = %opened.agent.name, db = %database.name, %peer, "session started");
+    tracing::info!(session = %session_id, agent = %opened.agent.name, db = %database.name, %peer, reused, "session started");
+    let (addr, parameters, backend_key) = (up.addr, up.parameters, up.backend_key);
 
     let who = Arc::new(Identity {
         texts: session::SessionTexts::new(
@@ -149,7 +184,7 @@ async fn run(
     // (and each wakes only its own half, see `join`).
     // The responder ends once the database closes the connection (after our
     // Terminate) or the agent's socket fails.
-    let responder = pipeline::respond(
+    let responder = pipeline::respond_until_released(
         upstream_reader,
         buffered,
         opened.writer,
@@ -157,7 +192,23 @@ async fn run(
         inbox,
         &state.audit,
     );
-    let (result, _) = join::join(session.run(&mut client_reader), responder).await;
+    let ((result, writer), (_, released)) =
+        join::join(session.run(&mut client_reader), responder).await;
     state.cancel.forget(key);
+    // The agent left cleanly and every answer is in: the connection goes
+    // back to the pool (reset there), unless a transaction is still open.
+    if let (Some(writer), Some(released)) = (writer, released) {
+        let up = upstream::Upstream {
+            reader: FrameReader::from_parts(released.upstream, released.buf, upstream::MAX_FRAME),
+            writer,
+            addr,
+            parameters,
+            backend_key,
+        };
+        match released.tx_status {
+            b'I' => state.pg_pool.give_back(pool_key, up, timeout).await,
+            _ => pool::close(up).await,
+        }
+    }
     result
 }

@@ -7,7 +7,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 
 use crate::config::Database;
-use crate::pg::message::error_fields;
+use crate::pg::message::{error_fields, first_column_text};
 use crate::pg::upstream;
 
 pub use crate::approvals::preview::PREVIEW_TIMEOUT;
@@ -78,14 +78,9 @@ pub async fn explain(
         let mut plan = Vec::new();
         let mut failure = None;
         loop {
-            let frame = up
-                .reader
-                .read_frame()
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("the database closed the connection")?;
+            let frame = upstream::next_frame(&mut up.reader).await?;
             match frame.tag {
-                b'D' => plan.push(data_row_text(frame.body())),
+                b'D' => plan.push(first_column_text(frame.body()).unwrap_or_default()),
                 b'E' => {
                     let (code, message) = error_fields(frame.body());
                     failure = Some(format!("{code}: {message}"));
@@ -103,16 +98,4 @@ pub async fn explain(
     tokio::time::timeout(PREVIEW_TIMEOUT, run)
         .await
         .map_err(|_| "the preview timed out".to_string())?
-}
-
-/// The first column of a DataRow as text.
-fn data_row_text(body: &[u8]) -> String {
-    if body.len() < 6 {
-        return String::new();
-    }
-    let len = i32::from_be_bytes([body[2], body[3], body[4], body[5]]);
-    if len < 0 || body.len() < 6 + len as usize {
-        return String::new();
-    }
-    String::from_utf8_lossy(&body[6..6 + len as usize]).into_owned()
 }

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 
 use crate::config::{Database, UpstreamTls};
 use crate::credentials::{CredentialsError, Identity, Requester};
-use crate::pg::frame::{FrameError, FrameReader};
+use crate::pg::frame::{Frame, FrameError, FrameReader};
 use crate::pg::message::{self, error_fields};
 use crate::pg::scram::ClientExchange;
 use crate::pg::tls::{self, ReadHalf, Stream, WriteHalf};
@@ -55,6 +55,9 @@ impl From<std::io::Error> for UpstreamError {
         UpstreamError::Protocol(e.to_string())
     }
 }
+
+/// The largest answer frame read from a database.
+pub const MAX_FRAME: usize = 1 << 30;
 
 /// Settings that are never taken from the agent: they would turn the read-only
 /// wall off or change who we are.
@@ -107,7 +110,7 @@ pub async fn connect(
         startup.push((READ_ONLY_PARAMETER.0.into(), READ_ONLY_PARAMETER.1.into()));
     }
     let (read, mut writer) = stream.split();
-    let mut reader = FrameReader::new(read, 1 << 30);
+    let mut reader = FrameReader::new(read, MAX_FRAME);
     writer.write_all(&message::startup(&startup)).await?;
     let tls = !matches!(db.tls, UpstreamTls::Disable);
     let auth = Auth {
@@ -128,6 +131,15 @@ pub async fn connect(
             parameters,
             backend_key,
         })
+}
+
+/// The next frame from a database, the connection's end an error.
+pub async fn next_frame(reader: &mut FrameReader<ReadHalf>) -> Result<Frame, String> {
+    reader
+        .read_frame()
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "the database closed the connection".to_string())
 }
 
 async fn negotiate_tls(mut tcp: TcpStream, mode: &UpstreamTls) -> Result<Stream, UpstreamError> {

@@ -69,6 +69,7 @@ async fn start_airlock(dir: &Path) -> (Arc<State>, String) {
         slack: airlock::approvals::notify::SlackInteractions::new(&[]),
         parsed: Default::default(),
         mysql_threads: Default::default(),
+        pg_pool: Default::default(),
     });
     tokio::spawn(airlock::web::serve(state.clone(), listener));
     (state, base)

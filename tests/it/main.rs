@@ -19,6 +19,7 @@ mod pg_auth;
 mod pg_bypass;
 mod pg_holds;
 mod pg_malformed;
+mod pg_pool;
 mod pg_protocol;
 mod pg_readwrite;
 mod pg_tools;

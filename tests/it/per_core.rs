@@ -10,7 +10,7 @@ use airlock::audit::Decision;
 use mysql_async::prelude::*;
 
 use crate::harness::*;
-use crate::pg_tools::{bench_database, run, BENCH_DB};
+use crate::pg_tools::{bench_airlock, run};
 
 const PER_CORE: &str = r#"scheduler = "per-core""#;
 
@@ -127,15 +127,7 @@ async fn a_cancel_request_reaches_a_session_on_the_other_thread() {
 
 #[tokio::test]
 async fn pgbench_runs_clean_in_every_protocol_mode() {
-    bench_database().await;
-    let extra = format!("dbname = \"{BENCH_DB}\"");
-    let a = Airlock::start_with(Options {
-        rules: PERMISSIVE,
-        extra_server: PER_CORE,
-        database_extra: &extra,
-        ..Options::default()
-    })
-    .await;
+    let a = bench_airlock(PER_CORE).await;
     let port = a.addr.port().to_string();
     let before = a.audit().await.len();
     for mode in ["simple", "extended", "prepared"] {

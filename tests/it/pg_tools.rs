@@ -62,6 +62,20 @@ async fn psql_output_is_identical_through_airlock() {
 
 pub(crate) const BENCH_DB: &str = "airlock_pgbench";
 
+/// airlock with permissive rules in front of [`BENCH_DB`] (made ready),
+/// `extra_server` added to its `[server]`.
+pub(crate) async fn bench_airlock(extra_server: &str) -> Airlock {
+    bench_database().await;
+    let extra = format!("dbname = \"{BENCH_DB}\"");
+    Airlock::start_with(Options {
+        rules: PERMISSIVE,
+        extra_server,
+        database_extra: &extra,
+        ..Options::default()
+    })
+    .await
+}
+
 pub(crate) async fn bench_database() {
     let db = direct().await;
     let exists: bool = db
@@ -97,14 +111,7 @@ pub(crate) async fn bench_database() {
 
 #[tokio::test]
 async fn pgbench_runs_in_every_mode_and_every_statement_is_audited() {
-    bench_database().await;
-    let extra = format!("dbname = \"{BENCH_DB}\"");
-    let a = Airlock::start_with(Options {
-        rules: PERMISSIVE,
-        database_extra: &extra,
-        ..Options::default()
-    })
-    .await;
+    let a = bench_airlock("").await;
     let port = a.addr.port().to_string();
     let mut expected = 0usize;
     for (mode, script, per_tx) in [

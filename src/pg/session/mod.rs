@@ -140,11 +140,24 @@ impl<W: AsyncWrite + Unpin> Session<W> {
     }
 
     /// Reads the agent's messages until it leaves or the session fails.
+    /// When it left cleanly, with nothing of it still going to the database
+    /// (no writer connection, no COPY, no block begun), the database
+    /// connection's writing side comes back for reuse and the responder is
+    /// told to hand back its reading side ([`ToClient::Release`]); otherwise
+    /// the connection is closed.
     pub async fn run<R: AsyncRead + Unpin>(
         mut self,
         client: &mut FrameReader<R>,
-    ) -> Result<(), SessionError> {
+    ) -> (Result<(), SessionError>, Option<W>) {
         let result = self.dispatch_all(client).await;
+        let reusable = result.is_ok()
+            && self.writer.is_none()
+            && !self.copy_in
+            && self.begin_sql.is_none()
+            && self.state.pg_pool.enabled();
+        if reusable && self.to_client.send(ToClient::Release).is_ok() {
+            return (result, Some(self.upstream));
+        }
         if let Some(mut link) = self.writer.take() {
             // A block still open on the writer is rolled back by the database.
             let _ = link.upstream.write_all(&[b'X', 0, 0, 0, 4]).await;
@@ -175,7 +188,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         }
         let _ = self.upstream.write_all(&[b'X', 0, 0, 0, 4]).await;
         let _ = self.upstream.shutdown().await;
-        result
+        (result, None)
     }
 
     async fn dispatch_all<R: AsyncRead + Unpin>(

@@ -166,6 +166,17 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// The transaction status when nothing is expected from the database any
+    /// more (no answer outstanding, no batch skipping to Sync, no COPY, the
+    /// connection open); `None` otherwise.
+    pub fn idle(&self) -> Option<u8> {
+        let p = self.pipeline.lock().unwrap();
+        let idle = p.queue.is_empty() && !p.skipping && !p.copy_started && !p.closed;
+        idle.then_some(p.tx_status)
+    }
+}
+
 impl Default for Shared {
     fn default() -> Self {
         Shared::new()
@@ -179,6 +190,9 @@ pub enum ToClient {
     Message(Bytes),
     /// A final message; then the session closes.
     Close(Bytes),
+    /// The agent has gone and the session sends the database nothing more:
+    /// once every answer is in, hand the connection back for reuse.
+    Release,
 }
 
 /// Reads the database's answers, forwards them to the agent untouched (in whole
@@ -186,17 +200,48 @@ pub enum ToClient {
 /// database closes the connection, so that every statement that ran is audited
 /// even when the agent has already gone.
 pub async fn respond<R, W>(
-    mut upstream: R,
-    mut buf: BytesMut,
-    mut client: W,
+    upstream: R,
+    buf: BytesMut,
+    client: W,
     shared: &Shared,
-    mut inbox: mpsc::UnboundedReceiver<ToClient>,
+    inbox: mpsc::UnboundedReceiver<ToClient>,
     audit: &AuditLog,
 ) -> Result<(), FrameError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    respond_until_released(upstream, buf, client, shared, inbox, audit)
+        .await
+        .0
+}
+
+/// The database connection handed back by [`respond_until_released`].
+pub struct Released<R> {
+    pub upstream: R,
+    /// The read buffer (empty: every answer was read and routed).
+    pub buf: BytesMut,
+    /// The transaction status of the last ReadyForQuery.
+    pub tx_status: u8,
+}
+
+/// [`respond`], which also ends, handing the database connection back, once
+/// [`ToClient::Release`] was queued and every answer expected before it has
+/// arrived, with nothing left over (then nothing is shut down but the
+/// agent's side).
+pub async fn respond_until_released<R, W>(
+    mut upstream: R,
+    mut buf: BytesMut,
+    mut client: W,
+    shared: &Shared,
+    mut inbox: mpsc::UnboundedReceiver<ToClient>,
+    audit: &AuditLog,
+) -> (Result<(), FrameError>, Option<Released<R>>)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut releasing = false;
     let mut finished: Finished = Vec::new();
     // The pieces of one read to write to the agent (kept for its allocation).
     let mut out: Vec<Bytes> = Vec::new();
@@ -227,11 +272,25 @@ where
             // Lets go of the read buffer's frames, so it can be reused in place.
             out.clear();
         }
+        if releasing && buf.is_empty() {
+            if let Some(tx_status) = shared.idle() {
+                if client_open {
+                    let _ = client.shutdown().await;
+                }
+                let released = Released {
+                    upstream,
+                    buf,
+                    tx_status,
+                };
+                return (result, Some(released));
+            }
+        }
         if buf.capacity() - buf.len() < 8192 {
             buf.reserve(64 * 1024);
         }
         match next_event(&mut inbox, inbox_open, &mut upstream, &mut buf).await {
             Event::Inbox(msg) => match msg {
+                Some(ToClient::Release) => releasing = true,
                 Some(ToClient::Message(m)) if client_open => {
                     client_open =
                         client.write_all(&m).await.is_ok() && client.flush().await.is_ok();
@@ -258,7 +317,7 @@ where
         let _ = client.shutdown().await;
     }
     close(shared, audit).await;
-    result
+    (result, None)
 }
 
 /// What woke the responder.

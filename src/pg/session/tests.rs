@@ -48,6 +48,7 @@ async fn start_with(
         slack: crate::approvals::notify::SlackInteractions::new(&[]),
         parsed: Default::default(),
         mysql_threads: Default::default(),
+        pg_pool: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

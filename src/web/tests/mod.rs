@@ -96,6 +96,7 @@ impl Harness {
             slack,
             parsed: Default::default(),
             mysql_threads: Default::default(),
+            pg_pool: Default::default(),
         });
         let router = super::router(state.clone());
         Harness {
