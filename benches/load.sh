@@ -26,6 +26,9 @@
 #   AIRLOCK_RULES [everything]: "everything" (one allow-all rule) or "default"
 #   (the shipped rules/default.toml); either way every statement is classified,
 #   decided and audited
+#   CONNECT [0]: also mode "connect", pgbench -S -C (a new connection for every
+#   transaction, simple protocol) with CONNECT_CLIENTS [4] clients; PgBouncer's
+#   agents log in with SCRAM as airlock's do (direct and haproxy: trust)
 #   AIRLOCK_BIN: use this binary instead of building one
 #   RESULTS [benches/results/latest.md]
 #
@@ -41,6 +44,8 @@ TARGETS=${TARGETS:-"direct pgbouncer haproxy airlock"}
 SCALE=${SCALE:-10}
 REINIT=${REINIT:-0}
 MYSQL=${MYSQL:-0}
+CONNECT=${CONNECT:-0}
+CONNECT_CLIENTS=${CONNECT_CLIENTS:-4}
 AIRLOCK_RULES=${AIRLOCK_RULES:-everything}
 SYSBENCH_THREADS=${SYSBENCH_THREADS:-16}
 PG_HOST=${PGHOST_DIRECT:-127.0.0.1}
@@ -62,7 +67,7 @@ AGENT_PASSWORD=bench-password
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RESULTS=${RESULTS:-$REPO/benches/results/latest.md}
-COMMAND_LINE="$(for v in ROUNDS DURATION CLIENTS MODES LATENCY TARGETS SCALE MYSQL AIRLOCK_RULES AIRLOCK_B_ENV; do
+COMMAND_LINE="$(for v in ROUNDS DURATION CLIENTS MODES LATENCY TARGETS SCALE MYSQL CONNECT AIRLOCK_RULES AIRLOCK_B_ENV; do
     [ "$v" = AIRLOCK_B_ENV ] && [ -z "${AIRLOCK_B_ENV:-}" ] && continue
     if [[ ${!v} == *" "* || ${!v} == *=* ]]; then printf "%s='%s' " "$v" "${!v}"; else printf '%s=%s ' "$v" "${!v}"; fi
 done)benches/load.sh"
@@ -244,7 +249,12 @@ EOF
 
 start_pgbouncer() {
     mkdir -p "$WORK/pgbouncer"
-    printf '"%s" ""\n' "$PG_USER" >"$WORK/pgbouncer/userlist.txt"
+    # Agents log in as airlock's do: user bench, SCRAM-SHA-256 against a stored
+    # verifier (airlock's own, when built), so a connection costs both proxies
+    # the same client-side key derivation; the server side is trust.
+    local secret=$AGENT_PASSWORD
+    [ -n "${AIRLOCK:-}" ] && secret=$("$AIRLOCK" passwd --password "$AGENT_PASSWORD" | tail -n 1)
+    printf '"%s" "%s"\n' "$AGENT" "$secret" >"$WORK/pgbouncer/userlist.txt"
     cat >"$WORK/pgbouncer/pgbouncer.ini" <<EOF
 [databases]
 $BENCH_DB = host=$PG_HOST port=$PG_PORT dbname=$BENCH_DB user=$PG_USER
@@ -253,8 +263,8 @@ $BENCH_DB = host=$PG_HOST port=$PG_PORT dbname=$BENCH_DB user=$PG_USER
 listen_addr = 127.0.0.1
 listen_port = $PGBOUNCER_PORT
 unix_socket_dir =
-; The clients are local benchmark processes; upstream is trust auth.
-auth_type = trust
+; Agents authenticate with SCRAM (see above); upstream is trust auth, as $PG_USER.
+auth_type = scram-sha-256
 auth_file = $WORK/pgbouncer/userlist.txt
 pool_mode = session
 max_client_conn = 2000
@@ -325,7 +335,7 @@ init_pgbench() {
 target_conn() {
     case $1 in
     direct) echo "$PG_PORT $PG_USER" ;;
-    pgbouncer) echo "$PGBOUNCER_PORT $PG_USER" ;;
+    pgbouncer) echo "$PGBOUNCER_PORT $AGENT" ;;
     haproxy) echo "$HAPROXY_PORT $PG_USER" ;;
     airlock) echo "$AIRLOCK_PORT $AGENT" ;;
     airlock1) echo "$AIRLOCK1_PORT $AGENT" ;;
@@ -355,13 +365,15 @@ run_pgbench() { # target mode clients round
     local audit_before=0 audit_after=0 cs_before=0 cs_after=0
     read -r port user <<<"$(target_conn "$target")"
     [ "$target" != direct ] && pid=${PID[$target]}
-    local jobs=2
+    local jobs=2 flags=(-M "$mode")
     [ "$clients" -lt 2 ] && jobs=1
+    # "connect": simple protocol with a new connection for every transaction.
+    [ "$mode" = connect ] && flags=(-M simple -C)
     out=$WORK/pgbench-$target-$mode-$clients-$round.log
     wait_upstream_free
     [ -n "$pid" ] && before=$(cpu_ticks "$pid") && cs_before=$(ctx_switches "$pid")
     [[ $target == airlock* ]] && audit_before=$(thread_ticks "$pid" airlock-audit)
-    if ! PGPASSWORD=$AGENT_PASSWORD pgbench -S -n -T "$DURATION" -c "$clients" -j "$jobs" -M "$mode" \
+    if ! PGPASSWORD=$AGENT_PASSWORD pgbench -S -n -T "$DURATION" -c "$clients" -j "$jobs" "${flags[@]}" \
         -h 127.0.0.1 -p "$port" -U "$user" "$BENCH_DB" >"$out" 2>&1; then
         log "pgbench failed: $target $mode c=$clients round $round (see below)"
         tail -n 5 "$out" >&2
@@ -552,6 +564,9 @@ main() {
                 for t in $TARGETS; do run_pgbench "$t" "$mode" "$clients" "$round"; done
             done
         done
+        if [ "$CONNECT" = 1 ]; then
+            for t in $TARGETS; do run_pgbench "$t" connect "$CONNECT_CLIENTS" "$round"; done
+        fi
     done
     if [ "$MYSQL" = 1 ]; then
         local test
@@ -575,6 +590,7 @@ main() {
         echo "- airlock: $airlock_rev, $classifier, $rules_label, auditing on (SQLite store)"
         echo "- versions: $(pgbench --version | head -n 1); $(pgbouncer --version 2>/dev/null | head -n 1 || true); $(haproxy -v 2>/dev/null | head -n 1 | cut -d' ' -f1-3 || true)"
         echo "- pgbench -S -n -T $DURATION -j 2 (-j 1 at 1 client); rounds: $ROUNDS, targets interleaved within each round"
+        [ "$CONNECT" = 1 ] && echo "- mode connect: pgbench -S -C -M simple, a new connection per transaction ($CONNECT_CLIENTS clients); PgBouncer's and airlock's agents log in with SCRAM-SHA-256, direct and haproxy with trust"
         echo
         echo "× columns: per-round TPS ratio against the target measured in the same round, median (min–max) over rounds."
         echo "proxy CPU: utime+stime of the proxy process over the run / transactions, median over rounds;"

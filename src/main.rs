@@ -252,7 +252,7 @@ fn init_logging(config: &Config) {
     }
 }
 
-fn serve(config: Config) -> Result<()> {
+fn serve(mut config: Config) -> Result<()> {
     let threads = std::env::var("AIRLOCK_WORKER_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -264,6 +264,13 @@ fn serve(config: Config) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("AIRLOCK_SCHEDULER: {e}"))?,
         Err(_) => config.server.scheduler,
     };
+    if let Ok(text) = std::env::var("AIRLOCK_POOL_SIZE") {
+        config.server.pool_size = text
+            .parse()
+            .map_err(|_| anyhow::anyhow!("AIRLOCK_POOL_SIZE: expected a number, got {text:?}"))?;
+    }
+    // What the environment chose is what the sessions see in the config.
+    (config.server.worker_threads, config.server.scheduler) = (threads, scheduler);
     match scheduler {
         Scheduler::Shared => {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
