@@ -52,6 +52,9 @@ pub async fn serve(
     Ok(())
 }
 
+/// The largest read buffer a pooled connection keeps between sessions.
+const READ_BUFFER_KEPT: usize = 128 << 10;
+
 /// Aborts a task when dropped (the pool's sweeper ends with the listener).
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -158,7 +161,8 @@ async fn run(
     hello.extend_from_slice(&message::ready_for_query(b'I'));
     opened.writer.write_all(&hello).await?;
     tracing::info!(session = %session_id, agent = %opened.agent.name, db = %database.name, %peer, reused, "session started");
-    let (addr, parameters, backend_key) = (up.addr, up.parameters, up.backend_key);
+    let (addr, parameters, backend_key, logged_in) =
+        (up.addr, up.parameters, up.backend_key, up.opened);
 
     let who = Arc::new(Identity {
         texts: session::SessionTexts::new(
@@ -198,12 +202,18 @@ async fn run(
     // The agent left cleanly and every answer is in: the connection goes
     // back to the pool (reset there), unless a transaction is still open.
     if let (Some(writer), Some(released)) = (writer, released) {
+        // The buffer is empty; one grown by a large answer is not kept.
+        let buf = match released.buf.capacity() > READ_BUFFER_KEPT {
+            true => bytes::BytesMut::new(),
+            false => released.buf,
+        };
         let up = upstream::Upstream {
-            reader: FrameReader::from_parts(released.upstream, released.buf, upstream::MAX_FRAME),
+            reader: FrameReader::from_parts(released.upstream, buf, upstream::MAX_FRAME),
             writer,
             addr,
             parameters,
             backend_key,
+            opened: logged_in,
         };
         match released.tx_status {
             b'I' => state.pg_pool.give_back(pool_key, up, timeout).await,

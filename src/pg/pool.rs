@@ -52,6 +52,11 @@ struct Idle {
     since: Instant,
 }
 
+/// A connection older than this is closed rather than kept (as PgBouncer's
+/// `server_lifetime`): credentials are renewed at least that often, and
+/// memory a backend process accumulated goes.
+pub const MAX_AGE: Duration = Duration::from_secs(60 * 60);
+
 /// The reset sent when a session hands its connection back: the session's
 /// state goes (settings, prepared statements, portals, temporary tables,
 /// advisory locks, LISTEN), and the second query proves the connection is
@@ -119,7 +124,7 @@ impl Pool {
     /// next session under `key`, or closes it (pool full or off, or the reset
     /// did not answer exactly as expected within `timeout`).
     pub async fn give_back(&self, key: Key, mut up: Upstream, timeout: Duration) {
-        if !self.enabled() || self.count(&key) >= self.size {
+        if !self.enabled() || self.count(&key) >= self.size || up.opened.elapsed() > MAX_AGE {
             terminate(up.writer).await;
             return;
         }

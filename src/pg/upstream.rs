@@ -26,6 +26,8 @@ pub struct Upstream {
     /// ParameterStatus frames as the server sent them, for the agent.
     pub parameters: Vec<Bytes>,
     pub backend_key: (i32, i32),
+    /// When the login finished (a reused connection keeps its first).
+    pub opened: std::time::Instant,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +132,7 @@ pub async fn connect(
             addr,
             parameters,
             backend_key,
+            opened: std::time::Instant::now(),
         })
 }
 
