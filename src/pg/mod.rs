@@ -40,9 +40,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let tls = crate::listener::tls_acceptor(&state.config.server)?;
     let sweeper = state.clone();
-    let _sweeping = AbortOnDrop(tokio::spawn(async move {
-        sweeper.pg_pool.sweep_forever().await
-    }));
+    let _sweeping = state.pg_pool.enabled().then(|| {
+        AbortOnDrop(tokio::spawn(async move {
+            sweeper.pg_pool.sweep_forever().await
+        }))
+    });
     crate::listener::accept_loop(listener, "postgres", &sessions, move |tcp, peer| {
         let state = state.clone();
         let tls = tls.clone();
@@ -109,9 +111,10 @@ async fn run(
         agent: opened.agent.name.clone(),
         database: opened.database.clone(),
         params: opened.passed.clone(),
-        // A per-core session thread's sockets answer to its own runtime: its
-        // connections are reused on it only.
-        runtime: (state.config.server.scheduler == crate::config::Scheduler::PerCore)
+        // A single-threaded runtime's sockets (a per-core session thread's)
+        // answer to it: its connections are reused on it only.
+        runtime: (tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::CurrentThread)
             .then(|| std::thread::current().id()),
     };
     let pooled = match state.pg_pool.enabled() {

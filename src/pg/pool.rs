@@ -9,8 +9,10 @@
 //! backend start, which costs milliseconds where a statement costs
 //! microseconds.
 //!
-//! A connection is kept only while `[server] pool_size` others wait under its
-//! key and for at most `[server] pool_idle_timeout`; one the database closed
+//! A connection is kept only while fewer than `[server] pool_size` of the
+//! agent's connections wait (under all its keys: startup parameters are the
+//! agent's to choose, the database's connection slots are not), for at most
+//! `[server] pool_idle_timeout`, and up to [`MAX_AGE`] after its login; one the database closed
 //! meanwhile (or that has anything to say while idle) is dropped when found,
 //! and the session connects anew. Anything unexpected in the reset closes the
 //! connection instead: fail closed, never reuse what was not reset.
@@ -35,7 +37,8 @@ pub struct Key {
     pub agent: String,
     pub database: String,
     pub params: Vec<(String, String)>,
-    /// The session thread, with `[server] scheduler = "per-core"`.
+    /// The thread of a single-threaded runtime (`[server] scheduler =
+    /// "per-core"`), whose reactor the connection's socket is registered with.
     pub runtime: Option<std::thread::ThreadId>,
 }
 
@@ -94,7 +97,7 @@ impl Pool {
             let mut found = None;
             if let Some(list) = idle.get_mut(key) {
                 while let Some(mut entry) = list.pop() {
-                    if entry.since.elapsed() < self.idle_timeout && still_idle(&mut entry.up) {
+                    if self.fresh(&entry) && still_idle(&mut entry.up) {
                         found = Some(entry.up);
                         break;
                     }
@@ -124,7 +127,10 @@ impl Pool {
     /// next session under `key`, or closes it (pool full or off, or the reset
     /// did not answer exactly as expected within `timeout`).
     pub async fn give_back(&self, key: Key, mut up: Upstream, timeout: Duration) {
-        if !self.enabled() || self.count(&key) >= self.size || up.opened.elapsed() > MAX_AGE {
+        if !self.enabled()
+            || self.agent_count(&key.agent) >= self.size
+            || up.opened.elapsed() > MAX_AGE
+        {
             terminate(up.writer).await;
             return;
         }
@@ -143,8 +149,9 @@ impl Pool {
         }
         let refused = {
             let mut idle = self.idle.lock().unwrap();
+            let kept = agent_count(&idle, &key.agent);
             let list = idle.entry(key).or_default();
-            if list.len() < self.size {
+            if kept < self.size {
                 list.push(Idle {
                     up,
                     since: Instant::now(),
@@ -167,7 +174,7 @@ impl Pool {
             idle.retain(|_, list| {
                 let (keep, old): (Vec<Idle>, Vec<Idle>) = std::mem::take(list)
                     .into_iter()
-                    .partition(|e| e.since.elapsed() < self.idle_timeout);
+                    .partition(|e| self.fresh(e));
                 expired.extend(old.into_iter().map(|e| e.up));
                 *list = keep;
                 !list.is_empty()
@@ -184,8 +191,14 @@ impl Pool {
         self.idle.lock().unwrap().values().map(Vec::len).sum()
     }
 
-    fn count(&self, key: &Key) -> usize {
-        self.idle.lock().unwrap().get(key).map_or(0, Vec::len)
+    /// Idle connections kept for an agent, under all its keys.
+    fn agent_count(&self, agent: &str) -> usize {
+        agent_count(&self.idle.lock().unwrap(), agent)
+    }
+
+    /// Neither idle past the timeout nor logged in longer than [`MAX_AGE`] ago.
+    fn fresh(&self, entry: &Idle) -> bool {
+        entry.since.elapsed() < self.idle_timeout && entry.up.opened.elapsed() < MAX_AGE
     }
 
     /// Sweeps every few seconds until the task is dropped.
@@ -197,6 +210,13 @@ impl Pool {
             self.sweep().await;
         }
     }
+}
+
+fn agent_count(idle: &HashMap<Key, Vec<Idle>>, agent: &str) -> usize {
+    idle.iter()
+        .filter(|(key, _)| key.agent == agent)
+        .map(|(_, list)| list.len())
+        .sum()
 }
 
 /// Whether an idle connection has nothing to say: a database that closes a

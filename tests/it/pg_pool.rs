@@ -49,6 +49,16 @@ async fn backend_alive(pid: &str) -> bool {
     n == "1"
 }
 
+/// Waits (up to 3 s) until that backend has gone.
+async fn wait_backend_gone(pid: &str) {
+    for _ in 0..150 {
+        if !backend_alive(pid).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn the_next_session_gets_the_same_backend_with_nothing_of_the_last_one() {
     let a = Airlock::start(PERMISSIVE).await;
@@ -61,8 +71,18 @@ async fn the_next_session_gets_the_same_backend_with_nothing_of_the_last_one() {
     ] {
         first.batch_execute(sql).await.unwrap();
     }
+    // An agent's attempt to turn the reader's read-only default off does
+    // not reach it (airlock keeps the wall); the reset's SHOW checks it anyway.
+    first
+        .batch_execute("SET default_transaction_read_only = off")
+        .await
+        .unwrap();
     // All of it on the reader's backend, the one to be reused.
     assert_eq!(one(&first, "SHOW statement_timeout").await, "1234ms");
+    assert_eq!(
+        one(&first, "SHOW default_transaction_read_only").await,
+        "on"
+    );
     assert_eq!(one(&first, "EXECUTE leftover").await, "1");
     assert_eq!(
         one(&first, "SELECT count(*) FROM pg_listening_channels()").await,
@@ -107,12 +127,7 @@ async fn a_session_left_in_a_transaction_is_closed_not_reused() {
     let backend = pid(&first).await;
     first.batch_execute("BEGIN; SELECT 1").await.unwrap();
     drop(first);
-    for _ in 0..100 {
-        if !backend_alive(&backend).await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_backend_gone(&backend).await;
     assert!(!backend_alive(&backend).await, "closed, not kept");
     assert_eq!(a.state.pg_pool.idle(), 0);
     let second = a.connect().await;
@@ -147,12 +162,7 @@ async fn a_backend_killed_while_idle_is_dropped_and_the_session_connects_anew() 
         .batch_execute(&format!("SELECT pg_terminate_backend({backend})"))
         .await
         .unwrap();
-    for _ in 0..100 {
-        if !backend_alive(&backend).await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_backend_gone(&backend).await;
     let second = a.connect().await;
     assert_ne!(pid(&second).await, backend);
     assert_eq!(one(&second, "SELECT 40 + 2").await, "42");
@@ -172,12 +182,7 @@ async fn idle_connections_are_closed_after_the_idle_timeout_and_size_zero_keeps_
     drop(first);
     wait_idle(&a, 1).await;
     wait_idle(&a, 0).await;
-    for _ in 0..100 {
-        if !backend_alive(&backend).await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_backend_gone(&backend).await;
     assert!(!backend_alive(&backend).await, "closed by the sweep");
 
     let off = Airlock::start_with(Options {
@@ -225,4 +230,66 @@ async fn pgbench_with_a_connection_per_transaction_runs_clean_and_reuses_backend
     assert!(reused >= 150, "{reused} of 200 sessions reused a backend");
     let idle = a.state.pg_pool.idle();
     assert!((1..=16).contains(&idle), "{idle} idle connections kept");
+}
+
+#[tokio::test]
+async fn an_agent_gone_while_its_statement_is_held_leaves_nothing_open_and_nothing_pooled() {
+    let a = Airlock::start(HOLD_WRITES).await;
+    let table = unique("pool_held");
+    direct()
+        .await
+        .batch_execute(&format!("CREATE TABLE {table} (x int)"))
+        .await
+        .unwrap();
+    // A connection whose task can be killed: the agent vanishes mid-batch.
+    let (client, conn) = tokio_postgres::connect(&a.conninfo(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(conn);
+    let backend = pid(&client).await;
+    let update = format!("UPDATE {table} SET x = 1");
+    let held = tokio::spawn(async move { client.execute(update.as_str(), &[]).await });
+    a.next_pending().await;
+    driver.abort();
+    held.abort();
+    // Parse and Bind reached the reader, the Execute was held, no Sync: the
+    // connection is closed (its implicit transaction rolled back), not reset
+    // and kept.
+    wait_backend_gone(&backend).await;
+    assert!(!backend_alive(&backend).await, "closed, not kept");
+    assert_eq!(a.state.pg_pool.idle(), 0);
+    // Nothing of it holds a lock on the table.
+    let db = direct().await;
+    db.batch_execute("SET lock_timeout = '2s'").await.unwrap();
+    db.batch_execute(&format!("ALTER TABLE {table} ADD COLUMN y int"))
+        .await
+        .unwrap();
+    let audit = a.audit().await;
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.statement.starts_with(&format!("UPDATE {table}"))),
+        "the held statement is audited"
+    );
+    drop_table(&table).await;
+}
+
+#[tokio::test]
+async fn an_agents_keys_share_its_pool_size() {
+    let a = Airlock::start_with(Options {
+        rules: PERMISSIVE,
+        extra_server: "pool_size = 2",
+        ..Options::default()
+    })
+    .await;
+    for (n, app) in ["one", "two", "three"].iter().enumerate() {
+        let c = connect(&format!("{} application_name={app}", a.conninfo())).await;
+        assert_eq!(one(&c, "SELECT 1").await, "1");
+        drop(c);
+        // The third is closed: two of this agent's connections already wait.
+        let kept = (n + 1).min(2);
+        wait_idle(&a, kept).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(a.state.pg_pool.idle(), 2);
 }

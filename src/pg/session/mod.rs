@@ -141,7 +141,9 @@ impl<W: AsyncWrite + Unpin> Session<W> {
 
     /// Reads the agent's messages until it leaves or the session fails.
     /// When it left cleanly, with nothing of it still going to the database
-    /// (no writer connection, no COPY, no block begun), the database
+    /// (no writer connection, no COPY, no extended-protocol batch without its
+    /// Sync: the server would hold back its answers, and the batch's implicit
+    /// transaction must be rolled back, not committed by the reset), the database
     /// connection's writing side comes back for reuse and the responder is
     /// told to hand back its reading side ([`ToClient::Release`]); otherwise
     /// the connection is closed.
@@ -153,7 +155,8 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         let reusable = result.is_ok()
             && self.writer.is_none()
             && !self.copy_in
-            && self.begin_sql.is_none()
+            && self.batch.messages == 0
+            && !self.unflushed
             && self.state.pg_pool.enabled();
         if reusable && self.to_client.send(ToClient::Release).is_ok() {
             return (result, Some(self.upstream));

@@ -168,11 +168,12 @@ impl Shared {
 
 impl Shared {
     /// The transaction status when nothing is expected from the database any
-    /// more (no answer outstanding, no batch skipping to Sync, no COPY, the
-    /// connection open); `None` otherwise.
+    /// more (no answer outstanding, no batch skipping to Sync, the connection
+    /// open); `None` otherwise. (A connection left in COPY fails the pool's
+    /// reset and is closed there.)
     pub fn idle(&self) -> Option<u8> {
         let p = self.pipeline.lock().unwrap();
-        let idle = p.queue.is_empty() && !p.skipping && !p.copy_started && !p.closed;
+        let idle = p.queue.is_empty() && !p.skipping && !p.closed;
         idle.then_some(p.tx_status)
     }
 }
