@@ -259,6 +259,42 @@ mod through_rds_standin {
         assert_eq!(sts.calls().len(), 1);
     }
 
+    /// Connection reuse over TLS verify-full with an IAM login: the next
+    /// session of the agent gets the same backend through the same TLS
+    /// connection (no second login, no second token), and a session that
+    /// changed a setting leaves nothing of it.
+    #[tokio::test]
+    async fn an_iam_connection_over_tls_is_reused_by_the_agents_next_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let (crt, key) = self_signed(dir.path());
+        let rds = RdsStandIn::start(&crt, &key, "eu-west-1", 0).await;
+        let sts = StsStandIn::start(StsMode::Issue { ttl_secs: 3600 }).await;
+        let airlock = airlock(dir.path(), &rds, &sts, &crt, "eu-west-1").await;
+        let pid = |c: tokio_postgres::Client| async move {
+            let row = c.query_one("SELECT pg_backend_pid()", &[]).await.unwrap();
+            (c, row.get::<_, i32>(0))
+        };
+        let (first, backend) = pid(airlock.connect().await).await;
+        first.batch_execute("SET work_mem = '7MB'").await.unwrap();
+        drop(first);
+        for _ in 0..300 {
+            if airlock.state.pg_pool.idle() == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(airlock.state.pg_pool.idle(), 1);
+        let (second, again) = pid(airlock.connect().await).await;
+        assert_eq!(
+            again, backend,
+            "the same backend, over the same TLS connection"
+        );
+        let row = second.query_one("SHOW work_mem", &[]).await.unwrap();
+        assert_ne!(row.get::<_, String>(0), "7MB");
+        assert_eq!(airlock.state.pg_pool.reused(), 1);
+        assert!(rds.refusals.lock().unwrap().is_empty());
+    }
+
     async fn refused(region: &str, skew: i64, why: &str) {
         let dir = tempfile::tempdir().unwrap();
         let (crt, key) = self_signed(dir.path());
