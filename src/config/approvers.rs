@@ -171,10 +171,7 @@ pub(super) fn validate_web(raw: RawWeb) -> Result<Web, String> {
             Some(name)
         }
     };
-    let session_ttl = match raw.session_ttl {
-        Some(t) => super::parse_duration(&t).map_err(|e| format!("web.session_ttl: {e}"))?,
-        None => defaults.session_ttl,
-    };
+    let session_ttl = super::duration_or("web.session_ttl", raw.session_ttl, defaults.session_ttl)?;
     if session_ttl.is_zero() {
         return Err("web.session_ttl: must be longer than 0s".into());
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::raw::RawIam;
-use super::{parse_duration, relative};
+use super::{duration_or, relative};
 use crate::credentials::{
     sts, AwsEnv, BaseCredentials, IamSettings, IamSource, RoleSettings, UpstreamCredentials,
 };
@@ -23,9 +23,8 @@ pub(super) fn validate(base: &Path, at: &str, iam: RawIam) -> Result<UpstreamCre
             iam.region
         ));
     }
-    let duration = |key: &str, v: Option<String>, default: Duration| match v {
-        Some(t) => parse_duration(&t).map_err(|e| format!("{at}.{key}: {e}")),
-        None => Ok(default),
+    let duration = |key: &str, v: Option<String>, default: Duration| {
+        duration_or(&format!("{at}.{key}"), v, default)
     };
     let session = duration(
         "session_duration",

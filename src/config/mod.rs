@@ -322,6 +322,15 @@ fn parse_mysql_native(text: &str) -> Option<[u8; 20]> {
 }
 
 /// Parses `"30s"`, `"15m"`, `"2h"`, `"500ms"` or a bare number of seconds.
+/// An optional duration setting `key` (named in the error as written, e.g.
+/// `server.connect_timeout`), or `default` when it is not set.
+fn duration_or(key: &str, value: Option<String>, default: Duration) -> Result<Duration, String> {
+    match value {
+        Some(text) => parse_duration(&text).map_err(|e| format!("{key}: {e}")),
+        None => Ok(default),
+    }
+}
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (num, unit) = t

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::RawServer;
-use super::{parse_duration, relative};
+use super::{duration_or, relative};
 
 /// Client-facing TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,14 +85,16 @@ pub(super) fn validate(base: &Path, s: RawServer) -> Result<Server, String> {
     if tls != ClientTls::Off && (s.tls_cert.is_none() || s.tls_key.is_none()) {
         return Err("server.tls needs server.tls_cert and server.tls_key".into());
     }
-    let connect_timeout = match s.connect_timeout {
-        Some(t) => parse_duration(&t).map_err(|e| format!("server.connect_timeout: {e}"))?,
-        None => Duration::from_secs(10),
-    };
-    let pool_idle_timeout = match s.pool_idle_timeout {
-        Some(t) => parse_duration(&t).map_err(|e| format!("server.pool_idle_timeout: {e}"))?,
-        None => Duration::from_secs(60),
-    };
+    let connect_timeout = duration_or(
+        "server.connect_timeout",
+        s.connect_timeout,
+        Duration::from_secs(10),
+    )?;
+    let pool_idle_timeout = duration_or(
+        "server.pool_idle_timeout",
+        s.pool_idle_timeout,
+        Duration::from_secs(60),
+    )?;
     Ok(Server {
         listen,
         tls,
