@@ -392,6 +392,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_data_rows_first_column_is_read_as_text() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&1i16.to_be_bytes());
+        body.extend_from_slice(&2i32.to_be_bytes());
+        body.extend_from_slice(b"on");
+        assert_eq!(first_column_text(&body).as_deref(), Some("on"));
+        let mut null = Vec::new();
+        null.extend_from_slice(&1i16.to_be_bytes());
+        null.extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(first_column_text(&null), None);
+        assert_eq!(first_column_text(&[0, 0]), None);
+        assert_eq!(first_column_text(&[1]), None);
+    }
+
+    #[test]
     fn tag_rows_reads_the_counts_postgresql_reports() {
         assert_eq!(tag_rows(b"SELECT 5\0"), Some(5));
         assert_eq!(tag_rows(b"INSERT 0 3\0"), Some(3));

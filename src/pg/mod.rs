@@ -117,10 +117,8 @@ async fn run(
             == tokio::runtime::RuntimeFlavor::CurrentThread)
             .then(|| std::thread::current().id()),
     };
-    let pooled = match state.pg_pool.enabled() {
-        true => state.pg_pool.take(&pool_key).await,
-        false => None,
-    };
+    // A pool that is off holds nothing: this finds none.
+    let pooled = state.pg_pool.take(&pool_key).await;
     let reused = pooled.is_some();
     let connected = match pooled {
         Some(up) => Ok(up),

@@ -27,7 +27,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 
 use crate::pg::message;
-use crate::pg::tls::{ReadHalf, WriteHalf};
+use crate::pg::tls::ReadHalf;
 use crate::pg::upstream::{self, Upstream, READ_ONLY_PARAMETER};
 
 /// Whose connection it is and what it was opened with: a session takes only a
@@ -110,7 +110,7 @@ impl Pool {
             found
         };
         for up in stale {
-            terminate(up.writer).await;
+            close(up).await;
         }
         if found.is_some() {
             self.reused.fetch_add(1, Ordering::Relaxed);
@@ -131,19 +131,19 @@ impl Pool {
             || self.agent_count(&key.agent) >= self.size
             || up.opened.elapsed() > MAX_AGE
         {
-            terminate(up.writer).await;
+            close(up).await;
             return;
         }
         match tokio::time::timeout(timeout, reset(&mut up)).await {
             Ok(Ok(())) => {}
             Ok(Err(why)) => {
                 tracing::debug!(db = %key.database, %why, "upstream connection not reused");
-                terminate(up.writer).await;
+                close(up).await;
                 return;
             }
             Err(_) => {
                 tracing::debug!(db = %key.database, "upstream reset timed out; closed");
-                terminate(up.writer).await;
+                close(up).await;
                 return;
             }
         }
@@ -162,7 +162,7 @@ impl Pool {
             }
         };
         if let Some(up) = refused {
-            terminate(up.writer).await;
+            close(up).await;
         }
     }
 
@@ -182,7 +182,7 @@ impl Pool {
             expired
         };
         for up in expired {
-            terminate(up.writer).await;
+            close(up).await;
         }
     }
 
@@ -283,14 +283,8 @@ fn update_parameter(parameters: &mut Vec<Bytes>, frame: Bytes) {
 }
 
 /// Closes a connection that is not kept.
-pub async fn close(up: Upstream) {
-    terminate(up.writer).await;
-}
-
-/// Closes a connection politely: Terminate, then the sending side.
-async fn terminate(mut writer: WriteHalf) {
-    let _ = writer.write_all(&[b'X', 0, 0, 0, 4]).await;
-    let _ = writer.shutdown().await;
+pub async fn close(mut up: Upstream) {
+    upstream::terminate(&mut up.writer).await;
 }
 
 #[cfg(test)]
@@ -314,21 +308,6 @@ mod tests {
                 status("application_name", "x")
             ]
         );
-    }
-
-    #[test]
-    fn a_data_rows_first_column_is_read_as_text() {
-        let mut body = Vec::new();
-        body.extend_from_slice(&1i16.to_be_bytes());
-        body.extend_from_slice(&2i32.to_be_bytes());
-        body.extend_from_slice(b"on");
-        assert_eq!(message::first_column_text(&body).as_deref(), Some("on"));
-        let mut null = Vec::new();
-        null.extend_from_slice(&1i16.to_be_bytes());
-        null.extend_from_slice(&(-1i32).to_be_bytes());
-        assert_eq!(message::first_column_text(&null), None);
-        assert_eq!(message::first_column_text(&[0, 0]), None);
-        assert_eq!(message::first_column_text(&[1]), None);
     }
 
     #[test]

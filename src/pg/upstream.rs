@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use md5::{Digest, Md5};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::config::{Database, UpstreamTls};
@@ -134,6 +134,13 @@ pub async fn connect(
             backend_key,
             opened: std::time::Instant::now(),
         })
+}
+
+/// Ends a database connection politely: Terminate, then the sending side
+/// (errors ignored: the connection is being given up either way).
+pub async fn terminate<W: AsyncWrite + Unpin>(writer: &mut W) {
+    let _ = writer.write_all(&[b'X', 0, 0, 0, 4]).await;
+    let _ = writer.shutdown().await;
 }
 
 /// The next frame from a database, the connection's end an error.

@@ -25,7 +25,7 @@ pub use identity::{Identity, SessionTexts};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
 use crate::audit::{AuditRecord, Decision};
@@ -163,8 +163,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         }
         if let Some(mut link) = self.writer.take() {
             // A block still open on the writer is rolled back by the database.
-            let _ = link.upstream.write_all(&[b'X', 0, 0, 0, 4]).await;
-            let _ = link.upstream.shutdown().await;
+            crate::pg::upstream::terminate(&mut link.upstream).await;
         }
         if let Err(e) = &result {
             let error = match e {
@@ -189,8 +188,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                 let _ = self.to_client.send(ToClient::Close(err.encode()));
             }
         }
-        let _ = self.upstream.write_all(&[b'X', 0, 0, 0, 4]).await;
-        let _ = self.upstream.shutdown().await;
+        crate::pg::upstream::terminate(&mut self.upstream).await;
         (result, None)
     }
 

@@ -164,9 +164,7 @@ impl Shared {
             notified.await;
         }
     }
-}
 
-impl Shared {
     /// The transaction status when nothing is expected from the database any
     /// more (no answer outstanding, no batch skipping to Sync, the connection
     /// open); `None` otherwise. (A connection left in COPY fails the pool's

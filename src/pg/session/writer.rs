@@ -243,8 +243,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
             return Ok(());
         };
         self.state.cancel.route_writer(self.who.cancel_key, None);
-        let _ = link.upstream.write_all(&[b'X', 0, 0, 0, 4]).await;
-        let _ = link.upstream.shutdown().await;
+        crate::pg::upstream::terminate(&mut link.upstream).await;
         let _ = link.task.await;
         tracing::debug!("writer connection closed");
         let replay = std::mem::take(&mut self.replay);
