@@ -10,7 +10,7 @@ use airlock::audit::Decision;
 use mysql_async::prelude::*;
 
 use crate::harness::*;
-use crate::pg_tools::{bench_airlock, run};
+use crate::pg_tools::{bench_airlock, pgbench_clean, pgbench_selects};
 
 const PER_CORE: &str = r#"scheduler = "per-core""#;
 
@@ -131,24 +131,11 @@ async fn pgbench_runs_clean_in_every_protocol_mode() {
     let port = a.addr.port().to_string();
     let before = a.audit().await.len();
     for mode in ["simple", "extended", "prepared"] {
-        let port = port.clone();
-        let (ok, out, err) = tokio::task::spawn_blocking(move || {
-            run(&mut pgbench_through(&port, mode, "-S", "8", "100"))
-        })
-        .await
-        .unwrap();
-        assert!(ok, "pgbench -M {mode}: {out}\n{err}");
-        assert!(out.contains("number of failed transactions: 0"), "{out}");
+        let cmd = pgbench_through(&port, mode, "-S", "8", "100");
+        pgbench_clean(cmd, &format!("pgbench -M {mode}")).await;
     }
     let audit = a.audit().await;
-    let selects = audit[before..]
-        .iter()
-        .filter(|r| {
-            r.statement
-                .starts_with("SELECT abalance FROM pgbench_accounts")
-        })
-        .count();
-    assert_eq!(selects, 3 * 8 * 100);
+    assert_eq!(pgbench_selects(&audit[before..]), 3 * 8 * 100);
     assert!(
         audit.iter().all(|r| r.error.is_none()),
         "an audited statement failed"

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio_postgres::SimpleQueryMessage;
 
 use crate::harness::*;
-use crate::pg_tools::{bench_airlock, run};
+use crate::pg_tools::{bench_airlock, pgbench_clean, pgbench_selects};
 
 /// The first column of the first row of a simple query.
 async fn one(c: &tokio_postgres::Client, sql: &str) -> String {
@@ -205,24 +205,15 @@ async fn pgbench_with_a_connection_per_transaction_runs_clean_and_reuses_backend
     let a = bench_airlock("").await;
     let port = a.addr.port().to_string();
     let before = a.audit().await.len();
-    let (ok, out, err) = tokio::task::spawn_blocking(move || {
-        let mut cmd = pgbench_through(&port, "simple", "-S", "4", "50");
-        cmd.arg("-C");
-        run(&mut cmd)
-    })
-    .await
-    .unwrap();
-    assert!(ok, "pgbench -C: {out}\n{err}");
-    assert!(out.contains("number of failed transactions: 0"), "{out}");
+    let mut cmd = pgbench_through(&port, "simple", "-S", "4", "50");
+    cmd.arg("-C");
+    pgbench_clean(cmd, "pgbench -C").await;
     let audit = a.audit().await;
-    let selects = audit[before..]
-        .iter()
-        .filter(|r| {
-            r.statement
-                .starts_with("SELECT abalance FROM pgbench_accounts")
-        })
-        .count();
-    assert_eq!(selects, 4 * 50, "every statement audited");
+    assert_eq!(
+        pgbench_selects(&audit[before..]),
+        4 * 50,
+        "every statement audited"
+    );
     // 200 sessions, at most 4 at a time: most on reused backends (a client
     // may reconnect before its last session's connection is back, and then
     // gets a new one), never more kept than pool_size.

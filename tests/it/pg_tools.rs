@@ -14,6 +14,28 @@ pub(crate) fn run(cmd: &mut Command) -> (bool, String, String) {
     )
 }
 
+/// Runs a pgbench command off the runtime and asserts it ran clean: exit 0
+/// and no failed transaction. Returns its output.
+pub(crate) async fn pgbench_clean(mut cmd: Command, what: &str) -> String {
+    let (ok, out, err) = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap();
+    assert!(ok, "{what}: {out}\n{err}");
+    assert!(out.contains("number of failed transactions: 0"), "{out}");
+    out
+}
+
+/// The audit records of pgbench -S's SELECT.
+pub(crate) fn pgbench_selects(audit: &[airlock::audit::AuditRecord]) -> usize {
+    audit
+        .iter()
+        .filter(|r| {
+            r.statement
+                .starts_with("SELECT abalance FROM pgbench_accounts")
+        })
+        .count()
+}
+
 #[tokio::test]
 async fn psql_output_is_identical_through_airlock() {
     let a = Airlock::start(HOLD_WRITES).await;
@@ -122,14 +144,8 @@ async fn pgbench_runs_in_every_mode_and_every_statement_is_audited() {
         ("extended", "-N", 5),
         ("prepared", "", 7),
     ] {
-        let port = port.clone();
-        let (ok, out, err) = tokio::task::spawn_blocking(move || {
-            run(&mut pgbench_through(&port, mode, script, "4", "50"))
-        })
-        .await
-        .unwrap();
-        assert!(ok, "pgbench -M {mode} {script}: {out}\n{err}");
-        assert!(out.contains("number of failed transactions: 0"), "{out}");
+        let cmd = pgbench_through(&port, mode, script, "4", "50");
+        pgbench_clean(cmd, &format!("pgbench -M {mode} {script}")).await;
         // plus pgbench's own two start-up queries (scale and partitioning)
         expected += 4 * 50 * per_tx + 2;
     }
