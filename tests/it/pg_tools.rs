@@ -98,7 +98,15 @@ pub(crate) async fn bench_airlock(extra_server: &str) -> Airlock {
     .await
 }
 
+/// Creates [`BENCH_DB`] and fills it with `pgbench -i`, once per test run:
+/// `pgbench -i` drops and recreates the tables, so running it again while
+/// another test's pgbench reads them fails that test.
 pub(crate) async fn bench_database() {
+    static READY: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    READY.get_or_init(init_bench_database).await;
+}
+
+async fn init_bench_database() {
     let db = direct().await;
     let exists: bool = db
         .query_one(
