@@ -1,8 +1,12 @@
 //! Classifier speed: typical statements an agent sends, one benchmark each,
 //! cold (`classify`) and through the session's cache (`cached/*`).
 
+use airlock::classify::cache::Cache;
 use airlock::classify::{classify, Dialect};
-use airlock::pg::session::cache::ParseCache;
+use airlock::mysql::statement::Prepared as MysqlPrepared;
+use airlock::pg::session::statements::Prepared;
+
+type ParseCache = Cache<Prepared>;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 const SHORT_SELECT: &str = "SELECT id, name FROM customers WHERE id = 42";
@@ -75,6 +79,31 @@ fn cached(c: &mut Criterion) {
             })
         });
     }
+    // sysbench's point select over the text protocol, and its BEGIN (no
+    // shape: found by its text).
+    let points: Vec<String> = (0..1000)
+        .map(|id| format!("SELECT c FROM sbtest1 WHERE id={id}"))
+        .collect();
+    let mut i = 0;
+    c.bench_function("cold/mysql_point_select_literal", |b| {
+        b.iter(|| {
+            i = (i + 1) % points.len();
+            classify(Dialect::Mysql, black_box(&points[i]))
+        })
+    });
+    let mysql = Cache::<MysqlPrepared>::default();
+    c.bench_function("cached/mysql_point_select_literal", |b| {
+        b.iter(|| {
+            i = (i + 1) % points.len();
+            mysql.query(black_box(&points[i]))
+        })
+    });
+    c.bench_function("cold/mysql_begin", |b| {
+        b.iter(|| classify(Dialect::Mysql, black_box("BEGIN")))
+    });
+    c.bench_function("cached/mysql_begin", |b| {
+        b.iter(|| mysql.query(black_box("BEGIN")))
+    });
     let mut n = 0u64;
     let cache = ParseCache::default();
     c.bench_function("cached/new_shape_miss", |b| {

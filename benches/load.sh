@@ -23,6 +23,10 @@
 #   haproxy TCP on HAPROXY_MYSQL_PORT [3307] and through airlock's MySQL
 #   listener on AIRLOCK_MYSQL_PORT [6035] (agent bench, mysql_native_password;
 #   database entry airlock_bench_mysql); SYSBENCH_THREADS [16]
+#   SYSBENCH_TESTS ["oltp_point_select oltp_read_only oltp_point_select+text
+#   oltp_read_only+text"]: a name ending in +text runs that test over the text
+#   protocol (--db-ps-mode=disable: COM_QUERY with the values in the text, as
+#   most MySQL drivers send by default) instead of prepared statements
 #   AIRLOCK_RULES [everything]: "everything" (one allow-all rule) or "default"
 #   (the shipped rules/default.toml); either way every statement is classified,
 #   decided and audited
@@ -48,6 +52,7 @@ CONNECT=${CONNECT:-0}
 CONNECT_CLIENTS=${CONNECT_CLIENTS:-4}
 AIRLOCK_RULES=${AIRLOCK_RULES:-everything}
 SYSBENCH_THREADS=${SYSBENCH_THREADS:-16}
+SYSBENCH_TESTS=${SYSBENCH_TESTS:-"oltp_point_select oltp_read_only oltp_point_select+text oltp_read_only+text"}
 PG_HOST=${PGHOST_DIRECT:-127.0.0.1}
 PG_PORT=${PGPORT_DIRECT:-5432}
 PG_USER=${PGUSER_DIRECT:-postgres}
@@ -67,7 +72,7 @@ AGENT_PASSWORD=bench-password
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RESULTS=${RESULTS:-$REPO/benches/results/latest.md}
-COMMAND_LINE="$(for v in ROUNDS DURATION CLIENTS MODES LATENCY TARGETS SCALE MYSQL CONNECT AIRLOCK_RULES AIRLOCK_B_ENV; do
+COMMAND_LINE="$(for v in ROUNDS DURATION CLIENTS MODES LATENCY TARGETS SCALE MYSQL SYSBENCH_TESTS CONNECT AIRLOCK_RULES AIRLOCK_B_ENV; do
     [ "$v" = AIRLOCK_B_ENV ] && [ -z "${AIRLOCK_B_ENV:-}" ] && continue
     if [[ ${!v} == *" "* || ${!v} == *=* ]]; then printf "%s='%s' " "$v" "${!v}"; else printf '%s=%s ' "$v" "${!v}"; fi
 done)benches/load.sh"
@@ -433,10 +438,11 @@ run_sysbench() { # target test round
     fi
     [ "$target" != direct ] && pid=${PID[$target]:-}
     out=$WORK/sysbench-$target-$test-$round.log
-    local login=()
+    local login=() protocol=()
     [ "$target" = airlock ] && login=("$AGENT" "$AGENT_PASSWORD" "$MYSQL_ENTRY")
+    [[ $test == *+text ]] && protocol=(--db-ps-mode=disable)
     [ -n "$pid" ] && before=$(cpu_ticks "$pid") && cs_before=$(ctx_switches "$pid")
-    if ! sysbench "$test" $(sysbench_common "$port" "${login[@]}") --threads="$SYSBENCH_THREADS" \
+    if ! sysbench "${test%+text}" $(sysbench_common "$port" "${login[@]}") "${protocol[@]}" --threads="$SYSBENCH_THREADS" \
         --time="$DURATION" --report-interval=0 run >"$out" 2>&1; then
         log "sysbench failed: $target $test round $round"
         tail -n 5 "$out" >&2
@@ -571,7 +577,7 @@ main() {
     if [ "$MYSQL" = 1 ]; then
         local test
         for ((round = 1; round <= ROUNDS; round++)); do
-            for test in oltp_point_select oltp_read_only; do
+            for test in $SYSBENCH_TESTS; do
                 for t in direct haproxy airlock; do run_sysbench "$t" "$test" "$round"; done
             done
         done
@@ -602,6 +608,7 @@ main() {
             echo "# Load benchmark: sysbench against MariaDB ($SYSBENCH_THREADS threads, 4 tables × 100000 rows)"
             echo
             echo "airlock: its MySQL listener, agent \`$AGENT\` (mysql_native_password), same rules and audit as above."
+            echo "Tests ending in +text ran over the text protocol (\`--db-ps-mode=disable\`: COM_QUERY, values in the text); the others with server-side prepared statements."
             echo
             table "$MYRAW" direct haproxy test
         fi

@@ -7,9 +7,9 @@ use crate::approvals::notify::{Notifier, SlackInteractions};
 use crate::approvals::Approvals;
 use crate::audit::journal::{self, Journal};
 use crate::audit::{AuditLog, AuditWriterHandle};
+use crate::classify::cache::Cache;
 use crate::config::Config;
 use crate::pg::cancel::CancelKeys;
-use crate::pg::session::cache::ParseCache;
 use crate::policy::{PolicyError, Rules};
 use crate::store::{Store, StoreError};
 
@@ -23,8 +23,10 @@ pub struct State {
     pub notifier: Notifier,
     /// Slack's Approve / Deny button callbacks (signature and replay checks).
     pub slack: SlackInteractions,
-    /// Classified texts of extended-protocol Parse messages.
-    pub parsed: ParseCache,
+    /// Classified texts of PostgreSQL Parse messages and simple queries.
+    pub parsed: Cache<crate::pg::session::statements::Prepared>,
+    /// Classified texts of MySQL COM_QUERY and COM_STMT_PREPARE.
+    pub mysql_parsed: Cache<crate::mysql::statement::Prepared>,
     /// MySQL sessions' upstream threads, for routing KILL.
     pub mysql_threads: crate::mysql::kill::Threads,
     /// PostgreSQL reader connections idle between sessions.
@@ -90,7 +92,8 @@ impl State {
             audit,
             cancel: CancelKeys::default(),
             notifier,
-            parsed: ParseCache::default(),
+            parsed: Cache::default(),
+            mysql_parsed: Cache::default(),
             mysql_threads: Default::default(),
             pg_pool: crate::pg::pool::Pool::new(pool_size, pool_idle_timeout),
         };

@@ -51,6 +51,7 @@
 //!   the statement type by its first keywords; a piece with semicolons inside
 //!   (a BEGIN ATOMIC body) never falls back.
 
+pub mod cache;
 pub mod fingerprint;
 pub mod mysql_explain;
 pub mod shape;

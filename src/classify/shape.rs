@@ -8,11 +8,12 @@
 //! key where the classifier never looks inside a literal, so [`shape`] answers
 //! `None` (classify afresh) for anything else. It keeps the scope narrow:
 //!
-//! - PostgreSQL, one statement (a trailing `;` at most), starting with `SELECT`
-//!   or `WITH`: their classes come from keywords, names and called functions
+//! - One statement (a trailing `;` at most), starting with `SELECT` or
+//!   `WITH`: their classes come from keywords, names and called functions
 //!   (`functions.rs` matches names, not arguments). The classifier reads
 //!   literal values only in statements outside that scope: `SET` / `RESET`
-//!   values (`session.rs`), `EXPLAIN` options (`explain.rs`), MySQL settings.
+//!   values (`session.rs`), `EXPLAIN` options (`explain.rs`), MySQL settings
+//!   (`mysql_settings.rs`).
 //! - Literals are plain `'...'` strings (with `''` inside) and unsigned decimal
 //!   numbers (`42`, `3.14`), each standing alone between non-word characters.
 //!   Strings, integers and numbers with a fraction get different markers
@@ -25,12 +26,20 @@
 //!   markers could then be forged), unterminated quotes, several statements,
 //!   or text longer than [`LONGEST`] (the classifier's size guards must see
 //!   the real length).
+//! - MySQL's lexical rules on top, for [`Dialect::Mysql`]: `` `names` `` are
+//!   read to their closing backtick and kept as written (a quote inside one
+//!   opens no string), `#` comments give no shape, and so does a backslash
+//!   anywhere (an escape inside strings, `"..."` included, unless
+//!   `NO_BACKSLASH_ESCAPES`). `"..."` (a string, or a name under
+//!   `ANSI_QUOTES`) is kept as written, as in PostgreSQL.
 //!
 //! `tests/shapes.rs` checks, over the classifier's whole test
 //! corpus and generated literal variants, that a shape's classification is the
 //! classification of every text with that shape.
 
 use std::ops::Range;
+
+use super::Dialect;
 
 /// Longest text given a shape.
 pub const LONGEST: usize = 16 * 1024;
@@ -50,27 +59,68 @@ const SHORT_INTEGER: usize = 9;
 
 /// The shape of `sql`, or `None` when its classification may depend on its
 /// literal values (or on anything this scanner does not read exactly).
-pub fn shape(sql: &str) -> Option<Vec<u8>> {
+pub fn shape(dialect: Dialect, sql: &str) -> Option<Vec<u8>> {
     let mut key = Vec::new();
-    scan_into(sql, &mut key, |_, _| {}).then_some(key)
+    scan_into(dialect, sql, &mut key, |_, _| {}).then_some(key)
 }
 
 /// [`shape`] into `key` (cleared first; its allocation is reused): `false`
 /// when `sql` has no shape.
-pub fn shape_into(sql: &str, key: &mut Vec<u8>) -> bool {
-    scan_into(sql, key, |_, _| {})
+pub fn shape_into(dialect: Dialect, sql: &str, key: &mut Vec<u8>) -> bool {
+    scan_into(dialect, sql, key, |_, _| {})
 }
 
 /// [`shape`], telling `literal` where each blanked literal is and its marker.
 #[cfg(test)]
-pub(crate) fn scan(sql: &str, literal: impl FnMut(Range<usize>, u8)) -> Option<Vec<u8>> {
+pub(crate) fn scan(
+    dialect: Dialect,
+    sql: &str,
+    literal: impl FnMut(Range<usize>, u8),
+) -> Option<Vec<u8>> {
     let mut key = Vec::new();
-    scan_into(sql, &mut key, literal).then_some(key)
+    scan_into(dialect, sql, &mut key, literal).then_some(key)
+}
+
+/// Whether a string literal of `sql` is read as a table's name in `tables`
+/// (its classification's): sqlparser takes `'t'` for a name where one goes
+/// (`FROM 't'`, which the database then refuses), so that classification
+/// depends on the literal's value and the shape is not to be kept. The same
+/// holds for every text of the shape (where a literal stands decides how it
+/// is read), so checking the text that fills the cache is enough. A string
+/// whose value is a table's name elsewhere in the text (`FROM t WHERE a =
+/// 't'`) keeps its shape out too: classified afresh, never wrong.
+pub fn names_a_literal(dialect: Dialect, sql: &str, tables: &[String]) -> bool {
+    if tables.is_empty() {
+        return false;
+    }
+    let mut strings = Vec::new();
+    let mut key = Vec::new();
+    let shaped = scan_into(dialect, sql, &mut key, |span, marker| {
+        if marker == STRING {
+            strings.push(span);
+        }
+    });
+    if !shaped {
+        return true;
+    }
+    strings.into_iter().any(|span| {
+        // Inside the quotes, as written and with `''` read as one quote.
+        let raw = &sql[span.start + 1..span.end - 1];
+        let value = raw.replace("''", "'");
+        let same = |name: &str| {
+            let name = name.trim_matches(|c| c == '"' || c == '`');
+            name.eq_ignore_ascii_case(raw) || name.eq_ignore_ascii_case(&value)
+        };
+        tables
+            .iter()
+            .any(|table| same(table) || table.split('.').any(same))
+    })
 }
 
 /// Bytes the scanner passes over as they are, whatever surrounds them:
 /// everything but the bytes the `match` in [`scan_into`] looks at (quotes,
-/// digits, `$`, `-`, `/`, backslash, `;`) and the control bytes.
+/// digits, `$`, `-`, `/`, backslash, `;`, and MySQL's `` ` `` and `#`) and
+/// the control bytes.
 const PLAIN: [bool; 256] = {
     let mut plain = [false; 256];
     let mut c = 0;
@@ -78,24 +128,34 @@ const PLAIN: [bool; 256] = {
         let b = c as u8;
         plain[c] = !matches!(
             b,
-            b'\'' | b'0'..=b'9' | b'"' | b'$' | b'-' | b'/' | b'\\' | b';'
+            b'\'' | b'0'..=b'9' | b'"' | b'$' | b'-' | b'/' | b'\\' | b';' | b'`' | b'#'
         ) && !is_control(b);
         c += 1;
     }
     plain
 };
 
-fn scan_into(sql: &str, key: &mut Vec<u8>, mut literal: impl FnMut(Range<usize>, u8)) -> bool {
+fn scan_into(
+    dialect: Dialect,
+    sql: &str,
+    key: &mut Vec<u8>,
+    mut literal: impl FnMut(Range<usize>, u8),
+) -> bool {
     key.clear();
-    scan_bytes(sql.as_bytes(), key, &mut literal).is_some()
+    scan_bytes(dialect == Dialect::Mysql, sql.as_bytes(), key, &mut literal).is_some()
 }
 
 fn scan_bytes(
+    mysql: bool,
     b: &[u8],
     key: &mut Vec<u8>,
     literal: &mut impl FnMut(Range<usize>, u8),
 ) -> Option<()> {
     if b.len() > LONGEST || !starts_query(b) {
+        return None;
+    }
+    // A backslash escapes inside any MySQL string, `"..."` included.
+    if mysql && memchr::memchr(b'\\', b).is_some() {
         return None;
     }
     key.reserve(b.len());
@@ -121,13 +181,16 @@ fn scan_bytes(
                 let end = number_end(b, at)?;
                 (end, number_marker(&b[at..end]))
             }
-            b'"' => {
-                let end = at + 1 + b[at + 1..].iter().position(|&q| q == b'"')?;
+            // Kept as written: a quoted name (or a MySQL `"..."` string,
+            // which has no backslash here).
+            q @ b'"' | q @ b'`' if q == b'"' || mysql => {
+                let end = at + 1 + b[at + 1..].iter().position(|&c| c == q)?;
                 if b[at..end].iter().any(|&c| is_control(c)) {
                     return None;
                 }
                 (end + 1, None)
             }
+            b'#' if mysql => return None,
             // `$1` is a parameter; any other `$` outside a word opens a dollar quote.
             b'$' if (at == 0 || !is_word(b[at - 1]))
                 && !b.get(at + 1).is_some_and(u8::is_ascii_digit) =>
@@ -235,7 +298,11 @@ mod tests {
     use super::*;
 
     fn key(sql: &str) -> Option<Vec<u8>> {
-        shape(sql)
+        shape(Dialect::Postgres, sql)
+    }
+
+    fn mysql(sql: &str) -> Option<Vec<u8>> {
+        shape(Dialect::Mysql, sql)
     }
 
     #[test]
@@ -301,6 +368,39 @@ mod tests {
         }
         let long = format!("SELECT '{}'", "x".repeat(LONGEST));
         assert_eq!(key(&long), None);
+    }
+
+    #[test]
+    fn mysql_backticks_are_names_and_hashes_comments() {
+        // A quote inside a backticked name opens no string: the literal
+        // after it is blanked, the name kept.
+        assert_eq!(
+            mysql("SELECT `it's` FROM `a``b` WHERE x = 'y' AND z = 7").unwrap(),
+            b"SELECT `it's` FROM `a``b` WHERE x = \x01 AND z = \x02"
+        );
+        assert_eq!(
+            mysql("SELECT c FROM sbtest1 WHERE id = 17"),
+            mysql("SELECT c FROM sbtest1 WHERE id = 4242")
+        );
+        assert_ne!(mysql("SELECT `a` FROM t"), mysql("SELECT `b` FROM t"));
+        // PostgreSQL reads a backtick as any other byte: the quote opens a string.
+        assert_eq!(key("SELECT `it's` FROM t"), None);
+        for sql in [
+            "SELECT 1 # ' ; DROP TABLE t",
+            "SELECT \"a\\\"b\" FROM t",
+            "SELECT `a\\` FROM t",
+            "SELECT 'a\\'' FROM t",
+            "SELECT `unterminated",
+            "SELECT `\u{1}`",
+            "SELECT _utf8mb4'x'",
+            "SELECT N'x'",
+            "SELECT X'1F', b'01'",
+            "SELECT 0x1F",
+            "SELECT 1 /*! , SLEEP(1) */",
+            "SELECT 1--1",
+        ] {
+            assert_eq!(mysql(sql), None, "{sql:?}");
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::classify::Class;
 impl Session {
     /// COM_QUERY; a KILL is first routed to the right upstream thread.
     pub(super) async fn query(&mut self, c: Command) -> Result<Flow, SessionError> {
-        let prepared = text(&c.body);
+        let prepared = text(&c.body, |sql| self.state.mysql_parsed.query(sql));
         let mut p = c.pending(Answer::Results);
         let threads = &self.state.mysql_threads;
         let (agent, db) = (&self.who.agent.name, &self.who.database.name);
@@ -108,7 +108,7 @@ impl Session {
     /// airlock answers it under an id of its own, and an EXECUTE of it is
     /// prepared on the writer.
     pub(super) async fn prepare(&mut self, c: Command) -> Result<Flow, SessionError> {
-        let prepared = text(&c.body);
+        let prepared = text(&c.body, |sql| self.state.mysql_parsed.text(sql));
         if prepared.class() >= Class::Write {
             let Some(params) = reprepare::placeholders(&prepared.sql) else {
                 let err = MyError::new(

@@ -376,6 +376,15 @@ impl Session {
 /// Refused whatever the rules say, as on the PostgreSQL side.
 pub(super) fn unsafe_charset(sql: &str) -> bool {
     const UNSAFE: [&str; 5] = ["big5", "sjis", "gbk", "cp932", "gb18030"];
+    // Most texts name no character set: told apart without a lower-cased copy.
+    let mentions = |word: &[u8]| {
+        sql.as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    if !mentions(b"names") && !mentions(b"char") {
+        return false;
+    }
     let lower = sql.to_ascii_lowercase();
     if !["names", "character", "charset"]
         .iter()
@@ -391,10 +400,12 @@ pub(super) fn unsafe_charset(sql: &str) -> bool {
             .any(|w| UNSAFE.contains(w) || UNSAFE.iter().any(|u| w.starts_with(&format!("{u}_"))))
 }
 
-/// A statement's text from a command packet (unknown when not UTF-8).
-pub(super) fn text(bytes: &[u8]) -> Arc<Prepared> {
+/// A statement's text from a command packet, classified by `classify`
+/// (the session's cache: a query by shape or text, a prepare by text), or
+/// unknown when not UTF-8.
+pub(super) fn text(bytes: &[u8], classify: impl FnOnce(&str) -> Arc<Prepared>) -> Arc<Prepared> {
     match std::str::from_utf8(bytes) {
-        Ok(sql) => Prepared::new(sql),
+        Ok(sql) => classify(sql),
         Err(_) => Prepared::unknown(
             &String::from_utf8_lossy(bytes),
             "statement text is not valid UTF-8",
@@ -418,6 +429,9 @@ mod tests {
         assert!(!unsafe_charset("SET NAMES utf8mb4"));
         assert!(!unsafe_charset("SELECT names FROM gbk"));
         assert!(!unsafe_charset("SELECT 'gbk'"));
+        assert!(unsafe_charset("SELECT 'x'; SET NAMES GBK"));
+        assert!(unsafe_charset("SET CHARSET sjis"));
+        assert!(!unsafe_charset("SELECT c FROM sbtest1 WHERE id = 1"));
         assert!(unsafe_charset("/*!40101 SET NAMES gbk_chinese_ci */"));
     }
 }

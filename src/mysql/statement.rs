@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::session::unsafe_charset;
+use crate::classify::cache::Cached;
 use crate::classify::{classify, Class, Classified, Dialect, Effect};
 
 /// foldhash for the per-session maps, looked up several times per execute
@@ -17,7 +18,8 @@ type Hasher = foldhash::fast::RandomState;
 #[derive(Debug)]
 pub struct Prepared {
     pub sql: Arc<str>,
-    pub classified: Classified,
+    /// Shared with the classification cache (`classify::cache`).
+    pub classified: Arc<Classified>,
     /// The text could switch the connection to a character set that hides
     /// quotes from the classifier (refused whatever the rules say): read
     /// once here, not at every execute.
@@ -26,11 +28,7 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(sql: &str) -> Arc<Prepared> {
-        Arc::new(Prepared {
-            sql: sql.into(),
-            classified: classify(Dialect::Mysql, sql),
-            unsafe_charset: unsafe_charset(sql),
-        })
+        Prepared::of(sql, Arc::new(classify(Dialect::Mysql, sql)))
     }
 
     /// A statement airlock cannot vouch for: it will be held.
@@ -47,12 +45,12 @@ impl Prepared {
         Arc::new(Prepared {
             sql: sql.into(),
             unsafe_charset: unsafe_charset(sql),
-            classified: Classified {
+            classified: Arc::new(Classified {
                 class,
                 statements: Vec::new(),
                 tables: Vec::new(),
                 reason: reason.into(),
-            },
+            }),
         })
     }
 
@@ -83,6 +81,25 @@ impl Prepared {
         s.iter()
             .take(s.len().saturating_sub(1))
             .any(|s| s.effect == Effect::EndTransaction)
+    }
+}
+
+impl Cached for Prepared {
+    const DIALECT: Dialect = Dialect::Mysql;
+
+    /// The character-set check reads the text itself, literals included
+    /// (`SELECT 'set names gbk'` is refused, `SELECT 'x'` is not), so it is
+    /// made here for every text, not taken from a hit of the same shape.
+    fn of(sql: &str, classified: Arc<Classified>) -> Arc<Prepared> {
+        Arc::new(Prepared {
+            sql: sql.into(),
+            classified,
+            unsafe_charset: unsafe_charset(sql),
+        })
+    }
+
+    fn sql(&self) -> &Arc<str> {
+        &self.sql
     }
 }
 
@@ -193,7 +210,7 @@ impl Statements {
         if !tracked {
             return p.clone();
         }
-        let mut classified = p.classified.clone();
+        let mut classified = (*p.classified).clone();
         let mut substituted = false;
         for s in classified.statements.iter_mut() {
             match &s.effect {
@@ -239,7 +256,7 @@ impl Statements {
         classified.tables = tables;
         Arc::new(Prepared {
             sql: p.sql.clone(),
-            classified,
+            classified: Arc::new(classified),
             unsafe_charset: p.unsafe_charset,
         })
     }

@@ -68,6 +68,7 @@ async fn start_airlock(dir: &Path) -> (Arc<State>, String) {
         notifier: airlock::approvals::notify::Notifier::disabled(),
         slack: airlock::approvals::notify::SlackInteractions::new(&[]),
         parsed: Default::default(),
+        mysql_parsed: Default::default(),
         mysql_threads: Default::default(),
         pg_pool: Default::default(),
     });

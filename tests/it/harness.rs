@@ -37,6 +37,25 @@ action = "hold"
 timeout = "2s"
 "#;
 
+/// Holds what names `secrets`, passes other reads.
+pub const HOLD_SECRETS: &str = r#"
+[[rule]]
+name = "secrets held"
+tables = ["*.secrets"]
+action = "hold"
+timeout = "1s"
+
+[[rule]]
+name = "reads pass"
+class = ["read", "transaction", "session"]
+action = "allow"
+
+[[rule]]
+name = "hold the rest"
+action = "hold"
+timeout = "1s"
+"#;
+
 pub struct Airlock {
     pub addr: std::net::SocketAddr,
     pub state: Arc<State>,

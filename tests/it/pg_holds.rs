@@ -384,3 +384,31 @@ async fn preview_explains_without_running_and_only_one_statement() {
     assert!(table_exists(&t).await);
     assert_eq!(count(&t).await, 50);
 }
+
+#[tokio::test]
+async fn a_string_read_as_a_table_name_is_decided_by_its_own_value() {
+    let a = Airlock::start(HOLD_SECRETS).await;
+    let c = a.connect().await;
+    // sqlparser reads `'t'` where a table goes as the table `t`; PostgreSQL
+    // refuses both texts (42601), but the second names the held table and
+    // the shape cache must not hand it the first one's classification.
+    let e = c
+        .simple_query("SELECT * FROM 'public_t'")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42601", "{e}");
+    let e = c.simple_query("SELECT * FROM 'secrets'").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "57014", "{e}");
+    // A shape without such a string is kept and reused.
+    for aid in [1, 2] {
+        c.simple_query(&format!("SELECT {aid} AS n WHERE 'x' = 'x'"))
+            .await
+            .unwrap();
+    }
+    assert!(!a.state.parsed.is_empty());
+    let audit = a.audit().await;
+    let decision = |text: &str| audit.iter().find(|r| r.statement == text).unwrap().decision;
+    assert_eq!(decision("SELECT * FROM 'public_t'"), Decision::Allowed);
+    assert_eq!(decision("SELECT * FROM 'secrets'"), Decision::Expired);
+    assert_eq!(decision("SELECT 2 AS n WHERE 'x' = 'x'"), Decision::Allowed);
+}

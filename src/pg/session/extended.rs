@@ -21,7 +21,7 @@ impl<W: AsyncWrite + Unpin> Session<W> {
     pub(super) fn parse(&mut self, frame: Frame) -> Result<(), SessionError> {
         let parse = message::parse_parse(frame.body()).map_err(malformed)?;
         let prepared = match parse.query {
-            Ok(sql) => self.state.parsed.get_or_classify(sql),
+            Ok(sql) => self.state.parsed.text(sql),
             Err(()) => Prepared::unknown("", "statement text is not valid UTF-8"),
         };
         self.statements.parse(parse.name, prepared);

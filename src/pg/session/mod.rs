@@ -7,7 +7,6 @@
 //! simple Query and Execute are the two points where a statement runs; Parse and
 //! Bind only remember what a later Execute will run.
 
-pub mod cache;
 mod extended;
 mod hold;
 mod identity;

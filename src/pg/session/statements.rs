@@ -7,7 +7,23 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::classify::cache::Cached;
 use crate::classify::{classify, Class, Classified, Dialect, Effect};
+
+impl Cached for Prepared {
+    const DIALECT: Dialect = Dialect::Postgres;
+
+    fn of(sql: &str, classified: Arc<Classified>) -> Arc<Prepared> {
+        Arc::new(Prepared {
+            sql: sql.into(),
+            classified,
+        })
+    }
+
+    fn sql(&self) -> &Arc<str> {
+        &self.sql
+    }
+}
 
 /// A statement's text and what it was classified as.
 #[derive(Debug)]
@@ -19,10 +35,7 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(sql: &str) -> Arc<Prepared> {
-        Arc::new(Prepared {
-            sql: sql.into(),
-            classified: Arc::new(classify(Dialect::Postgres, sql)),
-        })
+        Prepared::of(sql, Arc::new(classify(Dialect::Postgres, sql)))
     }
 
     /// A statement airlock cannot vouch for: it will be held.

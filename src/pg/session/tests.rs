@@ -47,6 +47,7 @@ async fn start_with(
         notifier: crate::approvals::notify::Notifier::disabled(),
         slack: crate::approvals::notify::SlackInteractions::new(&[]),
         parsed: Default::default(),
+        mysql_parsed: Default::default(),
         mysql_threads: Default::default(),
         pg_pool: Default::default(),
     });

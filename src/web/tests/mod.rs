@@ -95,6 +95,7 @@ impl Harness {
             notifier: crate::approvals::notify::Notifier::disabled(),
             slack,
             parsed: Default::default(),
+            mysql_parsed: Default::default(),
             mysql_threads: Default::default(),
             pg_pool: Default::default(),
         });

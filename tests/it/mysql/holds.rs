@@ -280,3 +280,71 @@ async fn long_data_is_part_of_what_the_reviewer_sees_and_approves() {
     let shown = params[1].as_deref().unwrap();
     assert!(shown.contains(&hex::encode("smuggled")), "{shown}");
 }
+
+#[tokio::test]
+async fn the_classification_cache_never_changes_a_decision() {
+    let a = start(HOLD_SECRETS).await;
+    let t = make_table(3).await;
+    let mut c = agent(&a).await;
+    // One shape, other values: each answered from MariaDB, each audited
+    // with its own text.
+    for id in 1..=3 {
+        let got: Option<i64> = c
+            .query_first(format!("SELECT id FROM {t} WHERE id = {id}"))
+            .await
+            .unwrap();
+        assert_eq!(got, Some(id));
+    }
+    // The same shape as an allowed SELECT 'x': the character-set check
+    // reads each text, so this one is still refused.
+    let x: String = c.query_first("SELECT 'x'").await.unwrap().unwrap();
+    assert_eq!(x, "x");
+    let (code, _) = server_error(c.query_drop("SELECT 'set names gbk'").await.unwrap_err());
+    assert_eq!(code, 1115);
+    // sqlparser reads a quoted string where a table goes as the table's
+    // name: MariaDB refuses both, but airlock must decide each by its own
+    // table (the second is held, not passed as the first was).
+    let (code, _) = server_error(c.query_drop("SELECT * FROM 'public_t'").await.unwrap_err());
+    assert_eq!(code, 1064);
+    let (code, message) = server_error(c.query_drop("SELECT * FROM 'secrets'").await.unwrap_err());
+    assert_eq!(code, 1317, "{message}");
+    // Texts without a shape (BEGIN, COMMIT) are kept by their text.
+    for _ in 0..2 {
+        c.query_drop("BEGIN").await.unwrap();
+        c.query_drop("COMMIT").await.unwrap();
+    }
+    // A write of a cached read's shape family is still held.
+    let (code, _) = server_error(
+        c.query_drop(format!("SELECT id FROM {t} WHERE id = 1 FOR UPDATE"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 1317);
+    assert!(!a.state.mysql_parsed.is_empty());
+    let audit = a.audit().await;
+    for id in 1..=3 {
+        let text = format!("SELECT id FROM {t} WHERE id = {id}");
+        let rec = audit.iter().find(|r| r.statement == text).unwrap();
+        assert_eq!(
+            (rec.decision, rec.rows),
+            (Decision::Allowed, Some(1)),
+            "{text}"
+        );
+    }
+    let secrets = audit
+        .iter()
+        .find(|r| r.statement == "SELECT * FROM 'secrets'")
+        .unwrap();
+    assert_eq!(
+        (secrets.decision, secrets.rule.as_str()),
+        (Decision::Expired, "test.toml:secrets held")
+    );
+    let public = audit
+        .iter()
+        .find(|r| r.statement == "SELECT * FROM 'public_t'")
+        .unwrap();
+    assert_eq!(
+        (public.decision, public.rule.as_str()),
+        (Decision::Allowed, "test.toml:reads pass")
+    );
+}
