@@ -19,6 +19,8 @@
 #     A/B of two builds or two settings interleaved in one run)
 #   PGHOST_DIRECT [127.0.0.1] PGPORT_DIRECT [5432] PGUSER_DIRECT [postgres]
 #   AIRLOCK_PORT [6432] PGBOUNCER_PORT [6433] HAPROXY_PORT [6434]
+#   AIRLOCKB_MYSQL_PORT [6037]: airlockb's MySQL listener (with MYSQL=1, the
+#   sysbench runs interleave airlockb too)
 #   MYSQL [0]: also sysbench against MariaDB (127.0.0.1:3306 as root), through
 #   haproxy TCP on HAPROXY_MYSQL_PORT [3307] and through airlock's MySQL
 #   listener on AIRLOCK_MYSQL_PORT [6035] (agent bench, mysql_native_password;
@@ -63,6 +65,7 @@ PGBOUNCER_PORT=${PGBOUNCER_PORT:-6433}
 HAPROXY_PORT=${HAPROXY_PORT:-6434}
 HAPROXY_MYSQL_PORT=${HAPROXY_MYSQL_PORT:-3307}
 AIRLOCK_MYSQL_PORT=${AIRLOCK_MYSQL_PORT:-6035}
+AIRLOCKB_MYSQL_PORT=${AIRLOCKB_MYSQL_PORT:-6037}
 MYSQL_ENTRY=airlock_bench_mysql
 MYSQL_HOST=127.0.0.1
 MYSQL_PORT=3306
@@ -178,10 +181,11 @@ build_airlock() {
 }
 
 start_airlock() { # name port with-mysql(0/1) [VAR=value for its environment...]
-    local name=$1 port=$2 with_mysql=$3 dir=$WORK/$1 bin=$AIRLOCK
+    local name=$1 port=$2 with_mysql=$3 dir=$WORK/$1 bin=$AIRLOCK mysql_port=$AIRLOCK_MYSQL_PORT
     shift 3
     if [ "$name" = airlockb ]; then
         bin=${AIRLOCK_B_BIN:-$AIRLOCK}
+        mysql_port=$AIRLOCKB_MYSQL_PORT
     fi
     mkdir -p "$dir/rules"
     case $AIRLOCK_RULES in
@@ -202,7 +206,7 @@ EOF
     native=$(printf '%s' "$AGENT_PASSWORD" | "$bin" passwd --mysql | tail -n 1)
     if [ "$with_mysql" = 1 ]; then
         mysql_listener="[mysql]
-listen = \"127.0.0.1:$AIRLOCK_MYSQL_PORT\""
+listen = \"127.0.0.1:$mysql_port\""
         mysql_database="[databases.$MYSQL_ENTRY]
 kind = \"mysql\"
 host = \"$MYSQL_HOST\"
@@ -402,14 +406,15 @@ run_pgbench() { # target mode clients round
 MYRAW=$WORK/mysql.tsv # target test threads round tps latency_ms transactions cpu_ticks (none) context_switches
 : >"$MYRAW"
 
-# airlock's MySQL listener, when airlock is among the targets.
-airlock_mysql_port() { [[ " $TARGETS " == *" airlock "* ]] && echo "$AIRLOCK_MYSQL_PORT"; }
+# airlock's (or airlockb's) MySQL listener, when it is among the targets.
+airlock_mysql_port() { [[ " $TARGETS " == *" $1 "* ]] && echo "$2"; }
 
 mysql_target_port() {
     case $1 in
     direct) echo "$MYSQL_PORT" ;;
     haproxy) echo "$HAPROXY_MYSQL_PORT" ;;
-    airlock) airlock_mysql_port ;;
+    airlock) airlock_mysql_port airlock "$AIRLOCK_MYSQL_PORT" ;;
+    airlockb) airlock_mysql_port airlockb "$AIRLOCKB_MYSQL_PORT" ;;
     esac
 }
 
@@ -439,7 +444,7 @@ run_sysbench() { # target test round
     [ "$target" != direct ] && pid=${PID[$target]:-}
     out=$WORK/sysbench-$target-$test-$round.log
     local login=() protocol=()
-    [ "$target" = airlock ] && login=("$AGENT" "$AGENT_PASSWORD" "$MYSQL_ENTRY")
+    [[ $target == airlock* ]] && login=("$AGENT" "$AGENT_PASSWORD" "$MYSQL_ENTRY")
     [[ $test == *+text ]] && protocol=(--db-ps-mode=disable)
     [ -n "$pid" ] && before=$(cpu_ticks "$pid") && cs_before=$(ctx_switches "$pid")
     if ! sysbench "${test%+text}" $(sysbench_common "$port" "${login[@]}") "${protocol[@]}" --threads="$SYSBENCH_THREADS" \
@@ -543,8 +548,8 @@ main() {
     for p in $AIRLOCK_PORT $AIRLOCK1_PORT $AIRLOCKB_PORT $PGBOUNCER_PORT $HAPROXY_PORT; do
         port_free "$p" || die "port $p is in use (set AIRLOCK_PORT / AIRLOCK1_PORT / AIRLOCKB_PORT / PGBOUNCER_PORT / HAPROXY_PORT)"
     done
-    [ "$MYSQL" = 1 ] && for p in $HAPROXY_MYSQL_PORT $AIRLOCK_MYSQL_PORT; do
-        port_free "$p" || die "port $p is in use (set HAPROXY_MYSQL_PORT / AIRLOCK_MYSQL_PORT)"
+    [ "$MYSQL" = 1 ] && for p in $HAPROXY_MYSQL_PORT $AIRLOCK_MYSQL_PORT $AIRLOCKB_MYSQL_PORT; do
+        port_free "$p" || die "port $p is in use (set HAPROXY_MYSQL_PORT / AIRLOCK_MYSQL_PORT / AIRLOCKB_MYSQL_PORT)"
     done
     local t
     for t in $TARGETS; do target_conn "$t" >/dev/null; done
@@ -553,7 +558,7 @@ main() {
     [ "$MYSQL" = 1 ] && init_sysbench
     [[ " $TARGETS " == *" airlock "* ]] && start_airlock airlock "$AIRLOCK_PORT" "$MYSQL"
     [[ " $TARGETS " == *" airlock1 "* ]] && start_airlock airlock1 "$AIRLOCK1_PORT" 0 AIRLOCK_WORKER_THREADS=1
-    [[ " $TARGETS " == *" airlockb "* ]] && start_airlock airlockb "$AIRLOCKB_PORT" 0 ${AIRLOCK_B_ENV:-}
+    [[ " $TARGETS " == *" airlockb "* ]] && start_airlock airlockb "$AIRLOCKB_PORT" "$MYSQL" ${AIRLOCK_B_ENV:-}
     [[ " $TARGETS " == *" pgbouncer "* ]] && start_pgbouncer
     { [[ " $TARGETS " == *" haproxy "* ]] || [ "$MYSQL" = 1 ]; } && start_haproxy
 
@@ -575,10 +580,11 @@ main() {
         fi
     done
     if [ "$MYSQL" = 1 ]; then
-        local test
+        local test mysql_targets="direct haproxy airlock"
+        [[ " $TARGETS " == *" airlockb "* ]] && mysql_targets+=" airlockb"
         for ((round = 1; round <= ROUNDS; round++)); do
             for test in $SYSBENCH_TESTS; do
-                for t in direct haproxy airlock; do run_sysbench "$t" "$test" "$round"; done
+                for t in $mysql_targets; do run_sysbench "$t" "$test" "$round"; done
             done
         done
     fi
