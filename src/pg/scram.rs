@@ -41,6 +41,50 @@ fn salted_password(password: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
     out
 }
 
+/// How many upstream logins' salted passwords [`salted_upstream`] keeps.
+const SALTED_KEPT: usize = 64;
+
+/// One kept salted password: the password is known by its digest only.
+struct Salted {
+    password: [u8; 32],
+    salt: Vec<u8>,
+    iterations: u32,
+    salted: [u8; 32],
+}
+
+static SALTED: std::sync::Mutex<Vec<Salted>> = std::sync::Mutex::new(Vec::new());
+
+/// `SaltedPassword` for logging in upstream. PBKDF2 costs about a millisecond
+/// of CPU at PostgreSQL's 4,096 iterations, on the session's thread, and a
+/// server's salt and count change only with its password: so the result is
+/// kept (by password digest, salt and count; the last [`SALTED_KEPT`]) and a
+/// new upstream connection does not pay it again, as PgBouncer keeps its
+/// SCRAM keys. What is kept proves knowledge of the password to that server
+/// as the password itself does, and the password is in memory anyway.
+fn salted_upstream(password: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
+    let digest: [u8; 32] = Sha256::digest(password.as_bytes()).into();
+    let same = |k: &Salted| k.password == digest && k.iterations == iterations && k.salt == salt;
+    let kept = || SALTED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(k) = kept().iter().find(|k| same(k)) {
+        return k.salted;
+    }
+    // Derived outside the lock: other sessions' logins do not wait on it.
+    let salted = salted_password(password, salt, iterations);
+    let mut kept = kept();
+    if !kept.iter().any(same) {
+        if kept.len() >= SALTED_KEPT {
+            kept.remove(0);
+        }
+        kept.push(Salted {
+            password: digest,
+            salt: salt.to_vec(),
+            iterations,
+            salted,
+        });
+    }
+    salted
+}
+
 fn key32(bytes: &[u8]) -> Result<[u8; 32], String> {
     bytes
         .try_into()
@@ -235,7 +279,7 @@ impl ClientExchange {
         let iterations: u32 = attr(server_first, 'i')
             .and_then(|i| i.parse().ok())
             .ok_or("bad iteration count")?;
-        let salted = salted_password(&self.password, &salt, iterations);
+        let salted = salted_upstream(&self.password, &salt, iterations);
         let client_key = hmac(&salted, b"Client Key");
         let stored: [u8; 32] = Sha256::digest(client_key).into();
         let without_proof = format!("c=biws,r={nonce}");
@@ -280,6 +324,57 @@ mod tests {
         let client_final = client.respond(&server_first).unwrap();
         let server_final = server.finish(&client_final).unwrap();
         client.verify(&server_final).unwrap();
+    }
+
+    /// Whether a salted password is kept for these inputs.
+    fn kept(password: &str, salt: &[u8], iterations: u32) -> bool {
+        let digest: [u8; 32] = Sha256::digest(password.as_bytes()).into();
+        SALTED
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|k| k.password == digest && k.salt == salt && k.iterations == iterations)
+    }
+
+    #[test]
+    fn upstream_salted_passwords_are_kept_per_password_salt_and_count() {
+        let salt = b"kept-per-password-salt-and-count";
+        assert!(!kept("first", salt, 4096));
+        let first = salted_upstream("first", salt, 4096);
+        assert_eq!(first, salted_password("first", salt, 4096));
+        assert!(kept("first", salt, 4096));
+        assert_eq!(salted_upstream("first", salt, 4096), first);
+        // Another password, salt or count is derived afresh, never the kept one.
+        let other = salted_upstream("second", salt, 4096);
+        assert_eq!(other, salted_password("second", salt, 4096));
+        assert_ne!(other, first);
+        assert_eq!(
+            salted_upstream("first", b"another salt", 4096),
+            salted_password("first", b"another salt", 4096)
+        );
+        assert_eq!(
+            salted_upstream("first", salt, 4097),
+            salted_password("first", salt, 4097)
+        );
+        assert!(SALTED.lock().unwrap().len() <= SALTED_KEPT);
+    }
+
+    #[test]
+    fn a_second_login_with_a_kept_salted_password_still_proves_it() {
+        let v = ScramVerifier::generate("again");
+        for _ in 0..2 {
+            let (mut client, first) = ClientExchange::start("again");
+            let (server, server_first) = ServerExchange::start(v.clone(), &first).unwrap();
+            let client_final = client.respond(&server_first).unwrap();
+            let server_final = server.finish(&client_final).unwrap();
+            client.verify(&server_final).unwrap();
+        }
+        assert!(kept("again", &v.salt, v.iterations));
+        // A wrong password with the same salt is not answered from the kept one.
+        let (mut client, first) = ClientExchange::start("wrong");
+        let (server, server_first) = ServerExchange::start(v, &first).unwrap();
+        let client_final = client.respond(&server_first).unwrap();
+        assert!(server.finish(&client_final).is_err());
     }
 
     #[test]

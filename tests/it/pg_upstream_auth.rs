@@ -1,4 +1,4 @@
-//! airlock's own login upstream with md5 and cleartext password authentication,
+//! airlock's own login upstream with SCRAM-SHA-256, md5 and cleartext password authentication,
 //! against a throwaway PostgreSQL cluster this test starts (initdb/pg_ctl as
 //! the postgres user) with its own pg_hba.conf.
 
@@ -7,22 +7,28 @@ use crate::harness::*;
 
 fn start_cluster() -> Option<Cluster> {
     let cluster = Cluster::start(
-        "host all md5user 127.0.0.1/32 md5\nhost all clearuser 127.0.0.1/32 password\n",
+        "host all md5user 127.0.0.1/32 md5\nhost all clearuser 127.0.0.1/32 password\nhost all scramuser 127.0.0.1/32 scram-sha-256\n",
         "-c password_encryption=md5",
     )?;
     cluster.psql(
         "postgres",
-        "CREATE USER md5user PASSWORD 'md5-secret'; CREATE USER clearuser PASSWORD 'clear-secret';",
+        "CREATE USER md5user PASSWORD 'md5-secret'; CREATE USER clearuser PASSWORD 'clear-secret'; \
+         SET password_encryption = 'scram-sha-256'; CREATE USER scramuser PASSWORD 'scram-secret';",
     );
     Some(cluster)
 }
 
 #[tokio::test]
-async fn md5_and_cleartext_logins_upstream() {
+async fn scram_md5_and_cleartext_logins_upstream() {
     let Some(cluster) = start_cluster() else {
         return;
     };
-    for (user, password) in [("md5user", "md5-secret"), ("clearuser", "clear-secret")] {
+    let logins = [
+        ("scramuser", "scram-secret"),
+        ("md5user", "md5-secret"),
+        ("clearuser", "clear-secret"),
+    ];
+    for (user, password) in logins {
         let extra = format!("dbname = \"postgres\"\npassword = \"{password}\"");
         let a = Airlock::start_with(Options {
             rules: PERMISSIVE,
@@ -39,6 +45,25 @@ async fn md5_and_cleartext_logins_upstream() {
             .unwrap()
             .get(0);
         assert_eq!(who, user);
+        // A second session while the first holds its upstream connection:
+        // a new login upstream (for SCRAM, with the salted password kept
+        // from the first).
+        let second = a.connect().await;
+        let who: String = second
+            .query_one("SELECT current_user::text", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(who, user);
+        let backends: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = current_user",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(backends >= 2, "{user}: {backends} upstream sessions");
         // the wrong password is the database's refusal, passed on clearly
         let wrong = format!("dbname = \"postgres\"\npassword = \"not-{password}\"");
         let b = Airlock::start_with(Options {
