@@ -52,7 +52,17 @@ struct Salted {
     salted: [u8; 32],
 }
 
+impl Salted {
+    fn is_for(&self, password: &[u8; 32], salt: &[u8], iterations: u32) -> bool {
+        self.password == *password && self.iterations == iterations && self.salt == salt
+    }
+}
+
 static SALTED: std::sync::Mutex<Vec<Salted>> = std::sync::Mutex::new(Vec::new());
+
+fn digest(password: &str) -> [u8; 32] {
+    Sha256::digest(password.as_bytes()).into()
+}
 
 /// `SaltedPassword` for logging in upstream. PBKDF2 costs about a millisecond
 /// of CPU at PostgreSQL's 4,096 iterations, on the session's thread, and a
@@ -62,8 +72,8 @@ static SALTED: std::sync::Mutex<Vec<Salted>> = std::sync::Mutex::new(Vec::new())
 /// SCRAM keys. What is kept proves knowledge of the password to that server
 /// as the password itself does, and the password is in memory anyway.
 fn salted_upstream(password: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
-    let digest: [u8; 32] = Sha256::digest(password.as_bytes()).into();
-    let same = |k: &Salted| k.password == digest && k.iterations == iterations && k.salt == salt;
+    let digest = digest(password);
+    let same = |k: &Salted| k.is_for(&digest, salt, iterations);
     let kept = || SALTED.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(k) = kept().iter().find(|k| same(k)) {
         return k.salted;
@@ -328,12 +338,12 @@ mod tests {
 
     /// Whether a salted password is kept for these inputs.
     fn kept(password: &str, salt: &[u8], iterations: u32) -> bool {
-        let digest: [u8; 32] = Sha256::digest(password.as_bytes()).into();
+        let digest = digest(password);
         SALTED
             .lock()
             .unwrap()
             .iter()
-            .any(|k| k.password == digest && k.salt == salt && k.iterations == iterations)
+            .any(|k| k.is_for(&digest, salt, iterations))
     }
 
     #[test]

@@ -441,3 +441,11 @@ pub fn pgbench_through(
     cmd.arg("test");
     cmd
 }
+
+/// The upstream user a client's session (or transaction) runs as.
+pub async fn current_user(c: &impl tokio_postgres::GenericClient) -> String {
+    c.query_one("SELECT current_user::text", &[])
+        .await
+        .unwrap()
+        .get(0)
+}

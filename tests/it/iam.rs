@@ -243,11 +243,7 @@ mod through_rds_standin {
         let sts = StsStandIn::start(StsMode::Issue { ttl_secs: 3600 }).await;
         let airlock = airlock(dir.path(), &rds, &sts, &crt, "eu-west-1").await;
         let client = airlock.connect().await;
-        let row = client
-            .query_one("SELECT current_user::text", &[])
-            .await
-            .unwrap();
-        assert_eq!(row.get::<_, String>(0), "postgres");
+        assert_eq!(current_user(&client).await, "postgres");
         assert!(rds.refusals.lock().unwrap().is_empty());
         let calls = sts.calls();
         assert_eq!(calls.len(), 1);

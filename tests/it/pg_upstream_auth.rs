@@ -39,22 +39,12 @@ async fn scram_md5_and_cleartext_logins_upstream() {
         })
         .await;
         let c = a.connect().await;
-        let who: String = c
-            .query_one("SELECT current_user::text", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(who, user);
+        assert_eq!(current_user(&c).await, user);
         // A second session while the first holds its upstream connection:
         // a new login upstream (for SCRAM, with the salted password kept
         // from the first).
         let second = a.connect().await;
-        let who: String = second
-            .query_one("SELECT current_user::text", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(who, user);
+        assert_eq!(current_user(&second).await, user);
         let backends: i64 = c
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity WHERE usename = current_user",

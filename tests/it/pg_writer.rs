@@ -127,13 +127,6 @@ async fn connect(a: &Airlock, app: &str) -> tokio_postgres::Client {
     c
 }
 
-async fn current_user(c: &tokio_postgres::Client) -> String {
-    c.query_one("SELECT current_user::text", &[])
-        .await
-        .unwrap()
-        .get(0)
-}
-
 #[tokio::test]
 async fn an_approved_write_runs_as_the_writer_and_reads_stay_on_the_reader() {
     let t = table("held_w").await;
@@ -255,12 +248,7 @@ async fn extended_protocol_writes_run_on_the_writer() {
     // In a transaction, with the statement prepared on the reader before.
     let tx = c.transaction().await.unwrap();
     tx.execute(&stmt, &[&20i32]).await.unwrap();
-    let me: String = tx
-        .query_one("SELECT current_user::text", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(me, WRITER);
+    assert_eq!(current_user(&tx).await, WRITER);
     tx.execute(&stmt, &[&21i32]).await.unwrap();
     tx.commit().await.unwrap();
     let rows = who(&t).await;
