@@ -2,6 +2,7 @@
 //! tampered with directly through its SQLite file, as an attacker would.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -10,7 +11,7 @@ use super::chain::{record_hash, CheckpointReason, GENESIS};
 use super::signing::AuditSigner;
 use super::verify::{verify, ProblemKind, Report};
 use super::{seal, sidecar, ExportFormat};
-use crate::store::testing::{at, record};
+use crate::store::testing::{at, record, FlakyStore};
 use crate::store::{AuditFilter, SqliteStore, Store};
 
 struct Fixture {
@@ -344,13 +345,14 @@ fn existing_rows_are_chained_by_the_migration() {
 #[test]
 fn writer_checkpoints_every_n_and_at_shutdown() {
     let f = fixture(0);
+    let counting = Arc::new(FlakyStore::new(Arc::clone(&f.store), 0));
     let signer = AuditSigner::generate();
     let options = super::WriterOptions {
         checkpoint_every: 4,
         signer: Some(signer.clone()),
         ..Default::default()
     };
-    let (log, handle) = super::AuditLog::start_with(Arc::clone(&f.store), options);
+    let (log, handle) = super::AuditLog::start_with(counting.clone(), options);
     for n in 1..=10 {
         log.record_blocking(record(n)).unwrap();
     }
@@ -363,6 +365,12 @@ fn writer_checkpoints_every_n_and_at_shutdown() {
         (last.audit_id, last.reason),
         (10, CheckpointReason::Shutdown)
     );
+    // The periodic ones went in their batches' transactions; only the
+    // shutdown checkpoint was stored on its own.
+    assert!(cps[..cps.len() - 1]
+        .iter()
+        .all(|c| c.reason == CheckpointReason::Periodic));
+    assert_eq!(counting.checkpoints_added.load(Ordering::SeqCst), 1);
     assert!(cps.iter().all(|c| c.signature.is_some()));
     let report = check(f.store.as_ref(), Some(&signer));
     assert!(report.intact(), "{report}");

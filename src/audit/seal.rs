@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::chain::{Checkpoint, CheckpointReason};
+use super::chain::{ChainLink, Checkpoint, CheckpointReason};
 use super::signing::AuditSigner;
 use crate::store::{Store, StoreError};
 
@@ -17,12 +17,22 @@ pub fn checkpoint(
     let Some(head) = store.audit_head()? else {
         return Ok(None);
     };
-    let mut cp = Checkpoint::of(&head, reason);
+    let mut cp = checkpoint_of(&head, signer, reason);
+    cp.id = store.add_checkpoint(&cp)?;
+    Ok(Some(cp))
+}
+
+/// A checkpoint of `link` made now, signed when there is a signer.
+pub fn checkpoint_of(
+    link: &ChainLink,
+    signer: Option<&AuditSigner>,
+    reason: CheckpointReason,
+) -> Checkpoint {
+    let mut cp = Checkpoint::of(link, reason);
     if let Some(signer) = signer {
         signer.seal(&mut cp);
     }
-    cp.id = store.add_checkpoint(&cp)?;
-    Ok(Some(cp))
+    cp
 }
 
 /// Deletes records older than `now - retention` (see [`Store::prune_audit`]),
@@ -34,10 +44,6 @@ pub fn prune(
     now: DateTime<Utc>,
 ) -> Result<(u64, Option<Checkpoint>), StoreError> {
     store.prune_audit(now - retention, &mut |link| {
-        let mut cp = Checkpoint::of(link, CheckpointReason::Prune);
-        if let Some(signer) = signer {
-            signer.seal(&mut cp);
-        }
-        cp
+        checkpoint_of(link, signer, CheckpointReason::Prune)
     })
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::chain::CheckpointReason;
+use super::chain::{ChainLink, Checkpoint, CheckpointReason};
 use super::journal::{Intents, Journal};
 use super::{seal, AuditRecord};
 use crate::store::{Store, StoreError};
@@ -211,6 +211,15 @@ fn hurry(shared: &Shared, writer: &std::thread::Thread) {
     writer.unpark();
 }
 
+fn log_checkpoint(cp: &Checkpoint) {
+    tracing::debug!(
+        audit_id = cp.audit_id,
+        reason = cp.reason.as_str(),
+        signed = cp.signature.is_some(),
+        "audit checkpoint"
+    );
+}
+
 fn not_stored(message: Message) -> AuditError {
     if let Message::Record(rec) = message {
         log_unwritten(&rec);
@@ -305,13 +314,13 @@ impl Writer {
                 }
             }
             self.prune_if_due();
-            if self.write(&batch) {
-                self.cover(&batch);
-            }
+            // A batch that reaches `checkpoint_every` carries the periodic
+            // checkpoint of its last record in its own transaction.
             self.since_checkpoint += batch.len() as u64;
             let every = self.options.checkpoint_every;
-            if every > 0 && self.since_checkpoint >= every {
-                self.checkpoint(CheckpointReason::Periodic);
+            let seal = every > 0 && self.since_checkpoint >= every;
+            if self.write(&batch, seal) {
+                self.cover(&batch);
             }
             batch.clear();
             for done in flushes.drain(..) {
@@ -375,12 +384,7 @@ impl Writer {
             Ok(cp) => {
                 self.since_checkpoint = 0;
                 if let Some(cp) = cp {
-                    tracing::debug!(
-                        audit_id = cp.audit_id,
-                        reason = reason.as_str(),
-                        signed = cp.signature.is_some(),
-                        "audit checkpoint"
-                    );
+                    log_checkpoint(&cp);
                 }
             }
             Err(error) => tracing::error!(%error, "audit checkpoint failed; retrying later"),
@@ -404,9 +408,10 @@ impl Writer {
         }
     }
 
-    /// Writes one batch, retrying until it is stored (true), or logs it when
-    /// giving up (false).
-    fn write(&self, batch: &[AuditRecord]) -> bool {
+    /// Writes one batch, with a periodic checkpoint of its last record when
+    /// `seal`, retrying until it is stored (true), or logs it when giving up
+    /// (false).
+    fn write(&mut self, batch: &[AuditRecord], seal: bool) -> bool {
         if batch.is_empty() {
             return false;
         }
@@ -421,9 +426,13 @@ impl Writer {
                 return false;
             }
             let started = std::time::Instant::now();
-            match self.append(batch) {
-                Ok(()) => {
+            match self.append(batch, seal) {
+                Ok(sealed) => {
                     tracing::trace!(records = batch.len(), took = ?started.elapsed(), "audit batch stored");
+                    if let Some(cp) = sealed {
+                        self.since_checkpoint = 0;
+                        log_checkpoint(&cp);
+                    }
                     self.shared.failing.store(false, Ordering::SeqCst);
                     if attempt > 1 {
                         tracing::info!(records = batch.len(), attempt, "audit write succeeded");
@@ -447,8 +456,15 @@ impl Writer {
     }
 
     /// One attempt; a panicking store counts as a failed write.
-    fn append(&self, batch: &[AuditRecord]) -> Result<(), StoreError> {
-        catch_unwind(AssertUnwindSafe(|| self.store.append_audit(batch))).unwrap_or_else(|_| {
+    fn append(&self, batch: &[AuditRecord], seal: bool) -> Result<Option<Checkpoint>, StoreError> {
+        let signer = self.options.signer.as_ref();
+        let mut periodic =
+            |link: &ChainLink| seal::checkpoint_of(link, signer, CheckpointReason::Periodic);
+        let seal = seal.then_some(&mut periodic as &mut dyn FnMut(&ChainLink) -> Checkpoint);
+        catch_unwind(AssertUnwindSafe(|| {
+            self.store.append_audit_sealed(batch, seal)
+        }))
+        .unwrap_or_else(|_| {
             Err(StoreError::Io(std::io::Error::other(
                 "the store panicked while appending",
             )))

@@ -320,7 +320,18 @@ pub trait Store: Send + Sync + 'static {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<Grant>, StoreError>;
     /// Appends records in one transaction, in order.
-    fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
+    fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        self.append_audit_sealed(records, None).map(drop)
+    }
+    /// [`append_audit`](Store::append_audit), and with `seal`, in the same
+    /// transaction the checkpoint it makes of the last record appended, so a
+    /// periodic checkpoint costs no commit (and fsync) of its own. Returns
+    /// that checkpoint with its id (`None` without `seal` or records).
+    fn append_audit_sealed(
+        &self,
+        records: &[AuditRecord],
+        seal: Option<&mut dyn FnMut(&ChainLink) -> Checkpoint>,
+    ) -> Result<Option<Checkpoint>, StoreError>;
     /// Streams matching records, oldest first (by time, then id), into `sink`;
     /// returns how many. Memory stays flat however many match.
     fn export_audit(

@@ -323,15 +323,27 @@ impl Store for PostgresStore {
             .transpose()
     }
 
-    fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+    fn append_audit_sealed(
+        &self,
+        records: &[AuditRecord],
+        seal: Option<&mut dyn FnMut(&ChainLink) -> Checkpoint>,
+    ) -> Result<Option<Checkpoint>, StoreError> {
         if records.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut conn = self.conn()?;
         let mut tx = conn.transaction()?;
-        chain::append(&mut tx, records)?;
+        let last = chain::append(&mut tx, records)?;
+        let sealed = match seal {
+            Some(seal) => {
+                let mut cp = seal(&last);
+                cp.id = chain::add_checkpoint(&mut tx, &cp)?;
+                Some(cp)
+            }
+            None => None,
+        };
         tx.commit()?;
-        Ok(())
+        Ok(sealed)
     }
 
     fn export_audit(

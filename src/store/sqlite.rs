@@ -329,17 +329,29 @@ impl Store for SqliteStore {
         )?)
     }
 
-    fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+    fn append_audit_sealed(
+        &self,
+        records: &[AuditRecord],
+        seal: Option<&mut dyn FnMut(&ChainLink) -> Checkpoint>,
+    ) -> Result<Option<Checkpoint>, StoreError> {
         if records.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut conn = self.lock();
         // IMMEDIATE: another process appending to this file waits here, so the
         // head read below is still the head when this batch commits: no forks.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        chain::append(&tx, records)?;
+        let last = chain::append(&tx, records)?;
+        let sealed = match seal {
+            Some(seal) => {
+                let mut cp = seal(&last);
+                cp.id = chain::add_checkpoint(&tx, &cp)?;
+                Some(cp)
+            }
+            None => None,
+        };
         tx.commit()?;
-        Ok(())
+        Ok(sealed)
     }
 
     fn export_audit(

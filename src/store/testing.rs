@@ -87,11 +87,13 @@ pub(crate) fn all_records(store: &dyn Store) -> Vec<AuditRecord> {
     out
 }
 
-/// A store whose first `failures` audit appends fail (and write nothing).
+/// A store whose first `failures` audit appends fail (and write nothing),
+/// counting appends and checkpoints stored on their own.
 pub(crate) struct FlakyStore {
     pub inner: Arc<dyn Store>,
     pub failures: AtomicU32,
     pub appends: AtomicU32,
+    pub checkpoints_added: AtomicU32,
 }
 
 impl FlakyStore {
@@ -100,6 +102,7 @@ impl FlakyStore {
             inner,
             failures: AtomicU32::new(failures),
             appends: AtomicU32::new(0),
+            checkpoints_added: AtomicU32::new(0),
         }
     }
 }
@@ -155,7 +158,11 @@ impl Store for FlakyStore {
     ) -> Result<Option<Grant>, StoreError> {
         self.inner.find_grant(agent, database, fingerprint, now)
     }
-    fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+    fn append_audit_sealed(
+        &self,
+        records: &[AuditRecord],
+        seal: Option<&mut dyn FnMut(&ChainLink) -> Checkpoint>,
+    ) -> Result<Option<Checkpoint>, StoreError> {
         self.appends.fetch_add(1, Ordering::SeqCst);
         let failing = self
             .failures
@@ -164,7 +171,7 @@ impl Store for FlakyStore {
         if failing {
             return Err(StoreError::Io(std::io::Error::other("disk on fire (test)")));
         }
-        self.inner.append_audit(records)
+        self.inner.append_audit_sealed(records, seal)
     }
     fn export_audit(
         &self,
@@ -187,6 +194,7 @@ impl Store for FlakyStore {
         self.inner.first_audit_id_since(since)
     }
     fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<i64, StoreError> {
+        self.checkpoints_added.fetch_add(1, Ordering::SeqCst);
         self.inner.add_checkpoint(checkpoint)
     }
     fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {

@@ -281,6 +281,7 @@ macro_rules! all_shared_cases {
             preview_is_set_once_known,
             grants_match_until_revoked_or_expired,
             chain_checkpoints_and_prune_verify,
+            sealed_append_checkpoints_its_last_record,
         );
     };
 }

@@ -35,9 +35,13 @@ pub(super) fn head(client: &mut impl GenericClient) -> Result<Option<ChainLink>,
 }
 
 /// Appends `records` after the current head, in order, inside `tx`.
-pub(super) fn append(tx: &mut Transaction<'_>, records: &[AuditRecord]) -> Result<(), StoreError> {
+/// Returns the last record's link (`records` is not empty).
+pub(super) fn append(
+    tx: &mut Transaction<'_>,
+    records: &[AuditRecord],
+) -> Result<ChainLink, StoreError> {
     lock_chain(tx)?;
-    let (last_id, mut prev) = match head(tx)? {
+    let (last_id, prev) = match head(tx)? {
         Some(link) => (link.id, link.hash),
         None => (0, GENESIS.to_owned()),
     };
@@ -46,21 +50,24 @@ pub(super) fn append(tx: &mut Transaction<'_>, records: &[AuditRecord]) -> Resul
         .get(0);
     let first = counter.max(last_id) + 1;
     let stmt = tx.prepare(rows::INSERT_AUDIT)?;
-    let mut id = first;
-    for rec in records {
+    // The head's link, then each record's in turn.
+    let mut link = ChainLink {
+        id: last_id,
+        prev_hash: String::new(),
+        hash: prev,
+    };
+    for (id, rec) in (first..).zip(records) {
         let rec = stored(rec, id);
-        let hash = record_hash(&prev, &rec);
-        let link = ChainLink {
+        let hash = record_hash(&link.hash, &rec);
+        link = ChainLink {
             id,
-            prev_hash: prev,
+            prev_hash: std::mem::take(&mut link.hash),
             hash,
         };
         rows::insert_audit(tx, &stmt, &rec, &link)?;
-        prev = link.hash;
-        id += 1;
     }
-    tx.execute("UPDATE audit_counter SET last_id = $1", &[&(id - 1)])?;
-    Ok(())
+    tx.execute("UPDATE audit_counter SET last_id = $1", &[&link.id])?;
+    Ok(link)
 }
 
 /// The record as it will read back: its id, and its time to the microsecond.

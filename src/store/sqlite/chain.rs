@@ -42,8 +42,12 @@ fn next_id(tx: &Transaction<'_>, last: i64) -> rusqlite::Result<i64> {
 
 /// Appends `records` after the current head, in order, inside `tx` (which the
 /// caller opened with `BEGIN IMMEDIATE`): [`rows::ROWS_PER_INSERT`] records
-/// per statement, the rest one at a time.
-pub(super) fn append(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<(), StoreError> {
+/// per statement, the rest one at a time. Returns the last record's link
+/// (`records` is not empty).
+pub(super) fn append(
+    tx: &Transaction<'_>,
+    records: &[AuditRecord],
+) -> Result<ChainLink, StoreError> {
     let (last_id, prev) = match head(tx)? {
         Some(link) => (link.id, link.hash),
         None => (0, GENESIS.to_owned()),
@@ -68,7 +72,12 @@ pub(super) fn append(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()
             last = Some(row.rec);
         }
     }
-    Ok(())
+    let last = stored.last().expect("a batch has records");
+    Ok(ChainLink {
+        id: last.id,
+        prev_hash: last.prev_hash.as_str().to_owned(),
+        hash: last.hash.as_str().to_owned(),
+    })
 }
 
 /// `records` stored as ids from `first` on, after a record whose hash is

@@ -221,7 +221,7 @@ pub(super) enum PrevHash {
 }
 
 impl PrevHash {
-    fn as_str(&self) -> &str {
+    pub(super) fn as_str(&self) -> &str {
         match self {
             PrevHash::Stored(text) => text,
             PrevHash::Linked(hash) => hash.as_str(),

@@ -389,3 +389,36 @@ pub(super) fn chain_checkpoints_and_prune_verify(store: &dyn Store) {
     assert!(report.intact(), "{report}");
     assert_eq!((report.records, report.first_id), (5, Some(7)));
 }
+
+/// A batch appended with a seal carries the checkpoint of its last record in
+/// its own transaction; without records or a seal there is none.
+pub(super) fn sealed_append_checkpoints_its_last_record(store: &dyn Store) {
+    use crate::audit::chain::CheckpointReason;
+    let mut sealed = Vec::new();
+    let mut seal = |link: &ChainLink| {
+        sealed.push(link.clone());
+        Checkpoint::of(link, CheckpointReason::Periodic)
+    };
+    assert_eq!(
+        store.append_audit_sealed(&[], Some(&mut seal)).unwrap(),
+        None
+    );
+    assert_eq!(store.append_audit_sealed(&[record(1)], None).unwrap(), None);
+    let batch: Vec<_> = (2..=6).map(record).collect();
+    let cp = store
+        .append_audit_sealed(&batch, Some(&mut seal))
+        .unwrap()
+        .unwrap();
+    let head = store.audit_head().unwrap().unwrap();
+    assert_eq!(
+        sealed,
+        std::slice::from_ref(&head),
+        "sealed once: the batch's last link"
+    );
+    assert_eq!((cp.audit_id, &cp.hash), (6, &head.hash));
+    assert!(cp.id > 0);
+    assert_eq!(store.audit_checkpoints().unwrap(), [cp]);
+    let report = crate::audit::verify::verify(store, None, None).unwrap();
+    assert!(report.intact(), "{report}");
+    assert_eq!((report.records, report.checkpoints), (6, 1));
+}
