@@ -35,6 +35,11 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// The most PBKDF2 iterations an upstream server may ask for: ten million
+/// take a couple of seconds of the session thread's CPU (PostgreSQL's default
+/// is 4,096; a count near `u32::MAX` would take the better part of an hour).
+const MAX_UPSTREAM_ITERATIONS: u32 = 10_000_000;
+
 fn salted_password(password: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
     let mut out = [0u8; 32];
     pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), salt, iterations, &mut out);
@@ -288,7 +293,14 @@ impl ClientExchange {
             .map_err(|_| "bad salt")?;
         let iterations: u32 = attr(server_first, 'i')
             .and_then(|i| i.parse().ok())
+            .filter(|&i| i > 0)
             .ok_or("bad iteration count")?;
+        if iterations > MAX_UPSTREAM_ITERATIONS {
+            return Err(format!(
+                "the server asks for {iterations} SCRAM iterations, more than airlock \
+                 derives ({MAX_UPSTREAM_ITERATIONS})"
+            ));
+        }
         let salted = salted_upstream(&self.password, &salt, iterations);
         let client_key = hmac(&salted, b"Client Key");
         let stored: [u8; 32] = Sha256::digest(client_key).into();
@@ -334,6 +346,20 @@ mod tests {
         let client_final = client.respond(&server_first).unwrap();
         let server_final = server.finish(&client_final).unwrap();
         client.verify(&server_final).unwrap();
+    }
+
+    #[test]
+    fn upstream_iteration_counts_are_bounded() {
+        let (mut client, _) = ClientExchange::start("pw");
+        let salt = B64.encode(b"bounded-salt");
+        let nonce = client.nonce.clone();
+        let first = |i: &str| format!("r={nonce}server,s={salt},i={i}");
+        for bad in ["0", "-1", "x", "10000001", "4294967295"] {
+            let server_first = first(bad);
+            assert!(client.respond(&server_first).is_err(), "i={bad}");
+        }
+        let server_first = first("4096");
+        assert!(client.respond(&server_first).is_ok());
     }
 
     /// Whether a salted password is kept for these inputs.
