@@ -100,7 +100,7 @@ impl<P: Cached> Cache<P> {
                     // An unknown's reason may name a column of this very
                     // text; a string read as a table name is its own value.
                     if classified.class != Class::Unknown
-                        && !shape::names_a_literal(P::DIALECT, sql, &classified.tables)
+                        && !shape::depends_on_a_literal(P::DIALECT, sql, &classified.tables)
                     {
                         make_room(&self.shapes, &self.shape_bytes, key.len());
                         self.shapes
@@ -251,6 +251,27 @@ mod tests {
     fn a_string_read_as_a_table_name_keeps_its_shape_out() {
         strings_read_as_tables_are_kept_out::<false>();
         strings_read_as_tables_are_kept_out::<true>();
+    }
+
+    #[test]
+    fn a_set_config_is_classified_by_its_setting_every_time() {
+        let cache = Cache::<Plain<false>>::default();
+        let jit = cache.query("SELECT set_config('jit', 'off', false)");
+        assert_eq!(jit.classified.class, Class::Session);
+        for (sql, class) in [
+            (
+                "SELECT set_config('role', 'admin', false)",
+                Class::Privilege,
+            ),
+            (
+                "SELECT SET_CONFIG('default_transaction_read_only', 'off', false)",
+                Class::Privilege,
+            ),
+            ("SELECT set_config('jit', 'on', false)", Class::Session),
+        ] {
+            assert_eq!(cache.query(sql).classified.class, class, "{sql}");
+        }
+        assert_eq!(cache.shapes.len(), 0);
     }
 
     #[test]

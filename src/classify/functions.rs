@@ -44,7 +44,8 @@ const fn prefix(name: &'static str, class: Class, why: &'static str) -> Function
 }
 
 const SEQUENCE: &str = "changes a sequence";
-const ADVISORY: &str = "takes or releases an advisory lock";
+const ADVISORY: &str = "takes an advisory lock";
+const UNLOCK: &str = "releases the session's own advisory locks";
 const LARGE_OBJECT: &str = "changes a large object";
 const SERVER_FILE: &str = "reads or writes files on the database server";
 const BACKEND: &str = "signals another server process";
@@ -67,7 +68,11 @@ pub(super) const FUNCTIONS: &[FunctionRule] = &[
         Class::Write,
         "sends a notification to other sessions",
     ),
-    // Advisory locks (session and transaction level, try_ variants).
+    // Advisory locks (session and transaction level, try_ variants). Releasing
+    // touches only the session's own locks (what a pool does on release).
+    exact("pg_advisory_unlock", Class::Session, UNLOCK),
+    exact("pg_advisory_unlock_shared", Class::Session, UNLOCK),
+    exact("pg_advisory_unlock_all", Class::Session, UNLOCK),
     prefix("pg_advisory_", Class::Write, ADVISORY),
     prefix("pg_try_advisory_", Class::Write, ADVISORY),
     // Large objects: server-side import/export touch the server's files.
@@ -76,7 +81,8 @@ pub(super) const FUNCTIONS: &[FunctionRule] = &[
     exact("lowrite", Class::Write, LARGE_OBJECT),
     exact("loread", Class::Write, LARGE_OBJECT),
     prefix("lo_", Class::Write, LARGE_OBJECT),
-    // Settings: set_config can switch the read-only wall or the role.
+    // Settings: set_config can switch the read-only wall or the role. One
+    // whose setting is named by a literal is classed as that SET (walk.rs).
     exact(
         "set_config",
         Class::Privilege,

@@ -1,13 +1,18 @@
 //! Session state: SET, RESET, SHOW and DISCARD.
 //!
 //! Which settings are ordinary is decided in [`super::settings`]. SET ROLE,
-//! SET SESSION AUTHORIZATION and their RESETs are `privilege`; RESET ALL and
-//! DISCARD ALL are `privilege` too, because resetting every setting can undo the
-//! read-only wall when it was set with SET rather than at connection start.
+//! SET SESSION AUTHORIZATION and their RESETs are `privilege`. RESET ALL and
+//! DISCARD ALL are `session`: they return every setting to its value at
+//! connection start, and the reader's read-only wall is set there (in the
+//! startup packet, see `pg::upstream`), never with SET; the session's
+//! authorization returns to the login user, who is airlock's reader. A
+//! statement that changes the wall or the role needs write access and runs on
+//! the writer connection, so there is nothing on the reader for them to undo.
 //! `SET TRANSACTION` belongs to [`super::transaction`].
 
 use sqlparser::ast::{
-    ContextModifier, Expr, ObjectName, Reset, ResetStatement, Set, Statement, Value,
+    ContextModifier, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName, Reset,
+    ResetStatement, Set, Statement, Value,
 };
 
 use sqlparser::tokenizer::{Token, TokenWithSpan};
@@ -83,6 +88,45 @@ fn setting(kind: &str, name: &str) -> StatementClass {
     StatementClass::new(class, kind, reason)
 }
 
+/// `set_config(name, value, is_local)` as the `SET name` it amounts to, when
+/// the setting's name is a literal: `None` otherwise (named arguments, a
+/// computed name), since it could then be any setting.
+pub(super) fn set_config(args: &FunctionArguments) -> Option<StatementClass> {
+    let FunctionArguments::List(list) = args else {
+        return None;
+    };
+    if list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
+        return None;
+    }
+    let [name, value, _is_local] = list.args.as_slice() else {
+        return None;
+    };
+    let name = string_literal(positional(name)?)?;
+    let value = positional(value)?;
+    if name.eq_ignore_ascii_case("client_encoding") {
+        return Some(client_encoding(string_literal(value)));
+    }
+    Some(setting("set_config", name))
+}
+
+fn positional(arg: &FunctionArg) -> Option<&Expr> {
+    match arg {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr),
+        _ => None,
+    }
+}
+
+/// The value of a plain `'...'` string.
+fn string_literal(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Only UTF-8 keeps the bytes PostgreSQL reads equal to the text airlock reads.
 fn client_encoding(encoding: Option<&str>) -> StatementClass {
     match encoding {
@@ -119,11 +163,7 @@ fn text(value: &Expr) -> Option<String> {
 
 fn reset_statement(reset: &Reset) -> StatementClass {
     match reset {
-        Reset::ALL => StatementClass::new(
-            Class::Privilege,
-            "RESET",
-            "RESET ALL: can reset default_transaction_read_only",
-        ),
+        Reset::ALL => StatementClass::new(Class::Session, "RESET", "RESET ALL"),
         Reset::SessionAuthorization => {
             StatementClass::new(Class::Privilege, "RESET", "RESET SESSION AUTHORIZATION")
         }
@@ -133,12 +173,8 @@ fn reset_statement(reset: &Reset) -> StatementClass {
 
 fn discard(what: &str) -> StatementClass {
     if what.eq_ignore_ascii_case("ALL") {
-        return StatementClass::new(
-            Class::Privilege,
-            "DISCARD",
-            "DISCARD ALL resets every setting and the session authorization",
-        )
-        .with_effect(Effect::Deallocate(None));
+        return StatementClass::new(Class::Session, "DISCARD", "DISCARD ALL")
+            .with_effect(Effect::Deallocate(None));
     }
     StatementClass::new(Class::Session, "DISCARD", format!("DISCARD {what}"))
 }

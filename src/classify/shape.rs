@@ -10,7 +10,9 @@
 //!
 //! - One statement (a trailing `;` at most), starting with `SELECT` or
 //!   `WITH`: their classes come from keywords, names and called functions
-//!   (`functions.rs` matches names, not arguments). The classifier reads
+//!   (`functions.rs` matches names, not arguments; `set_config`, whose first
+//!   argument names the setting, is the exception, and a text that mentions
+//!   it is never kept by its shape, see [`depends_on_a_literal`]). The classifier reads
 //!   literal values only in statements outside that scope: `SET` / `RESET`
 //!   values (`session.rs`), `EXPLAIN` options (`explain.rs`), MySQL settings
 //!   (`mysql_settings.rs`).
@@ -81,15 +83,30 @@ pub(crate) fn scan(
     scan_into(dialect, sql, &mut key, literal).then_some(key)
 }
 
-/// Whether a string literal of `sql` is read as a table's name in `tables`
-/// (its classification's): sqlparser takes `'t'` for a name where one goes
+/// Whether the classification of `sql` may depend on a literal's value, so
+/// that its shape is not to be kept: it calls `set_config` (whose first
+/// argument names the setting changed), or a string literal is read as a
+/// table's name in `tables` (its classification's).
+///
+/// A call's name stands outside the literals, so every text of the shape of
+/// a text naming `set_config` names it too, and none of them is ever kept.
+///
+/// Names: sqlparser takes `'t'` for a name where one goes
 /// (`FROM 't'`, which the database then refuses), so that classification
 /// depends on the literal's value and the shape is not to be kept. The same
 /// holds for every text of the shape (where a literal stands decides how it
 /// is read), so checking the text that fills the cache is enough. A string
 /// whose value is a table's name elsewhere in the text (`FROM t WHERE a =
 /// 't'`) keeps its shape out too: classified afresh, never wrong.
-pub fn names_a_literal(dialect: Dialect, sql: &str, tables: &[String]) -> bool {
+pub fn depends_on_a_literal(dialect: Dialect, sql: &str, tables: &[String]) -> bool {
+    const SET_CONFIG: &[u8] = b"set_config";
+    if sql
+        .as_bytes()
+        .windows(SET_CONFIG.len())
+        .any(|w| w.eq_ignore_ascii_case(SET_CONFIG))
+    {
+        return true;
+    }
     if tables.is_empty() {
         return false;
     }

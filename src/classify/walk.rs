@@ -15,12 +15,12 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    AccessExpr, BinaryOperator, Expr, FromTable, ObjectName, Query, Select, SetExpr, Statement,
-    TableFactor, TableObject, Visit, Visitor,
+    AccessExpr, BinaryOperator, Expr, FromTable, Function, ObjectName, Query, Select, SetExpr,
+    Statement, TableFactor, TableObject, Visit, Visitor,
 };
 
 use super::functions::rule_for;
-use super::names;
+use super::{names, session};
 use super::{Class, Dialect};
 
 /// The strictest hidden effect found, with its reason.
@@ -116,6 +116,21 @@ impl Walk {
         if let Some(called) = names::last_part(name) {
             self.called(called);
         }
+    }
+
+    /// A call in an expression: `set_config` with its setting named by a
+    /// literal is classed as that `SET` would be.
+    fn function(&mut self, function: &Function) {
+        let Some(called) = names::last_part(&function.name) else {
+            return;
+        };
+        if called.eq_ignore_ascii_case("set_config") {
+            if let Some(set) = session::set_config(&function.args) {
+                self.found(set.class, || set.reason);
+                return;
+            }
+        }
+        self.called(called);
     }
 
     /// A call of the function whose own (unqualified) name is `called`.
@@ -298,7 +313,7 @@ impl Visitor for Walk {
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
         match expr {
-            Expr::Function(function) => self.call(&function.name),
+            Expr::Function(function) => self.function(function),
             Expr::BinaryOp {
                 op: BinaryOperator::Assignment,
                 ..

@@ -48,8 +48,6 @@ classes! {
     set_session_default_read_only: "SET SESSION default_transaction_read_only = false" => Privilege;
     set_transaction_read_only_var: "SET transaction_read_only = off" => Privilege;
     reset_default_read_only: "RESET default_transaction_read_only" => Privilege;
-    reset_all: "RESET ALL" => Privilege;
-    discard_all: "DISCARD ALL" => Privilege;
     set_session_replication_role: "SET session_replication_role = replica" => Privilege;
     set_row_security: "SET row_security = off" => Privilege;
     set_standard_conforming_strings: "SET standard_conforming_strings = off" => Privilege;

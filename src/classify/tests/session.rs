@@ -39,6 +39,10 @@ classes! {
     listen: "LISTEN jobs" => Session, "LISTEN";
     unlisten: "UNLISTEN jobs" => Session, "UNLISTEN";
     unlisten_all: "UNLISTEN *" => Session;
+    reset_all: "RESET ALL" => Session, "RESET";
+    discard_all: "DISCARD ALL" => Session, "DISCARD";
+    asyncpg_pool_reset: "SELECT pg_advisory_unlock_all();\nCLOSE ALL;\nUNLISTEN *;\nRESET ALL;" => Session;
+    discard_all_then_role: "DISCARD ALL; SET ROLE admin" => Privilege;
     set_client_encoding_sjis: "SET client_encoding = 'SJIS'" => Unknown;
     set_names_latin1: "SET NAMES 'LATIN1'" => Unknown;
 }
@@ -50,6 +54,6 @@ effects! {
     deallocate_quoted_keeps_case: "DEALLOCATE \"Stmt1\"" => Session, Deallocate(Some("Stmt1".into()));
     deallocate_all: "DEALLOCATE ALL" => Session, Deallocate(None);
     deallocate_prepare_all: "DEALLOCATE PREPARE ALL" => Session, Deallocate(None);
-    discard_all_deallocates: "DISCARD ALL" => Privilege, Deallocate(None);
+    discard_all_deallocates: "DISCARD ALL" => Session, Deallocate(None);
     set_has_no_effect: "SET search_path TO public" => Session, Effect::None;
 }
