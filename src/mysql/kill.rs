@@ -4,7 +4,8 @@
 //! `mariadb` CLI sends `KILL QUERY` for on Ctrl-C, from a second connection)
 //! and its upstream thread's own (`SELECT CONNECTION_ID()`). airlock rewrites
 //! a KILL of either, for a session of the same agent on the same database, to
-//! the upstream thread id; any other id is refused as unknown, so an agent
+//! the upstream thread running the session's statements (its writer connection
+//! while one is open); any other id is refused as unknown, so an agent
 //! cannot name threads that are not its own. The rewritten statement is still
 //! classified (`admin`) and decided by the rules like any other.
 
@@ -25,6 +26,17 @@ pub struct Thread {
     /// The writer connection running the session's statements, while open:
     /// what a KILL of the session reaches then.
     pub writer_id: Option<u32>,
+}
+
+impl Thread {
+    /// The upstream thread running the session's statements now, and whether
+    /// it is the writer.
+    fn running(&self) -> (u32, bool) {
+        match self.writer_id {
+            Some(w) => (w, true),
+            None => (self.upstream_id, false),
+        }
+    }
 }
 
 impl Threads {
@@ -49,10 +61,7 @@ impl Threads {
         let mine = |t: &Thread| t.agent == agent && t.database == database;
         if let Some(t) = u32::try_from(id).ok().and_then(|id| self.by_id.get(&id)) {
             if mine(&t) {
-                return Some(match t.writer_id {
-                    Some(w) => (w, true),
-                    None => (t.upstream_id, false),
-                });
+                return Some(t.running());
             }
         }
         self.by_id.iter().find_map(|t| {
@@ -60,7 +69,8 @@ impl Threads {
             if !mine(t) {
                 None
             } else if u64::from(t.upstream_id) == id {
-                Some((t.upstream_id, false))
+                // `CONNECTION_ID()` names the session as well as its greeting does.
+                Some(t.running())
             } else {
                 t.writer_id
                     .filter(|&w| u64::from(w) == id)
@@ -169,6 +179,11 @@ mod tests {
         );
         assert_eq!(
             r("KILL QUERY 2007"),
+            Routed::Rewritten("KILL QUERY 2007".into(), true)
+        );
+        // So does a KILL of the id `CONNECTION_ID()` gave (the reader's).
+        assert_eq!(
+            r("KILL QUERY 1007"),
             Routed::Rewritten("KILL QUERY 2007".into(), true)
         );
         assert_eq!(

@@ -307,7 +307,7 @@ async fn a_writer_that_cannot_log_in_fails_the_statement_not_the_session() {
 async fn ctrl_c_kills_a_long_read_as_the_reader_and_a_write_as_the_writer() {
     let u = users().await;
     let a = start_as(&u, PERMISSIVE, &format!("pw-{}", u.writer)).await;
-    for (sql, runs_on) in [
+    for ((sql, runs_on), by_connection_id) in [
         // A read on the reader: killed by the reader's own user (a thread of
         // another user could not be).
         (
@@ -316,16 +316,28 @@ async fn ctrl_c_kills_a_long_read_as_the_reader_and_a_write_as_the_writer() {
         ),
         // SLEEP() is `admin`: it runs on a writer connection, which KILL reaches.
         ("SELECT SLEEP(20)", Identity::Writer),
-    ] {
+    ]
+    .into_iter()
+    .flat_map(|case| [(case, false), (case, true)])
+    {
         let mut long = agent(&a).await;
-        let id = long.id();
+        // The id in airlock's greeting (the CLI's Ctrl-C), or the one
+        // `CONNECTION_ID()` gives (the reader's upstream thread).
+        let id = if by_connection_id {
+            long.query_first::<u64, _>("SELECT CONNECTION_ID()")
+                .await
+                .unwrap()
+                .unwrap()
+        } else {
+            u64::from(long.id())
+        };
         let started = std::time::Instant::now();
         let run = tokio::spawn(async move { long.query_drop(sql).await });
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut killer = agent(&a).await;
         killer.query_drop(format!("KILL QUERY {id}")).await.unwrap();
         let ended = tokio::time::timeout(Duration::from_secs(10), run).await;
-        assert!(ended.is_ok(), "{sql} was not killed");
+        assert!(ended.is_ok(), "{sql} was not killed by id {id}");
         assert!(started.elapsed() < Duration::from_secs(10));
         // The session audits right after relaying the error: wait for it.
         let mut audit = a.audit().await;
