@@ -16,18 +16,25 @@ use crate::audit::Decision;
 use crate::classify::Class;
 
 impl Session {
-    /// COM_QUERY; a KILL is first routed to the right upstream thread.
+    /// COM_QUERY; a KILL is first routed to the right upstream thread, and
+    /// a `USE` of the session's own database is sent as `USE` of its
+    /// upstream name.
     pub(super) async fn query(&mut self, c: Command) -> Result<Flow, SessionError> {
         let prepared = text(&c.body, |sql| self.state.mysql_parsed.query(sql));
         let mut p = c.pending(Answer::Results);
+        if prepared.only_switches_database()
+            && use_target(&prepared.sql).is_some_and(|name| self.own_database(&name))
+        {
+            let own = Prepared::own_database(&self.who.database.dbname);
+            p.raw = command_frame(c.seq, command::QUERY, own.sql.as_bytes());
+            return self.statement(p, own).await;
+        }
         let threads = &self.state.mysql_threads;
         let (agent, db) = (&self.who.agent.name, &self.who.database.name);
         match super::kill::route(threads, &prepared.sql, agent, db) {
             Routed::NotKill => self.statement(p, prepared).await,
             Routed::Rewritten(sql, on_writer) => {
-                let mut body = vec![command::QUERY];
-                body.extend_from_slice(sql.as_bytes());
-                p.raw = super::packet::frame(c.seq, &body).0.into();
+                p.raw = command_frame(c.seq, command::QUERY, sql.as_bytes());
                 // Killing a thread takes its owner: the reader's own user
                 // kills a reader thread (KILL writes no data).
                 p.on_reader = !on_writer;
@@ -43,17 +50,27 @@ impl Session {
         }
     }
 
-    /// COM_INIT_DB, decided as `USE db`.
+    /// COM_INIT_DB, decided as `USE db`; the session's own database, by
+    /// its airlock name or its upstream one, is sent by its upstream name.
     pub(super) async fn init_db(&mut self, c: Command) -> Result<Flow, SessionError> {
         let name = String::from_utf8_lossy(&c.body);
+        let mut p = c.pending(Answer::Simple);
+        if self.own_database(&name) {
+            let dbname = &self.who.database.dbname;
+            p.raw = command_frame(c.seq, command::INIT_DB, dbname.as_bytes());
+            return self.statement(p, Prepared::own_database(dbname)).await;
+        }
         let sql = format!("USE `{}`", name.replace('`', "``"));
-        let prepared = if name == self.who.database.dbname {
-            // The database the session is already in: switches nothing.
-            Prepared::session(&sql, "USE of the session's own database")
-        } else {
-            Prepared::new(&sql)
-        };
-        self.statement(c.pending(Answer::Simple), prepared).await
+        self.statement(p, Prepared::new(&sql)).await
+    }
+
+    /// Whether `name` is the database this session was opened on: the
+    /// airlock entry the agent connected to, or that entry's upstream
+    /// database. Rules are written for it, so moving back to it is no
+    /// privilege.
+    fn own_database(&self, name: &str) -> bool {
+        let db = &self.who.database;
+        name == db.name || name == db.dbname
     }
 
     /// COM_STMT_EXECUTE: decided under the class of the text prepared under
@@ -176,5 +193,66 @@ impl Session {
             self.block_fresh = None;
         }
         Ok(Flow::Continue)
+    }
+}
+
+/// A command packet of airlock's own wording, in the agent's sequence.
+fn command_frame(seq: u8, command: u8, payload: &[u8]) -> bytes::Bytes {
+    let mut body = Vec::with_capacity(1 + payload.len());
+    body.push(command);
+    body.extend_from_slice(payload);
+    super::packet::frame(seq, &body).0.into()
+}
+
+/// The database a lone `USE name` (plain or `` `quoted` ``, an optional
+/// `;`) names; `None` for any other text (then it is decided as written).
+fn use_target(sql: &str) -> Option<String> {
+    let sql = sql
+        .trim()
+        .strip_suffix(';')
+        .unwrap_or(sql.trim())
+        .trim_end();
+    let (word, rest) = sql.split_at_checked(3)?;
+    if !word.eq_ignore_ascii_case("USE") || !rest.starts_with(|c: char| c.is_ascii_whitespace()) {
+        return None;
+    }
+    let name = rest.trim_start();
+    if let Some(quoted) = name.strip_prefix('`').and_then(|n| n.strip_suffix('`')) {
+        let unquoted = quoted.replace("``", "`");
+        // Every backtick inside must have been doubled.
+        return (unquoted.matches('`').count() * 2 == quoted.matches('`').count())
+            .then_some(unquoted);
+    }
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    plain.then(|| name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::use_target;
+
+    #[test]
+    fn a_lone_use_names_its_database() {
+        for (sql, name) in [
+            ("USE shop", Some("shop")),
+            ("use  Shop ;", Some("Shop")),
+            ("\tUSE `my db`", Some("my db")),
+            ("USE `a``b`;", Some("a`b")),
+            ("USE $x_1", Some("$x_1")),
+            ("USE `a`b`", None),
+            ("USE shop; DROP TABLE t", None),
+            ("USE shop -- x", None),
+            ("USE", None),
+            ("USEshop", None),
+            ("USE 'shop'", None),
+            ("USE \"shop\"", None),
+            ("SELECT 1", None),
+            ("USE é", None),
+        ] {
+            assert_eq!(use_target(sql).as_deref(), name, "{sql}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::session::unsafe_charset;
 use crate::classify::cache::Cached;
-use crate::classify::{classify, Class, Classified, Dialect, Effect};
+use crate::classify::{classify, Class, Classified, Dialect, Effect, StatementClass};
 
 /// foldhash for the per-session maps, looked up several times per execute
 /// (seeded at random per map, like the standard hasher).
@@ -33,21 +33,35 @@ impl Prepared {
 
     /// A statement airlock cannot vouch for: it will be held.
     pub fn unknown(sql: &str, reason: &str) -> Arc<Prepared> {
-        Prepared::of_class(sql, Class::Unknown, reason)
+        Prepared::of_class(sql, Class::Unknown, reason, Vec::new())
     }
 
-    /// A statement airlock knows to be of class `session` without parsing.
-    pub fn session(sql: &str, reason: &str) -> Arc<Prepared> {
-        Prepared::of_class(sql, Class::Session, reason)
+    /// `USE` of the session's own database, by its upstream name: `session`.
+    pub fn own_database(dbname: &str) -> Arc<Prepared> {
+        const WHY: &str = "USE of the session's own database";
+        let sql = format!("USE `{}`", dbname.replace('`', "``"));
+        let statement = StatementClass {
+            class: Class::Session,
+            kind: "USE".into(),
+            tables: Vec::new(),
+            reason: WHY.into(),
+            effect: Effect::None,
+        };
+        Prepared::of_class(&sql, Class::Session, WHY, vec![statement])
     }
 
-    fn of_class(sql: &str, class: Class, reason: &str) -> Arc<Prepared> {
+    fn of_class(
+        sql: &str,
+        class: Class,
+        reason: &str,
+        statements: Vec<StatementClass>,
+    ) -> Arc<Prepared> {
         Arc::new(Prepared {
             sql: sql.into(),
             unsafe_charset: unsafe_charset(sql),
             classified: Arc::new(Classified {
                 class,
-                statements: Vec::new(),
+                statements,
                 tables: Vec::new(),
                 reason: reason.into(),
             }),

@@ -130,9 +130,11 @@ async fn malformed_packets_close_only_that_session() {
 async fn init_db_is_decided_like_use_and_change_user_is_refused() {
     let a = start(HOLD_WRITES).await;
     let mut c = agent(&a).await;
-    // `USE db` in SQL is privilege (rules are per database): held.
-    let (code, message) = server_error(c.query_drop("USE test").await.unwrap_err());
+    // `USE db` in SQL is privilege (rules are per database): held; the
+    // session's own database is not another one.
+    let (code, message) = server_error(c.query_drop("USE mysql").await.unwrap_err());
     assert_eq!(code, 1317, "{message}");
+    c.query_drop("USE test").await.unwrap();
     let (mut r, mut w) = raw_session(&a).await;
     // COM_INIT_DB of the session's own database switches nothing: allowed.
     w.write_all(&frame(0, b"\x02test").0).await.unwrap();
@@ -154,6 +156,71 @@ async fn init_db_is_decided_like_use_and_change_user_is_refused() {
     assert!(audit
         .iter()
         .any(|r| r.statement == "USE `mysql`" && r.decision == Decision::Expired));
+}
+
+async fn current_database(c: &mut Conn) -> String {
+    c.query_first("SELECT DATABASE()").await.unwrap().unwrap()
+}
+
+/// An agent names its database by the airlock entry it connected to (what
+/// drivers send again as COM_INIT_DB or `USE`); airlock maps it to the
+/// entry's upstream database, and the upstream name is the same database.
+#[tokio::test]
+async fn use_of_the_entry_name_reaches_its_upstream_database() {
+    let upstream = "airlock_entry_db";
+    direct()
+        .await
+        .query_drop(format!("CREATE DATABASE IF NOT EXISTS {upstream}"))
+        .await
+        .unwrap();
+    let a = Airlock::start_with(Options {
+        rules: HOLD_WRITES,
+        mysql: true,
+        database_extra: &format!("dbname = \"{upstream}\""),
+        ..Options::default()
+    })
+    .await;
+    // The agent connects to the entry `test`.
+    let mut c = agent(&a).await;
+    assert_eq!(current_database(&mut c).await, upstream);
+    for sql in ["USE test", "use `test`;", "USE airlock_entry_db"] {
+        c.query_drop(sql).await.unwrap();
+        assert_eq!(current_database(&mut c).await, upstream, "{sql}");
+    }
+    // Another database, even one that exists upstream as `test`, is held.
+    let (code, message) = server_error(c.query_drop("USE mysql").await.unwrap_err());
+    assert_eq!(code, 1317, "{message}");
+    let (mut r, mut w) = raw_session(&a).await;
+    for name in [&b"test"[..], upstream.as_bytes()] {
+        let mut body = vec![command::INIT_DB];
+        body.extend_from_slice(name);
+        w.write_all(&frame(0, &body).0).await.unwrap();
+        let ok = r.read_packet().await.unwrap().unwrap();
+        assert_eq!(ok.payload[0], 0, "{:?}", ok.payload);
+    }
+    w.write_all(&frame(0, b"\x02nope").0).await.unwrap();
+    let err = r.read_packet().await.unwrap().unwrap();
+    assert_eq!(err.payload[0], 0xff);
+    // The mariadb CLI's `use` (COM_INIT_DB) with the entry name.
+    let cli = mariadb_cli(
+        a.addr.port(),
+        AGENT,
+        PASSWORD,
+        "use test; SELECT DATABASE()",
+    )
+    .await;
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert!(String::from_utf8_lossy(&cli.stdout).contains(upstream));
+    let audit = a.audit().await;
+    let allowed = audit
+        .iter()
+        .filter(|r| r.statement == format!("USE `{upstream}`") && r.decision == Decision::Allowed)
+        .count();
+    assert!(allowed >= 5, "{allowed} allowed USEs in {audit:?}");
 }
 
 #[tokio::test]
