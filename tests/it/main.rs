@@ -10,6 +10,7 @@ mod aws_chain;
 mod aws_standins;
 mod browser;
 mod cluster;
+mod drivers;
 mod harness;
 mod iam;
 mod mysql;

@@ -20,7 +20,7 @@ mod preview;
 mod protocol;
 mod writer;
 
-pub(super) async fn start(rules: &str) -> Airlock {
+pub(crate) async fn start(rules: &str) -> Airlock {
     Airlock::start_with(Options {
         rules,
         mysql: true,
