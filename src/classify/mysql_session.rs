@@ -2,7 +2,9 @@
 //!
 //! `SET GLOBAL` / `@@global.` are `admin`; `@user` variables are `session`;
 //! system variables follow [`super::mysql_settings`]. USE is `privilege`: rules
-//! are written per database, and USE moves the session to another one.
+//! are written per database, and USE moves the session to another one (a USE
+//! of the session's own database is told apart by the session, which knows
+//! it: `mysql::commands`).
 
 use sqlparser::ast::{ContextModifier, Expr, ObjectName, Set, Statement, Value};
 
