@@ -73,7 +73,7 @@ fn assignment(
         return StatementClass::unknown("SET", format!("SET {name} to an expression"));
     }
     if name.eq_ignore_ascii_case("client_encoding") {
-        return client_encoding(values.first().and_then(text).as_deref());
+        return client_encoding(values.first().and_then(text));
     }
     setting("SET", &name)
 }
@@ -150,14 +150,10 @@ fn is_plain_value(value: &Expr) -> bool {
 }
 
 /// The text of a literal or bare word used as a setting's value.
-fn text(value: &Expr) -> Option<String> {
+fn text(value: &Expr) -> Option<&str> {
     match value {
-        Expr::Identifier(id) => Some(id.value.clone()),
-        Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s) => Some(s.clone()),
-            _ => None,
-        },
-        _ => None,
+        Expr::Identifier(id) => Some(&id.value),
+        _ => string_literal(value),
     }
 }
 
