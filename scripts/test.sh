@@ -13,6 +13,8 @@ command -v pgbench >/dev/null || need_packages+=(postgresql-contrib)
 command -v chromium >/dev/null || need_packages+=(chromium)
 command -v chromedriver >/dev/null || need_packages+=(chromium-driver)
 command -v openssl >/dev/null || need_packages+=(openssl)
+command -v node >/dev/null || need_packages+=(nodejs npm)
+python3 -c "import venv, ensurepip" 2>/dev/null || need_packages+=(python3-venv)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "installing: ${need_packages[*]}"
   as_root apt-get update -qq
