@@ -207,11 +207,8 @@ fn command_frame(seq: u8, command: u8, payload: &[u8]) -> bytes::Bytes {
 /// The database a lone `USE name` (plain or `` `quoted` ``, an optional
 /// `;`) names; `None` for any other text (then it is decided as written).
 fn use_target(sql: &str) -> Option<String> {
-    let sql = sql
-        .trim()
-        .strip_suffix(';')
-        .unwrap_or(sql.trim())
-        .trim_end();
+    let sql = sql.trim();
+    let sql = sql.strip_suffix(';').unwrap_or(sql).trim_end();
     let (word, rest) = sql.split_at_checked(3)?;
     if !word.eq_ignore_ascii_case("USE") || !rest.starts_with(|c: char| c.is_ascii_whitespace()) {
         return None;

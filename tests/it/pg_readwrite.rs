@@ -242,6 +242,11 @@ async fn held_extended_write_in_a_block_runs_after_approval() {
     assert_eq!(rows(&t).await, 1);
 }
 
+/// The one text value `sql` answers.
+async fn value(c: &tokio_postgres::Client, sql: &str) -> String {
+    c.query_one(sql, &[]).await.unwrap().get(0)
+}
+
 /// What a pool does when it takes a connection back (asyncpg's reset query,
 /// DISCARD ALL) and what a driver's type introspection sets: session
 /// statements run on the agent's own reader, reset what the agent set, and
@@ -251,29 +256,17 @@ async fn session_resets_run_on_the_reader_and_keep_it_read_only() {
     let a = Airlock::start(RULES).await;
     let (t, f) = sneaky_setup().await;
     let c = a.connect().await;
-    let show = |sql: &'static str| {
-        let c = &c;
-        async move {
-            let rows = c.simple_query(sql).await.unwrap();
-            rows.iter()
-                .find_map(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
-                    _ => None,
-                })
-                .unwrap()
-        }
-    };
     let (jit, timeout, work_mem) = (
-        show("SHOW jit").await,
-        show("SHOW statement_timeout").await,
-        show("SHOW work_mem").await,
+        value(&c, "SHOW jit").await,
+        value(&c, "SHOW statement_timeout").await,
+        value(&c, "SHOW work_mem").await,
     );
     assert_eq!(jit, "on", "this server's default");
     // asyncpg's introspection: allowed as the SET it amounts to, and applied.
     c.simple_query("SELECT current_setting('jit') AS cur, set_config('jit', 'off', false) AS new")
         .await
         .unwrap();
-    assert_eq!(show("SHOW jit").await, "off");
+    assert_eq!(value(&c, "SHOW jit").await, "off");
     c.batch_execute("SET statement_timeout = '7s'; LISTEN airlock_reset_probe")
         .await
         .unwrap();
@@ -281,19 +274,19 @@ async fn session_resets_run_on_the_reader_and_keep_it_read_only() {
     c.batch_execute("SELECT pg_advisory_unlock_all();\nCLOSE ALL;\nUNLISTEN *;\nRESET ALL;")
         .await
         .unwrap();
-    assert_eq!(show("SHOW jit").await, jit);
-    assert_eq!(show("SHOW statement_timeout").await, timeout);
-    assert_eq!(show("SHOW default_transaction_read_only").await, "on");
-    let listening = show("SELECT count(*) FROM pg_listening_channels()").await;
+    assert_eq!(value(&c, "SHOW jit").await, jit);
+    assert_eq!(value(&c, "SHOW statement_timeout").await, timeout);
+    assert_eq!(value(&c, "SHOW default_transaction_read_only").await, "on");
+    let listening = value(&c, "SELECT count(*)::text FROM pg_listening_channels()").await;
     assert_eq!(listening, "0");
     // A read that writes still fails in the database.
     let e = c.simple_query(&format!("SELECT {f}()")).await.unwrap_err();
     assert_eq!(sqlstate(&e), "25006", "{e}");
     c.batch_execute("SET work_mem = '9MB'").await.unwrap();
-    assert_eq!(show("SHOW work_mem").await, "9MB");
+    assert_eq!(value(&c, "SHOW work_mem").await, "9MB");
     c.batch_execute("DISCARD ALL").await.unwrap();
-    assert_eq!(show("SHOW work_mem").await, work_mem);
-    assert_eq!(show("SHOW default_transaction_read_only").await, "on");
+    assert_eq!(value(&c, "SHOW work_mem").await, work_mem);
+    assert_eq!(value(&c, "SHOW default_transaction_read_only").await, "on");
     let e = c.simple_query(&format!("SELECT {f}()")).await.unwrap_err();
     assert_eq!(sqlstate(&e), "25006", "{e}");
     // Named by a literal, the wall and the role are still privileges, held.
